@@ -1,0 +1,34 @@
+"""lambda-wheels-cdk: CDK constructs that ship the right binary wheels to Python Lambdas.
+
+The constructs are exported lazily (PEP 562): ``import lambda_wheels_cdk`` and the core never
+import ``aws_cdk`` (which starts a Node process); ``from lambda_wheels_cdk import
+PythonWheelFunction`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .core.target import Target
+from .errors import LambdaWheelsError
+
+__version__ = "0.1.0"
+
+#: Public names that live in modules importing aws_cdk: loaded on first access.
+_LAZY: dict[str, str] = {}
+
+__all__ = ["LambdaWheelsError", "Target", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lambda_wheels_cdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

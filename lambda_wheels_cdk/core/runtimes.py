@@ -1,0 +1,148 @@
+"""Facts about the Lambda Python runtimes, as data.
+
+Tables only: no host probing, no thresholds in code. A new Lambda runtime is one row in
+:data:`RUNTIMES` (plus one row in the tests); check it against the AWS runtime page
+https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+
+AWS spells architectures ``x86_64`` / ``arm64`` (the CDK boundary); wheels spell them
+``x86_64`` / ``aarch64`` (inside). :data:`WHEEL_ARCH` is the one place that converts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+if sys.version_info >= (3, 10):
+    _SLOTS: Final[dict[str, bool]] = {"slots": True}
+else:  # pragma: no cover - Python 3.9 has no dataclass(slots=...)
+    _SLOTS = {}
+
+OsName = Literal["al2", "al2023"]
+WheelArch = Literal["x86_64", "aarch64"]
+LambdaArch = Literal["x86_64", "arm64"]
+
+
+@dataclass(frozen=True, order=True, **_SLOTS)
+class Version2:
+    """A two-part version such as glibc 2.26 or GLIBCXX 3.4 (the third part lives elsewhere)."""
+
+    major: int
+    minor: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+Glibc = Version2
+
+
+@dataclass(frozen=True, **_SLOTS)
+class OsSpec:
+    """The base OS of a runtime: what binaries may link against without bundling it."""
+
+    name: OsName
+    title: str
+    glibc: Glibc
+    #: Highest ``GLIBCXX_3.4.N`` symbol version its libstdc++.so.6 provides (N).
+    glibcxx: int
+    #: Highest ``CXXABI_1.3.N`` symbol version its libstdc++.so.6 provides (N).
+    cxxabi: int
+
+
+#: Sources: AWS "Amazon Linux 2023 vs Amazon Linux 2: glibc, gcc and binutils" (AL2 glibc 2.26,
+#: GCC 7.3; AL2023 glibc 2.34, GCC 11); GCC's libstdc++ ABI history (GCC 7.x ships
+#: libstdc++.so.6.0.24 = GLIBCXX_3.4.24 / CXXABI_1.3.11; GCC 11.x ships 6.0.29 = GLIBCXX_3.4.29 /
+#: CXXABI_1.3.13). The Lambda AL2023 image may carry a newer libstdc++; 3.4.29 is the safe ceiling.
+OPERATING_SYSTEMS: Final[Mapping[OsName, OsSpec]] = MappingProxyType(
+    {
+        "al2": OsSpec("al2", "Amazon Linux 2", Glibc(2, 26), glibcxx=24, cxxabi=11),
+        "al2023": OsSpec("al2023", "Amazon Linux 2023", Glibc(2, 34), glibcxx=29, cxxabi=13),
+    }
+)
+
+
+@dataclass(frozen=True, **_SLOTS)
+class RuntimeSpec:
+    """One Lambda Python runtime: its interpreter and the OS it runs on."""
+
+    name: str
+    python: tuple[int, int]
+    os: OsName
+
+    @property
+    def os_spec(self) -> OsSpec:
+        return OPERATING_SYSTEMS[self.os]
+
+    @property
+    def glibc(self) -> Glibc:
+        return self.os_spec.glibc
+
+
+#: The supported Lambda Python runtimes (AWS Lambda runtimes page, "Supported runtimes").
+RUNTIMES: Final[Mapping[str, RuntimeSpec]] = MappingProxyType(
+    {
+        "python3.9": RuntimeSpec("python3.9", (3, 9), "al2"),  # Amazon Linux 2
+        "python3.10": RuntimeSpec("python3.10", (3, 10), "al2"),  # Amazon Linux 2
+        "python3.11": RuntimeSpec("python3.11", (3, 11), "al2"),  # Amazon Linux 2
+        "python3.12": RuntimeSpec("python3.12", (3, 12), "al2023"),  # Amazon Linux 2023
+        "python3.13": RuntimeSpec("python3.13", (3, 13), "al2023"),  # Amazon Linux 2023
+        "python3.14": RuntimeSpec("python3.14", (3, 14), "al2023"),  # Amazon Linux 2023
+    }
+)
+
+#: Python runtimes Lambda has deprecated (AWS Lambda runtimes page, "Deprecated runtimes").
+#: We refuse them: their OS (Amazon Linux 1 / AL2 with Python 3.8) no longer receives fixes and
+#: new functions cannot be created with them.
+DEPRECATED_RUNTIMES: Final[frozenset[str]] = frozenset(
+    {"python2.7", "python3.6", "python3.7", "python3.8"}
+)
+
+#: AWS architecture name (and accepted spellings) -> wheel architecture.
+WHEEL_ARCH: Final[Mapping[str, WheelArch]] = MappingProxyType(
+    {
+        "x86_64": "x86_64",  # Lambda Architecture.X86_64
+        "arm64": "aarch64",  # Lambda Architecture.ARM_64 (Graviton)
+        "aarch64": "aarch64",  # the wheel spelling, accepted as input
+    }
+)
+
+#: Wheel architecture -> AWS architecture name (for messages and the CDK boundary).
+LAMBDA_ARCH: Final[Mapping[WheelArch, LambdaArch]] = MappingProxyType(
+    {"x86_64": "x86_64", "aarch64": "arm64"}
+)
+
+#: Oldest manylinux glibc per architecture (PEP 600 / PEP 599: manylinux1 for x86_64 is glibc
+#: 2.5; aarch64 first appears in manylinux2014 = glibc 2.17).
+MANYLINUX_FLOOR: Final[Mapping[WheelArch, Glibc]] = MappingProxyType(
+    {"x86_64": Glibc(2, 5), "aarch64": Glibc(2, 17)}
+)
+
+#: Legacy manylinux names and the PEP 600 tag each aliases (PEP 600, "Legacy manylinux tags").
+LEGACY_MANYLINUX: Final[Mapping[Glibc, str]] = MappingProxyType(
+    {Glibc(2, 17): "manylinux2014", Glibc(2, 12): "manylinux2010", Glibc(2, 5): "manylinux1"}
+)
+
+#: glibc versions uv's ``--python-platform`` can name (uv CLI reference, ``--python-platform``:
+#: ``x86_64-manylinux_2_17``, ``_2_28``, ``_2_31`` ... ``_2_40``). There is no 2_26: Amazon Linux 2
+#: targets fall back to 2_17 with uv's own platform filter (see ``Target.uv_platform``).
+UV_MANYLINUX_GLIBC: Final[tuple[Glibc, ...]] = (
+    Glibc(2, 17),
+    Glibc(2, 28),
+    *(Glibc(2, n) for n in range(31, 41)),
+)
+
+#: Lambda's limit on function + layers, unzipped (AWS Lambda quotas page).
+UNZIPPED_LIMIT_BYTES: Final = 262_144_000
+
+#: The SAM build images CDK uses for Python bundling (public.ecr.aws/sam/build-pythonX.Y).
+BUILD_IMAGE_TEMPLATE: Final = "public.ecr.aws/sam/build-python{major}.{minor}:latest-{docker_arch}"
+DOCKER_ARCH: Final[Mapping[WheelArch, str]] = MappingProxyType(
+    {"x86_64": "x86_64", "aarch64": "arm64"}
+)
+DOCKER_PLATFORM: Final[Mapping[WheelArch, str]] = MappingProxyType(
+    {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+)
