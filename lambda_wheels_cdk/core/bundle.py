@@ -1,0 +1,763 @@
+"""build_bundle(): dependency inputs -> install for the target -> audit -> atomic, cached output.
+
+The pipeline (one path for the CLI and the CDK constructs)::
+
+    DependencySpec + Target + BuildOptions
+      -> dependency key (inputs, target, options, tool versions; no absolute paths, no secrets)
+      -> bundle cache hit?  yes: verified tree, no installer runs
+                            no:  install (uv/pip; sdists: pure ones on the host, native ones in
+                                 Docker or NeedsDockerError) -> normalize -> audit -> cache entry
+      -> assemble: dependencies (+ handler source with excludes) -> temp folder -> rename
+
+The cache is content-addressed: ``<cache>/v1/deps/<key>/`` holds ``tree/`` and
+``manifest.json``; entries appear by an atomic rename, are guarded by a file lock per key (two
+builds of the same inputs install once), and are verified against their recorded file sizes and
+times before use (a changed entry is rebuilt). Nothing here names uv or Docker beyond choosing
+the installer object; see :mod:`.install` and :mod:`.docker`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from filelock import FileLock, Timeout
+from packaging.utils import canonicalize_name
+
+from .. import __version__
+from ..errors import (
+    AuditError,
+    BundleError,
+    InstallError,
+    LambdaWheelsError,
+    NeedsDockerError,
+    UsageError,
+)
+from . import tree
+from .docker import build_wheels_in_docker
+from .events import Log, emit, quiet
+from .hostenv import ignored_variables, index_settings_from_env
+from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, make_installer
+from .runtimes import _SLOTS
+from .sources import DependencySpec, IndexSettings
+from .target import Target
+
+CACHE_SCHEMA = "v1"
+#: Host settings already reported as ignored in this process (say it once, not per bundle).
+_NOTIFIED: set[tuple[str, ...]] = set()
+InstallerName = Literal["uv", "pip"]
+AuditMode = Literal["strict", "warn", "off"]
+
+
+# -- options and results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, **_SLOTS)
+class BuildOptions:
+    """How to build. Every field has the default a user would expect.
+
+    Attributes:
+        installer: ``"uv"`` (default; markers evaluated for the target) or ``"pip"``.
+        index: index settings passed explicitly; they win over the requirements file's and the
+            environment's (see :mod:`.hostenv`).
+        docker: build native sdists in the runtime's build image with Docker. Default: off;
+            such requirements raise :class:`NeedsDockerError`.
+        allow_sdists: build pure-Python sdists on the host. Default: on. Off forbids running any
+            sdist's build code.
+        audit: ``"strict"`` (default) fails on audit errors, ``"warn"`` prints them, ``"off"``.
+        cache_dir: bundle cache root. Default: the user cache dir (``lambda-wheels``), or
+            ``$LAMBDA_WHEELS_CACHE_DIR``.
+    """
+
+    installer: InstallerName = "uv"
+    index: IndexSettings = field(default_factory=IndexSettings)
+    docker: bool = False
+    allow_sdists: bool = True
+    audit: AuditMode = "strict"
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.installer not in ("uv", "pip"):
+            raise UsageError(
+                f"installer {self.installer!r} is not supported; use 'uv' (default) or 'pip'"
+            )
+        if self.audit not in ("strict", "warn", "off"):
+            raise UsageError(f"audit {self.audit!r} must be 'strict', 'warn' or 'off'")
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Distribution:
+    """One installed distribution, as recorded in the manifest."""
+
+    name: str
+    version: str
+    wheel: str
+    tags: tuple[str, ...]
+    origin: Literal["wheel", "sdist-host", "sdist-docker"]
+    size: int
+    files: int
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "wheel": self.wheel,
+            "tags": list(self.tags),
+            "origin": self.origin,
+            "size": self.size,
+            "files": self.files,
+        }
+        if self.note:
+            data["note"] = self.note
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Distribution:
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            wheel=str(data["wheel"]),
+            tags=tuple(data["tags"]),
+            origin=data["origin"],
+            size=int(data["size"]),
+            files=int(data["files"]),
+            note=data.get("note"),
+        )
+
+
+@dataclass(frozen=True, **_SLOTS)
+class DependencyBuild:
+    """A verified dependency tree in the cache (never modify ``tree``)."""
+
+    key: str
+    tree: Path
+    target: Target
+    installer: str
+    distributions: tuple[Distribution, ...]
+    warnings: tuple[str, ...]
+    cache: Literal["hit", "miss"]
+    size: int
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Manifest:
+    """What went into a bundle; ``to_json()`` is what ``lambda-wheels build --json`` prints."""
+
+    target: Target
+    installer: str
+    fingerprint: str
+    origin: str
+    index: IndexSettings
+    distributions: tuple[Distribution, ...]
+    source_files: int
+    total_bytes: int
+    warnings: tuple[str, ...]
+    cache: Literal["hit", "miss", "none"]
+    layout: Literal["function", "layer"]
+
+    def to_json(self) -> dict[str, Any]:
+        red = self.index.redacted()
+        return {
+            "target": {
+                "runtime": self.target.runtime,
+                "architecture": self.target.lambda_arch,
+                "python": self.target.python_version,
+                "glibc": str(self.target.glibc),
+            },
+            "installer": self.installer,
+            "fingerprint": self.fingerprint,
+            "inputs": self.origin,
+            "index": {
+                "index_url": red.index_url,
+                "extra_index_urls": list(red.extra_index_urls),
+                "find_links": list(red.find_links),
+                "no_index": red.no_index,
+            },
+            "layout": self.layout,
+            "cache": self.cache,
+            "distributions": [d.to_json() for d in self.distributions],
+            "source_files": self.source_files,
+            "total_bytes": self.total_bytes,
+            "warnings": list(self.warnings),
+        }
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def effective_index(
+    spec: DependencySpec, options: BuildOptions, environ: Mapping[str, str]
+) -> IndexSettings:
+    """Index settings in force: explicit options > the input file's lines > the environment."""
+    host = index_settings_from_env(environ)
+    from_env = IndexSettings(index_url=host.index_url, extra_index_urls=host.extra_index_urls)
+    return from_env.merged(spec.index).merged(options.index)
+
+
+def installer_version(name: InstallerName) -> str:
+    """The installer's version, from package metadata (no subprocess: usable at CDK synth)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{name} {version(name)}"
+    except PackageNotFoundError:
+        return f"{name} (not installed)"
+
+
+def dependency_key(
+    spec_fingerprint: str,
+    target: Target,
+    options: BuildOptions,
+    index: IndexSettings,
+) -> str:
+    """The cache key of a dependency install: same inputs -> same key on every machine."""
+    data = {
+        "schema": CACHE_SCHEMA,
+        "lambda_wheels": __version__,
+        "inputs": spec_fingerprint,
+        "runtime": target.runtime,
+        "arch": target.arch,
+        "installer": installer_version(options.installer),
+        "docker": options.docker,
+        "allow_sdists": options.allow_sdists,
+        "index": index.fingerprint_data(),
+    }
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("LAMBDA_WHEELS_CACHE_DIR"):
+        return Path(env["LAMBDA_WHEELS_CACHE_DIR"])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("lambda-wheels", appauthor=False))
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+
+class BundleCache:
+    """Content-addressed store of installed dependency trees (see module docstring)."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.base = self.root / CACHE_SCHEMA
+
+    def _dirs(self) -> tuple[Path, Path, Path]:
+        deps, locks, tmp = self.base / "deps", self.base / "locks", self.base / "tmp"
+        try:
+            for d in (deps, locks, tmp):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise tree.describe_os_error(
+                exc, f"cannot create the bundle cache at {self.root}"
+            ) from None
+        return deps, locks, tmp
+
+    def entry(self, key: str) -> Path:
+        return self.base / "deps" / key
+
+    @contextlib.contextmanager
+    def lock(self, key: str, *, timeout: float = 3600) -> Iterator[None]:
+        _, locks, _ = self._dirs()
+        lock = FileLock(str(locks / f"{key}.lock"))
+        try:
+            with lock.acquire(timeout=timeout):
+                yield
+        except Timeout:
+            raise BundleError(
+                f"another build has held the cache lock {locks / key}.lock for {timeout:.0f}s; "
+                "if no build is running, delete that file"
+            ) from None
+
+    def lookup(self, key: str, target: Target) -> DependencyBuild | None:
+        """A verified entry, or ``None`` (missing, or changed since written -> discarded)."""
+        entry = self.entry(key)
+        manifest_path = entry / "manifest.json"
+        if not manifest_path.is_file():
+            return None
+        try:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+            record = [tuple(row) for row in data["record"]]
+            tree_dir = entry / "tree"
+            if not tree_dir.is_dir() or [tuple(r) for r in tree.tree_record(tree_dir)] != record:
+                raise ValueError("content does not match its record")
+            return DependencyBuild(
+                key=key,
+                tree=tree_dir,
+                target=target,
+                installer=str(data["installer"]),
+                distributions=tuple(Distribution.from_json(d) for d in data["distributions"]),
+                warnings=tuple(data["warnings"]),
+                cache="hit",
+                size=int(data["size"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            emit("cache-invalid", key=key, reason=str(exc))
+            self.discard(key)
+            return None
+
+    def discard(self, key: str) -> None:
+        entry = self.entry(key)
+        if entry.exists():
+            _, _, tmp = self._dirs()
+            trash = tmp / f"trash-{key[:16]}-{os.getpid()}-{time.monotonic_ns()}"
+            with contextlib.suppress(OSError):
+                os.replace(entry, trash)
+                tree.remove_tree(trash)
+
+    def new_workdir(self, key: str) -> Path:
+        _, _, tmp = self._dirs()
+        self.sweep()
+        return Path(tempfile.mkdtemp(prefix=f"{key[:16]}-", dir=tmp))
+
+    def store(self, key: str, work: Path, build: DependencyBuild) -> DependencyBuild:
+        """Publish ``work/tree`` as the entry for ``key`` (atomic rename; caller holds the lock)."""
+        record = tree.tree_record(work / "tree")
+        manifest = {
+            "key": key,
+            "target": str(build.target),
+            "installer": build.installer,
+            "distributions": [d.to_json() for d in build.distributions],
+            "warnings": list(build.warnings),
+            "size": build.size,
+            "record": record,
+        }
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        entry = self.entry(key)
+        self.discard(key)
+        os.replace(work, entry)
+        return replace(build, tree=entry / "tree", cache="miss")
+
+    def sweep(self, older_than: float = 6 * 3600) -> None:
+        """Remove temp folders left by killed builds (old enough that no build still uses them)."""
+        tmp = self.base / "tmp"
+        if not tmp.is_dir():
+            return
+        now = time.time()
+        for child in tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if now - child.stat().st_mtime > older_than or child.name.startswith("trash-"):
+                    tree.remove_tree(child)
+
+
+# -- installing ------------------------------------------------------------------------------
+
+
+def build_dependencies(
+    spec: DependencySpec,
+    target: Target,
+    options: BuildOptions | None = None,
+    *,
+    cache: BundleCache | None = None,
+    environ: Mapping[str, str] | None = None,
+    installer: Installer | None = None,
+    log: Log = quiet,
+) -> DependencyBuild:
+    """Install ``spec`` for ``target`` into the cache (or reuse a verified entry).
+
+    Raises:
+        InstallError: the installer failed (message from uv/pip, credentials masked).
+        NeedsDockerError: native sdists and ``docker=False``; lists every such distribution.
+        AuditError: the installed tree cannot run on the target (``audit="strict"``).
+        BundleError: the cache could not be written (disk full, permissions).
+    """
+    options = options or BuildOptions()
+    env = os.environ if environ is None else environ
+    cache = cache or BundleCache(options.cache_dir)
+    index = effective_index(spec, options, env)
+    key = dependency_key(spec.fingerprint(), target, options, index)
+
+    hit = cache.lookup(key, target)
+    if hit is not None:
+        emit("cache-hit", key=key, target=str(target))
+        log(f"dependencies for {target} unchanged (cache {key[:12]})")
+        return hit
+    with cache.lock(key):
+        hit = cache.lookup(key, target)  # another process may have built it while we waited
+        if hit is not None:
+            emit("cache-hit", key=key, target=str(target))
+            return hit
+        work = cache.new_workdir(key)
+        try:
+            build = _install(spec, target, options, index, key, work, env, installer, log)
+            return cache.store(key, work, build)
+        except LambdaWheelsError:
+            raise
+        except OSError as exc:
+            raise tree.describe_os_error(
+                exc, f"writing the bundle cache under {cache.root}"
+            ) from None
+        finally:
+            if work.exists():
+                tree.remove_tree(work)
+
+
+def _install(
+    spec: DependencySpec,
+    target: Target,
+    options: BuildOptions,
+    index: IndexSettings,
+    key: str,
+    work: Path,
+    environ: Mapping[str, str],
+    installer: Installer | None,
+    log: Log,
+) -> DependencyBuild:
+    inst = installer or make_installer(options.installer, environ=environ)
+    detail: Log = getattr(log, "detail", quiet)
+    ignored = ignored_variables(environ)
+    warnings: list[str] = []
+    if ignored and ignored not in _NOTIFIED:
+        _NOTIFIED.add(ignored)
+        log(f"ignoring host installer settings {', '.join(ignored)} (pass them explicitly)")
+    dest = work / "tree"
+    dest.mkdir()
+    plan = InstallPlan(
+        target=target,
+        requirements=spec.requirements_txt(),
+        constraints=spec.constraints_txt(),
+        index=index,
+    )
+    count = len(spec.requirements)
+    emit("install-start", key=key, target=str(target), installer=inst.name)
+    log(f"installing {count} requirement{'s' * (count != 1)} for {target} with {inst.name}")
+    started = time.monotonic()
+    origins: dict[str, Literal["sdist-host", "sdist-docker"]] = {}
+    if count:
+        try:
+            inst.install(plan, dest, log=detail)
+        except NoFittingWheelError as exc:
+            plan, origins = _plan_sdists(plan, exc.names, options, work, environ, inst, log, detail)
+            tree.remove_tree(dest)
+            dest.mkdir()
+            inst.install(plan, dest, log=detail)
+    tree.normalize_install(dest)
+    emit(
+        "install-finish",
+        key=key,
+        target=str(target),
+        installer=inst.name,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    distributions = read_distributions(dest, target, origins)
+    build = DependencyBuild(
+        key=key,
+        tree=dest,
+        target=target,
+        installer=inst.version(),
+        distributions=distributions,
+        warnings=tuple(warnings),
+        cache="miss",
+        size=tree.tree_size(dest),
+    )
+    _audit_dependencies(build, options, origins, log)
+    return build
+
+
+def _plan_sdists(
+    plan: InstallPlan,
+    first: Sequence[str],
+    options: BuildOptions,
+    work: Path,
+    environ: Mapping[str, str],
+    inst: Installer,
+    log: Log,
+    detail: Log = quiet,
+) -> tuple[InstallPlan, dict[str, Literal["sdist-host", "sdist-docker"]]]:
+    """Some requirements have no fitting wheel: build pure ones here, native ones in Docker."""
+    from . import sdists
+
+    names = [canonicalize_name(n) for n in first]
+    if not options.allow_sdists:
+        raise InstallError(
+            f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} no wheel for "
+            f"{plan.target} and building sdists is disabled (allow_sdists=False / --no-sdists); "
+            "allow sdists, or pin versions that ship wheels for the target"
+        )
+    uv = inst if isinstance(inst, UvInstaller) else UvInstaller(environ=environ)
+    pins = sdists.resolve_sdist_pins(plan, uv, names, log=detail)
+    log(f"no fitting wheel for {', '.join(f'{n}=={v}' for n, v in pins.items())}; building")
+    pure, native = sdists.classify(pins, plan, uv, work / "sdist-check", log=detail)
+    origins: dict[str, Literal["sdist-host", "sdist-docker"]] = dict.fromkeys(pure, "sdist-host")
+    wheelhouse: list[str] = []
+    if native:
+        if not options.docker:
+            listed = "; ".join(f"{n}=={v} ({why})" for n, (v, why) in sorted(native.items()))
+            raise NeedsDockerError(
+                f"these requirements have no wheel for {plan.target} and contain native code, "
+                f"so they must be compiled in the runtime's build image: {listed}. Enable "
+                "Docker bundling (docker=True / --docker; needs a Docker engine), or pin "
+                "versions that ship manylinux wheels for the target",
+                sorted(native),
+            )
+        house = work / "wheelhouse"
+        build_wheels_in_docker(
+            {n: v for n, (v, _) in native.items()},
+            plan.target,
+            house,
+            index=plan.index,
+            environ=environ,
+            log=log,
+        )
+        wheelhouse.append(str(house))
+        origins.update(dict.fromkeys(native, "sdist-docker"))
+    if inst.name == "pip" and pure:
+        house = work / "wheelhouse-pure"
+        sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
+        wheelhouse.append(str(house))
+        new_plan = replace(plan, wheelhouse=(*plan.wheelhouse, *wheelhouse))
+    else:
+        new_plan = replace(
+            plan,
+            source_build=tuple(sorted(pure)),
+            wheelhouse=(*plan.wheelhouse, *wheelhouse),
+        )
+    return new_plan, origins
+
+
+def _audit_dependencies(
+    build: DependencyBuild,
+    options: BuildOptions,
+    origins: Mapping[str, str],
+    log: Log,
+) -> None:
+    if options.audit == "off":
+        return
+    from .audit import audit
+
+    report = audit(build.tree, build.target)
+    docker_built = {n for n, o in origins.items() if o == "sdist-docker"}
+    findings = [
+        f
+        for f in report.findings
+        # wheels we compiled in the target's build image carry linux_<arch>: their binaries
+        # are still checked (ELF machine, glibc, libraries), only the tag is expected
+        if not (f.code == "wheel-tag" and _dist_name(f.distribution) in docker_built)
+    ]
+    report = replace(report, findings=tuple(findings))
+    log(report.summary())
+    if report.errors and options.audit == "strict":
+        report.raise_for_errors()
+    for f in report.findings:
+        if f.severity == "warning" or options.audit == "warn":
+            log(f"{f.severity}: {f.distribution or '-'}: {f.path}: {f.reason}")
+
+
+def _dist_name(distribution: str | None) -> str:
+    return canonicalize_name(distribution.split(" ", 1)[0]) if distribution else ""
+
+
+# -- reading what was installed --------------------------------------------------------------
+
+
+def read_distributions(
+    root: Path, target: Target, origins: Mapping[str, str] | None = None
+) -> tuple[Distribution, ...]:
+    """The distributions installed under ``root`` (``*.dist-info``), sorted by name."""
+    from email.parser import HeaderParser
+
+    origins = origins or {}
+    out: list[Distribution] = []
+    for info in sorted(root.glob("*.dist-info")):
+        try:
+            meta = HeaderParser().parsestr(
+                (info / "METADATA").read_text(encoding="utf-8", errors="replace")
+            )
+            wheel = HeaderParser().parsestr((info / "WHEEL").read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        name, version = str(meta["Name"]), str(meta["Version"])
+        tags = tuple(str(t).strip() for t in wheel.get_all("Tag") or ())
+        files, size = _record_size(root, info)
+        canon = canonicalize_name(name)
+        origin = origins.get(canon, "wheel")
+        out.append(
+            Distribution(
+                name=name,
+                version=version,
+                wheel=wheel_filename(name, version, tags),
+                tags=tags,
+                origin=origin,  # type: ignore[arg-type]
+                size=size,
+                files=files,
+            )
+        )
+    return tuple(sorted(out, key=lambda d: canonicalize_name(d.name)))
+
+
+def wheel_filename(name: str, version: str, tags: Sequence[str]) -> str:
+    """Rebuild a wheel's filename from its WHEEL ``Tag`` lines (compressed tag set)."""
+    parts: list[list[str]] = [[], [], []]
+    for tag in tags:
+        for i, piece in enumerate(tag.split("-", 2)):
+            if piece not in parts[i]:
+                parts[i].append(piece)
+    compressed = "-".join(".".join(p) for p in parts) if tags else "unknown"
+    return f"{canonicalize_name(name).replace('-', '_')}-{version}-{compressed}.whl"
+
+
+def _record_size(root: Path, info: Path) -> tuple[int, int]:
+    files = size = 0
+    record = info / "RECORD"
+    if not record.is_file():
+        return files, size
+    for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
+        rel = line.split(",", 1)[0]
+        if not rel:
+            continue
+        path = root / rel
+        if path.is_file():
+            files += 1
+            size += path.stat().st_size
+    return files, size
+
+
+# -- assembling bundles ----------------------------------------------------------------------
+
+
+def source_digest(source: Path, excludes: Sequence[str]) -> str:
+    return tree.digest_files(source, tree.source_files(source, excludes))
+
+
+def assemble_function(
+    out: Path,
+    deps: DependencyBuild | None,
+    source: Path | None = None,
+    excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
+    *,
+    atomic: bool = True,
+) -> int:
+    """Write a function bundle: dependencies at the root, then the handler source.
+
+    With ``atomic=True`` (the CLI) ``out`` is replaced whole by a rename; with ``atomic=False``
+    ``out`` is an empty folder owned by the caller (CDK's bundling folder). Returns the number
+    of source files copied.
+
+    Raises:
+        BundleError: a source file collides with an installed file, or the disk failed.
+    """
+    build_dir = tree.temp_sibling(out, "build") if atomic else out
+    try:
+        if deps is not None:
+            tree.copy_tree(deps.tree, build_dir)
+        copied = 0
+        if source is not None:
+            collisions: list[str] = []
+            for rel, path in tree.source_files(source, excludes):
+                dst = build_dir / rel
+                if dst.exists():
+                    collisions.append(rel)
+                    continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, dst)
+                os.utime(dst, (tree.FIXED_MTIME, tree.FIXED_MTIME))
+                copied += 1
+            if collisions:
+                raise BundleError(
+                    f"the entry folder {source.name!r} has files that an installed dependency "
+                    f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
+                )
+        if atomic:
+            tree.atomic_replace_dir(build_dir, out)
+        return copied
+    except OSError as exc:
+        raise tree.describe_os_error(exc, f"writing the bundle {out}") from None
+    finally:
+        if atomic and build_dir.exists():
+            tree.remove_tree(build_dir)
+
+
+def layer_site_packages(target: Target) -> str:
+    return f"python/lib/python{target.python_version}/site-packages"
+
+
+def assemble_layer(out: Path, parts: Sequence[DependencyBuild], *, atomic: bool = True) -> str:
+    """Write a layer: one install per Python version, or one shared ``python/`` when identical.
+
+    Returns ``"shared"`` or ``"per-version"``.
+    """
+    build_dir = tree.temp_sibling(out, "build") if atomic else out
+    try:
+        digests = {tree.digest_files(p.tree, tree.iter_files(p.tree)) for p in parts}
+        if len(digests) == 1:
+            tree.copy_tree(parts[0].tree, build_dir / "python")
+            layout = "shared"
+        else:
+            for part in parts:
+                tree.copy_tree(part.tree, build_dir / layer_site_packages(part.target))
+            layout = "per-version"
+        if atomic:
+            tree.atomic_replace_dir(build_dir, out)
+        return layout
+    except OSError as exc:
+        raise tree.describe_os_error(exc, f"writing the layer {out}") from None
+    finally:
+        if atomic and build_dir.exists():
+            tree.remove_tree(build_dir)
+
+
+def build_bundle(
+    spec: DependencySpec | None,
+    target: Target,
+    out: Path,
+    *,
+    options: BuildOptions | None = None,
+    source: Path | None = None,
+    excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
+    cache: BundleCache | None = None,
+    environ: Mapping[str, str] | None = None,
+    log: Log = quiet,
+) -> Manifest:
+    """Build a function bundle in ``out`` (replaced atomically) and return its manifest."""
+    options = options or BuildOptions()
+    env = os.environ if environ is None else environ
+    if source is not None and not source.is_dir():
+        raise UsageError(f"source folder {source} does not exist; pass an existing folder")
+    deps = None
+    if spec is not None and spec.requirements:
+        deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
+    copied = assemble_function(out, deps, source, excludes)
+    index = effective_index(spec, options, env) if spec is not None else options.index
+    return Manifest(
+        target=target,
+        installer=deps.installer if deps else installer_version(options.installer),
+        fingerprint=deps.key if deps else "",
+        origin=spec.origin if spec is not None else "none",
+        index=index,
+        distributions=deps.distributions if deps else (),
+        source_files=copied,
+        total_bytes=tree.tree_size(out),
+        warnings=deps.warnings if deps else (),
+        cache=deps.cache if deps else "none",
+        layout="function",
+    )
+
+
+__all__ = [
+    "AuditError",
+    "BuildOptions",
+    "BundleCache",
+    "DependencyBuild",
+    "Distribution",
+    "Manifest",
+    "assemble_function",
+    "assemble_layer",
+    "build_bundle",
+    "build_dependencies",
+    "dependency_key",
+    "read_distributions",
+    "wheel_filename",
+]

@@ -1,0 +1,64 @@
+"""Progress lines for people and machine-readable events for tests and benchmarks.
+
+Progress goes to stderr in the style CDK users see during ``cdk synth`` (one line per stage,
+no spinners, so CI logs stay readable). Events are JSON lines appended to the file named by
+``LAMBDA_WHEELS_EVENTS`` when that variable is set: a synth run as a child of ``cdk`` can then
+be checked for "how many installs happened" without timing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+EVENTS_VARIABLE = "LAMBDA_WHEELS_EVENTS"
+
+Log = Callable[[str], None]
+
+
+def emit(event: str, **data: object) -> None:
+    """Append one event to ``$LAMBDA_WHEELS_EVENTS`` (no-op when unset)."""
+    path = os.environ.get(EVENTS_VARIABLE)
+    if not path:
+        return
+    record = {"event": event, "time": round(time.time(), 3), "pid": os.getpid(), **data}
+    line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    # one write() of a short line in append mode: atomic enough across processes
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+class Progress:
+    """Stage lines on stderr: ``[lambda-wheels] Api (python3.12/arm64): installing 4 requirements``.
+
+    Args:
+        label: what is being built (construct path or output folder).
+        stream: where to write (default stderr).
+        verbose: also print installer command lines.
+    """
+
+    def __init__(self, label: str, *, stream: TextIO | None = None, verbose: bool = False) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.verbose = verbose
+        self._start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        self.stage(message)
+
+    def stage(self, message: str) -> None:
+        elapsed = time.monotonic() - self._start
+        when = f" ({elapsed:.1f}s)" if elapsed >= 1.0 else ""
+        print(f"[lambda-wheels] {self.label}: {message}{when}", file=self.stream, flush=True)
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            print(f"[lambda-wheels] {self.label}:   {message}", file=self.stream, flush=True)
+
+
+def quiet(message: str) -> None:
+    """A log that drops everything."""

@@ -1,0 +1,518 @@
+"""Installers: execute one :class:`InstallPlan` into a folder, for a Lambda target.
+
+Two installers, one plan:
+
+* :class:`UvInstaller` (default): the ``uv`` binary from the ``uv`` PyPI package.
+  ``uv pip install --target DIR --python-version X.Y --python-platform <arch>-manylinux_2_N
+  --only-binary :all: --no-installer-metadata --no-compile-bytecode``. uv evaluates environment
+  markers (``platform_machine == "aarch64"``) for the *target*.
+* :class:`PipInstaller`: ``python -m pip install --target DIR --platform <every tag>
+  --python-version X.Y --implementation cp --abi cpXY --only-binary=:all:``. pip selects the
+  right wheels by tag, but evaluates environment markers for the *host*: on an x86_64 laptop a
+  dependency guarded by ``platform_machine == "aarch64"`` is skipped for an arm64 target (and the
+  x86_64 one is installed). Use it only when uv is not an option.
+
+Index settings travel to the child through environment variables, never argv, so a token in an
+index URL does not show in process listings; every message we build is redacted. The child
+environment comes from :mod:`.hostenv` (host pip/uv configuration is not honoured).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import InstallError
+from .hostenv import installer_environment
+from .runtimes import _SLOTS
+from .sources import IndexSettings, redact_url
+from .target import Target
+
+Log = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True, **_SLOTS)
+class InstallPlan:
+    """Everything an installer needs; the same plan gives the same tree with either installer.
+
+    Attributes:
+        target: where the bundle runs.
+        requirements: requirements.txt text (one requirement per line, ``--hash`` options allowed).
+        constraints: constraints text (may be empty).
+        index: effective index settings (may hold credentials; never printed unredacted).
+        wheelhouse: local folders of wheels we built (sdists), searched like ``--find-links``.
+        source_build: canonical names that uv may build from sdists on the host (pure ones).
+        no_deps: install exactly the requirements, no resolution of dependencies.
+    """
+
+    target: Target
+    requirements: str
+    constraints: str = ""
+    index: IndexSettings = field(default_factory=IndexSettings)
+    wheelhouse: tuple[str, ...] = ()
+    source_build: tuple[str, ...] = ()
+    no_deps: bool = False
+
+    @property
+    def require_hashes(self) -> bool:
+        return "--hash" in self.requirements
+
+
+class Installer(Protocol):
+    """Runs an :class:`InstallPlan` into ``dest`` (an empty folder)."""
+
+    name: str
+
+    def version(self) -> str:
+        """A string that changes whenever the installer's behaviour may change (cache key)."""
+        ...
+
+    def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None: ...
+
+    def child_env(self, plan: InstallPlan) -> dict[str, str]: ...
+
+    def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
+        """Resolve without installing: ``[(name, version), ...]``."""
+        ...
+
+
+# -- errors from installer output ------------------------------------------------------------
+
+_WHEELS_REQUIRED = re.compile(r"Wheels are required for `([^`]+)`")
+_NO_WHEELS = re.compile(
+    r"(?:all versions of|only|and) `?([A-Za-z0-9][A-Za-z0-9._-]*)`?(?:==[^\s,]+)? "
+    r"(?:has|have) no (?:usable )?wheels"
+)
+_PIP_NO_MATCH = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)")
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+class NoFittingWheelError(InstallError):
+    """The resolver found requirements that exist only as sdists for this target."""
+
+    def __init__(self, message: str, names: Sequence[str]) -> None:
+        super().__init__(message)
+        self.names = tuple(names)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask credentials in installer output: URL userinfo and any known secret values."""
+    text = _URL_USERINFO.sub(lambda m: m["scheme"] + _mask_userinfo(m["userinfo"]) + "@", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _mask_userinfo(userinfo: str) -> str:
+    user, sep, _ = userinfo.partition(":")
+    return f"{user}:***" if sep else "***"
+
+
+def secrets_of(index: IndexSettings) -> list[str]:
+    """Every password/token embedded in the index settings' URLs."""
+    found: list[str] = []
+    urls = [index.index_url or "", *index.extra_index_urls, *index.find_links]
+    for url in urls:
+        match = _URL_USERINFO.search(url)
+        if match:
+            user, sep, password = match["userinfo"].partition(":")
+            found.append(password if sep else user)
+    return [s for s in found if s]
+
+
+def sdist_only_names(output: str) -> list[str]:
+    """Names uv/pip report as having no usable wheel for the target (empty if none)."""
+    names = (
+        _WHEELS_REQUIRED.findall(output)
+        or _NO_WHEELS.findall(output)
+        # pip says this both for sdist-only and for unknown names; the uv resolution that
+        # follows tells them apart ("not found in the package registry")
+        or _PIP_NO_MATCH.findall(output)
+    )
+    return list(dict.fromkeys(names))
+
+
+# -- running a child ---------------------------------------------------------------------------
+
+
+def _run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    secrets: Sequence[str],
+    what: str,
+    log: Log,
+) -> str:
+    log(redact_text(" ".join(argv), secrets))
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            check=False,
+        )
+    except OSError as exc:
+        raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
+    output = redact_text((proc.stdout or "") + (proc.stderr or ""), secrets)
+    if proc.returncode != 0:
+        names = sdist_only_names(output)
+        detail = output.strip()
+        if names:
+            raise NoFittingWheelError(f"{what} found no fitting wheel:\n{detail}", names)
+        raise InstallError(f"{what} failed (exit {proc.returncode}):\n{detail}")
+    return output
+
+
+def _write_inputs(plan: InstallPlan, workdir: Path) -> tuple[Path, Path | None]:
+    req = workdir / "requirements.txt"
+    req.write_text(plan.requirements, encoding="utf-8")
+    con: Path | None = None
+    if plan.constraints.strip():
+        con = workdir / "constraints.txt"
+        con.write_text(plan.constraints, encoding="utf-8")
+    return req, con
+
+
+# -- uv ----------------------------------------------------------------------------------------
+
+
+def find_uv() -> str:
+    """The uv binary shipped by the ``uv`` PyPI package (a runtime dependency)."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError) as exc:  # pragma: no cover - broken install
+        raise InstallError(
+            f"the uv binary was not found ({exc}); reinstall lambda-wheels-cdk "
+            "(it depends on the 'uv' package) or pass installer='pip'"
+        ) from None
+
+
+class UvInstaller:
+    """Install with uv; markers are evaluated for the target."""
+
+    name = "uv"
+
+    def __init__(
+        self,
+        uv: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        host_python: str | None = None,
+    ) -> None:
+        self.uv = uv or find_uv()
+        self._environ = os.environ if environ is None else environ
+        self.host_python = host_python or sys.executable
+        self._version: str | None = None
+
+    def version(self) -> str:
+        if self._version is None:
+            out = subprocess.run(
+                [self.uv, "--version"], capture_output=True, text=True, check=False
+            ).stdout
+            self._version = out.strip() or "uv (unknown version)"
+        return self._version
+
+    def child_env(self, plan: InstallPlan) -> dict[str, str]:
+        """The installer's environment: isolated from host config, index settings set."""
+        extra: dict[str, str] = {}
+        index = plan.index
+        if index.index_url:
+            extra["UV_DEFAULT_INDEX"] = index.index_url
+        if index.extra_index_urls:
+            extra["UV_INDEX"] = " ".join(index.extra_index_urls)
+        if index.no_index:
+            extra["UV_NO_INDEX"] = "1"
+        return installer_environment(self._environ, extra)
+
+    def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
+        args = [
+            *plan.target.uv_args(),
+            "--python",
+            self.host_python,
+            "--no-config",
+            "-r",
+            str(req),
+        ]
+        if con is not None:
+            args += ["-c", str(con)]
+        for link in (*plan.index.find_links, *plan.wheelhouse):
+            args += ["--find-links", link]
+        if plan.require_hashes:
+            args.append("--require-hashes")
+        if plan.no_deps:
+            args.append("--no-deps")
+        return args
+
+    def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
+        with tempfile.TemporaryDirectory(prefix="lw-uv-") as tmp:
+            work = Path(tmp)
+            req, con = _write_inputs(plan, work)
+            argv = [
+                self.uv,
+                "pip",
+                "install",
+                "--target",
+                str(dest),
+                *self._common(plan, req, con),
+                *_uv_binary_policy(plan),
+                "--no-installer-metadata",
+                "--no-compile-bytecode",
+                "--link-mode",
+                "copy",
+            ]
+            _run(
+                argv,
+                env=self.child_env(plan),
+                cwd=work,
+                secrets=secrets_of(plan.index),
+                what=f"uv (installing for {plan.target})",
+                log=log,
+            )
+
+    def install_host_build(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
+        """Build ``plan.source_build`` from sdists for the *host* interpreter, into ``dest``.
+
+        Used to find out whether an sdist is pure; the result is inspected, never shipped.
+        """
+        with tempfile.TemporaryDirectory(prefix="lw-uv-") as tmp:
+            work = Path(tmp)
+            req, _ = _write_inputs(plan, work)
+            argv = [
+                self.uv,
+                "pip",
+                "install",
+                "--target",
+                str(dest),
+                "--python",
+                self.host_python,
+                "--no-config",
+                "--no-deps",
+                "-r",
+                str(req),
+                "--no-installer-metadata",
+                "--no-compile-bytecode",
+            ]
+            for name in plan.source_build:
+                argv += ["--no-binary", name]
+            for link in plan.index.find_links:
+                argv += ["--find-links", link]
+            _run(
+                argv,
+                env=self.child_env(plan),
+                cwd=work,
+                secrets=secrets_of(plan.index),
+                what=f"uv (building {', '.join(plan.source_build)} on the host)",
+                log=log,
+            )
+
+    def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
+        import json
+
+        with tempfile.TemporaryDirectory(prefix="lw-uv-") as tmp:
+            work = Path(tmp)
+            req, con = _write_inputs(plan, work)
+            argv = [
+                self.uv,
+                "pip",
+                "install",
+                "--dry-run",
+                "--output-format",
+                "json",
+                "--target",
+                str(work / "target"),
+                *self._common(plan, req, con),
+                *_uv_binary_policy(plan),
+            ]
+            out = _run(
+                argv,
+                env=self.child_env(plan),
+                cwd=work,
+                secrets=secrets_of(plan.index),
+                what=f"uv (resolving for {plan.target})",
+                log=log,
+            )
+        start = out.find("{")
+        try:
+            data = json.JSONDecoder().raw_decode(out[start:])[0] if start >= 0 else {}
+        except json.JSONDecodeError:
+            raise InstallError(f"uv's dry-run output was not JSON:\n{out}") from None
+        return [
+            (str(c["name"]), str(c["version"]))
+            for c in data.get("changes", [])
+            if c.get("action") == "installed"
+        ]
+
+
+def _uv_binary_policy(plan: InstallPlan) -> list[str]:
+    """Wheels only, except the named (pure) sdists we decided to build on the host.
+
+    uv reads ``--only-binary :all: --no-binary NAME`` as "wheels for everything but NAME".
+    """
+    args = ["--only-binary", ":all:"]
+    for name in plan.source_build:
+        args += ["--no-binary", name]
+    return args
+
+
+# -- pip ---------------------------------------------------------------------------------------
+
+
+class PipInstaller:
+    """Install with pip and every platform tag. Markers are evaluated for the HOST (see module)."""
+
+    name = "pip"
+
+    def __init__(
+        self, python: str | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.python = python or sys.executable
+        self._environ = os.environ if environ is None else environ
+        self._version: str | None = None
+
+    def version(self) -> str:
+        if self._version is None:
+            proc = subprocess.run(
+                [self.python, "-m", "pip", "--version"],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=installer_environment(self._environ),
+            )
+            if proc.returncode != 0:
+                raise InstallError(
+                    f"installer='pip' needs pip in {self.python}: {proc.stderr.strip()}; "
+                    f"run '{self.python} -m ensurepip' or use installer='uv'"
+                )
+            self._version = proc.stdout.split(" from ")[0].strip()
+        return self._version
+
+    def child_env(self, plan: InstallPlan) -> dict[str, str]:
+        """The installer's environment: isolated from host config, index settings set."""
+        extra: dict[str, str] = {}
+        index = plan.index
+        if index.index_url:
+            extra["PIP_INDEX_URL"] = index.index_url
+        if index.extra_index_urls:
+            extra["PIP_EXTRA_INDEX_URL"] = " ".join(index.extra_index_urls)
+        if index.no_index:
+            extra["PIP_NO_INDEX"] = "1"
+        return installer_environment(self._environ, extra)
+
+    def _args(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
+        args = [*plan.target.pip_args(), "-r", str(req)]
+        if plan.wheelhouse:
+            # wheels we built for this target (Docker) carry linux_<arch>; we audit them
+            args[:0] = ["--platform", f"linux_{plan.target.arch}"]
+        if con is not None:
+            args += ["-c", str(con)]
+        for link in (*plan.index.find_links, *plan.wheelhouse):
+            args += ["--find-links", link]
+        if plan.require_hashes:
+            args.append("--require-hashes")
+        if plan.no_deps:
+            args.append("--no-deps")
+        return args
+
+    def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
+        self.version()
+        with tempfile.TemporaryDirectory(prefix="lw-pip-") as tmp:
+            work = Path(tmp)
+            req, con = _write_inputs(plan, work)
+            argv = [
+                self.python,
+                "-m",
+                "pip",
+                "install",
+                "--target",
+                str(dest),
+                "--no-compile",
+                "--no-warn-script-location",
+                "--disable-pip-version-check",
+                *self._args(plan, req, con),
+            ]
+            _run(
+                argv,
+                env=self.child_env(plan),
+                cwd=work,
+                secrets=secrets_of(plan.index),
+                what=f"pip (installing for {plan.target})",
+                log=log,
+            )
+
+    def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
+        import json
+
+        with tempfile.TemporaryDirectory(prefix="lw-pip-") as tmp:
+            work = Path(tmp)
+            req, con = _write_inputs(plan, work)
+            report = work / "report.json"
+            argv = [
+                self.python,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                str(report),
+                "--target",
+                str(work / "target"),
+                *self._args(plan, req, con),
+            ]
+            _run(
+                argv,
+                env=self.child_env(plan),
+                cwd=work,
+                secrets=secrets_of(plan.index),
+                what=f"pip (resolving for {plan.target})",
+                log=log,
+            )
+            data = json.loads(report.read_text(encoding="utf-8"))
+        return [
+            (str(item["metadata"]["name"]), str(item["metadata"]["version"]))
+            for item in data.get("install", [])
+        ]
+
+
+def make_installer(name: str, *, environ: Mapping[str, str] | None = None) -> Installer:
+    """``"uv"`` (default) or ``"pip"``."""
+    if name == "uv":
+        return UvInstaller(environ=environ)
+    if name == "pip":
+        return PipInstaller(environ=environ)
+    from ..errors import UsageError
+
+    raise UsageError(f"installer {name!r} is not supported; use 'uv' (default) or 'pip'")
+
+
+__all__ = [
+    "InstallPlan",
+    "Installer",
+    "NoFittingWheelError",
+    "PipInstaller",
+    "UvInstaller",
+    "make_installer",
+    "redact_text",
+    "redact_url",
+    "sdist_only_names",
+]

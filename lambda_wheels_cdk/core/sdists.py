@@ -1,0 +1,157 @@
+"""Requirements with no fitting wheel: find them, and tell pure sdists from native ones.
+
+A pure-Python sdist builds into the same ``py3-none-any`` wheel on any host, so it is built
+here (its build code runs on the host: ``allow_sdists=False`` forbids that). An sdist whose
+build produces binaries must be compiled for the target OS and architecture: that is Docker's
+job (:mod:`.docker`), or a :class:`~lambda_wheels_cdk.errors.NeedsDockerError`.
+
+Resolution and the purity check use uv even when pip installs the bundle: uv resolves for the
+target (``--python-platform``) with only the named packages allowed to come from sdists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from ..errors import InstallError
+from . import tree
+from .events import Log, quiet
+from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, _run, secrets_of
+
+#: Magic numbers of files that are compiled code on some platform (ELF, Mach-O, PE).
+_BINARY_MAGIC = (
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"MZ",
+)
+_MAX_ROUNDS = 64
+
+
+def resolve_sdist_pins(
+    plan: InstallPlan, uv: UvInstaller, first: Sequence[str], *, log: Log = quiet
+) -> dict[str, str]:
+    """Resolve for the target, letting only sdist-only packages build: ``{name: version}``."""
+    names = {canonicalize_name(n) for n in first}
+    for _ in range(_MAX_ROUNDS):
+        try:
+            resolved = uv.dry_run(replace(plan, source_build=tuple(sorted(names))), log=log)
+        except NoFittingWheelError as exc:
+            new = {canonicalize_name(n) for n in exc.names} - names
+            if not new:
+                raise
+            names |= new
+            continue
+        versions = {canonicalize_name(n): v for n, v in resolved}
+        return {n: versions[n] for n in sorted(names) if n in versions}
+    raise InstallError(  # pragma: no cover - needs > 64 sdist-only packages
+        f"gave up after {_MAX_ROUNDS} rounds of finding requirements without wheels"
+    )
+
+
+def has_binaries(root: Path) -> list[str]:
+    """Relative paths of files under ``root`` that are compiled code (by magic bytes)."""
+    found: list[str] = []
+    for rel, path in tree.iter_files(root):
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        if head.startswith(_BINARY_MAGIC):
+            found.append(rel)
+    return found
+
+
+def classify(
+    pins: Mapping[str, str],
+    plan: InstallPlan,
+    uv: UvInstaller,
+    scratch: Path,
+    *,
+    log: Log = quiet,
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Build each pinned sdist on the host into a scratch folder and look at the result.
+
+    Returns ``(pure, native)``: ``pure`` maps name -> version; ``native`` maps name ->
+    (version, why) for builds that produced binaries, non-pure tags or failed on the host.
+    """
+    pure: dict[str, str] = {}
+    native: dict[str, tuple[str, str]] = {}
+    for name, version in pins.items():
+        dest = scratch / name
+        dest.mkdir(parents=True, exist_ok=True)
+        single = replace(
+            plan,
+            requirements=f"{name}=={version}\n",
+            constraints="",
+            source_build=(name,),
+            no_deps=True,
+        )
+        try:
+            uv.install_host_build(single, dest, log=log)
+        except InstallError as exc:
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "build failed"
+            native[name] = (version, f"does not build on this host: {last}")
+            continue
+        binaries = has_binaries(dest)
+        tags = _wheel_tags(dest)
+        if binaries:
+            native[name] = (version, f"its build contains compiled code ({binaries[0]})")
+        elif tags and not all(t.endswith("-none-any") for t in tags):
+            native[name] = (version, f"its wheel is tagged {', '.join(tags)}")
+        else:
+            pure[name] = version
+    return pure, native
+
+
+def _wheel_tags(root: Path) -> list[str]:
+    tags: list[str] = []
+    for wheel in root.glob("*.dist-info/WHEEL"):
+        for line in wheel.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("Tag:"):
+                tags.append(line.split(":", 1)[1].strip())
+    return tags
+
+
+def build_pure_wheels_with_pip(
+    pure: Mapping[str, str],
+    plan: InstallPlan,
+    pip: Installer,
+    wheelhouse: Path,
+    *,
+    log: Log = quiet,
+) -> list[Path]:
+    """pip needs wheel files (it refuses sdists with ``--platform``): build them with pip wheel."""
+    python = getattr(pip, "python", None)
+    if python is None:  # pragma: no cover - only PipInstaller reaches here
+        raise InstallError("building pure sdists for pip needs a pip installer")
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    argv = [
+        python,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--wheel-dir",
+        str(wheelhouse),
+        *(f"{n}=={v}" for n, v in sorted(pure.items())),
+    ]
+    _run(
+        argv,
+        env=pip.child_env(plan),
+        cwd=wheelhouse,
+        secrets=secrets_of(plan.index),
+        what="pip (building pure sdists)",
+        log=log,
+    )
+    return sorted(wheelhouse.glob("*.whl"))
+
+
+__all__ = ["build_pure_wheels_with_pip", "classify", "has_binaries", "resolve_sdist_pins"]

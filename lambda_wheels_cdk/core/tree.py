@@ -1,0 +1,238 @@
+"""File-tree primitives for bundles: normalize, copy, digest, atomic replace.
+
+Deterministic output means: no ``.pyc``/``__pycache__``, no installer metadata (``INSTALLER``,
+``REQUESTED``, ``direct_url.json``), no absolute interpreter paths in script shebangs, and a
+fixed modification time on every file we write. Portable: only ``os``/``shutil`` calls that
+work on Windows, macOS and Linux.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import fnmatch
+import hashlib
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from ..errors import BundleError
+
+#: 1980-01-01T00:00:00Z, the earliest time a zip entry can carry (and what CDK's zips use).
+FIXED_MTIME: Final = 315_532_800
+
+#: Excluded from handler source copies unless the user overrides the excludes.
+DEFAULT_EXCLUDES: Final[tuple[str, ...]] = (
+    ".venv",
+    "venv",
+    "__pycache__",
+    "*.pyc",
+    ".git",
+    "cdk.out",
+    "node_modules",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".DS_Store",
+)
+
+_INSTALLER_METADATA: Final = frozenset({"INSTALLER", "REQUESTED", "direct_url.json"})
+_SHEBANG_PYTHON: Final = b"#!/usr/bin/env python3"
+
+
+def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """Every regular file under ``root`` as (POSIX relative path, path), sorted, no symlinks."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            path = base / name
+            yield path.relative_to(root).as_posix(), path
+
+
+def normalize_install(root: Path) -> None:
+    """Make an installed tree deterministic and host-independent (see module docstring)."""
+    for dirpath, dirnames, filenames in os.walk(root, topdown=True):
+        base = Path(dirpath)
+        for name in list(dirnames):
+            if name == "__pycache__":
+                shutil.rmtree(base / name)
+                dirnames.remove(name)
+        for name in filenames:
+            path = base / name
+            installer_file = name in _INSTALLER_METADATA and base.name.endswith(".dist-info")
+            if name.endswith((".pyc", ".pyo")) or installer_file:
+                path.unlink()
+    scripts = root / "bin"
+    changed: dict[str, bytes] = {}
+    if scripts.is_dir():
+        for rel, path in iter_files(scripts):
+            data = path.read_bytes()
+            if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
+                _, sep, rest = data.partition(b"\n")
+                new = _SHEBANG_PYTHON + sep + rest
+                if new != data:
+                    path.write_bytes(new)
+                    changed[f"bin/{rel}"] = new
+    _rewrite_records(root, changed)
+    set_fixed_mtimes(root)
+
+
+def _rewrite_records(root: Path, changed: dict[str, bytes]) -> None:
+    """Drop RECORD rows for files we removed; refresh hashes of files we rewrote."""
+    for record in sorted(root.glob("*.dist-info/RECORD")):
+        lines_out: list[str] = []
+        for line in record.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            path = line.split(",", 1)[0]
+            norm = os.path.normpath(path).replace(os.sep, "/")
+            if norm.startswith("../"):
+                continue  # scripts outside the target folder (pip --target layouts)
+            if norm in changed:
+                data = changed[norm]
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+                line = f"{path},sha256={digest.decode()},{len(data)}"
+            elif not (root / norm).exists() and not norm.endswith("/RECORD"):
+                continue
+            lines_out.append(line)
+        record.write_text("\n".join(lines_out) + "\n", encoding="utf-8")
+
+
+def set_fixed_mtimes(root: Path) -> None:
+    for _, path in iter_files(root):
+        os.utime(path, (FIXED_MTIME, FIXED_MTIME))
+
+
+def tree_record(root: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime_ns) for every file: cheap to compute and to re-check."""
+    out: list[tuple[str, int, int]] = []
+    for rel, path in iter_files(root):
+        st = path.stat()
+        out.append((rel, st.st_size, st.st_mtime_ns))
+    return out
+
+
+def tree_size(root: Path) -> int:
+    return sum(size for _, size, _ in tree_record(root))
+
+
+def digest_files(root: Path, files: Iterable[tuple[str, Path]]) -> str:
+    """sha256 over relative paths and contents: the same on every machine and absolute path."""
+    h = hashlib.sha256()
+    for rel, path in files:
+        h.update(rel.encode("utf-8") + b"\0")
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def matches_exclude(rel: str, patterns: Sequence[str]) -> bool:
+    """Is a POSIX relative path excluded? A pattern matches any path component or the path."""
+    parts = rel.split("/")
+    for pattern in patterns:
+        pat = pattern.strip().rstrip("/")
+        if not pat:
+            continue
+        if fnmatch.fnmatchcase(rel, pat) or any(fnmatch.fnmatchcase(p, pat) for p in parts):
+            return True
+    return False
+
+
+def source_files(root: Path, excludes: Sequence[str]) -> list[tuple[str, Path]]:
+    """The handler source files to bundle, with excludes applied to files and folders."""
+    out: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        rel_base = base.relative_to(root).as_posix()
+        prefix = "" if rel_base == "." else rel_base + "/"
+        dirnames[:] = sorted(d for d in dirnames if not matches_exclude(prefix + d, excludes))
+        for name in sorted(filenames):
+            rel = prefix + name
+            if not matches_exclude(rel, excludes):
+                out.append((rel, base / name))
+    return out
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link when possible (same volume), else copy; keeps our fixed mtime either way."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def copy_tree(src: Path, dst: Path, *, link: bool = True) -> None:
+    """Copy every file of ``src`` into ``dst`` (created), refusing to overwrite files."""
+    for rel, path in iter_files(src):
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise BundleError(f"{rel} would be written twice into {dst}")
+        if link:
+            link_or_copy(path, target)
+        else:
+            shutil.copy2(path, target)
+
+
+def temp_sibling(dest: Path, tag: str = "tmp") -> Path:
+    """A fresh folder next to ``dest`` (same volume, so a rename is atomic)."""
+    parent = dest.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / f".{dest.name}.lw-{tag}-{uuid.uuid4().hex[:12]}"
+    path.mkdir()
+    return path
+
+
+def atomic_replace_dir(built: Path, dest: Path) -> None:
+    """Move the finished folder ``built`` to ``dest``; an existing ``dest`` is replaced whole.
+
+    The old folder is first renamed aside, then the new one renamed in, then the old one
+    deleted; a failure before the second rename leaves the old ``dest`` in place.
+    """
+    trash: Path | None = None
+    if dest.exists() or dest.is_symlink():
+        trash = dest.parent / f".{dest.name}.lw-old-{uuid.uuid4().hex[:12]}"
+        os.replace(dest, trash)
+    try:
+        os.replace(built, dest)
+    except OSError:
+        if trash is not None:
+            os.replace(trash, dest)
+        raise
+    if trash is not None:
+        remove_tree(trash)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder we made, also when read-only files are inside (Windows)."""
+
+    def _retry(func: object, p: str, exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(p, 0o700)
+            os.unlink(p)
+
+    if not path.exists():
+        return
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=_retry)
+    else:  # pragma: no cover - onerror is deprecated from 3.12 on
+        shutil.rmtree(path, onerror=_retry)
+
+
+def describe_os_error(exc: OSError, what: str) -> BundleError:
+    """Turn disk-full / permission errors into a message that says what to do."""
+    if exc.errno == errno.ENOSPC:
+        hint = "the disk is full: free space or point the cache elsewhere (--cache-dir)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "permission denied: check the folder's permissions or choose another location"
+    else:
+        hint = "check the path and try again"
+    return BundleError(f"{what}: {exc.strerror or exc} ({exc.filename or ''}); {hint}")

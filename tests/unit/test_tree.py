@@ -1,0 +1,110 @@
+"""Bundle tree primitives: normalization, excludes, atomic replace, digests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from lambda_wheels_cdk.core import tree
+
+
+def _installed(root: Path) -> None:
+    info = root / "demo-1.0.dist-info"
+    info.mkdir(parents=True)
+    (root / "demo").mkdir()
+    (root / "demo" / "__init__.py").write_text("x = 1\n")
+    (root / "demo" / "__pycache__").mkdir()
+    (root / "demo" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0")
+    (root / "bin").mkdir()
+    (root / "bin" / "demo").write_bytes(b"#!/home/me/.venv/bin/python3.11\nimport demo\n")
+    for name in ("INSTALLER", "REQUESTED", "direct_url.json"):
+        (info / name).write_text("uv\n")
+    (info / "METADATA").write_text("Name: demo\nVersion: 1.0\n")
+    (info / "RECORD").write_text(
+        "demo/__init__.py,sha256=abc,6\n"
+        "demo/__pycache__/__init__.cpython-311.pyc,,\n"
+        "demo-1.0.dist-info/INSTALLER,,\n"
+        "bin/demo,sha256=old,40\n"
+        "demo-1.0.dist-info/RECORD,,\n"
+    )
+
+
+def test_normalize_install_removes_host_traces(tmp_path: Path) -> None:
+    _installed(tmp_path)
+    tree.normalize_install(tmp_path)
+    files = {rel for rel, _ in tree.iter_files(tmp_path)}
+    assert files == {
+        "bin/demo",
+        "demo/__init__.py",
+        "demo-1.0.dist-info/METADATA",
+        "demo-1.0.dist-info/RECORD",
+    }
+    script = (tmp_path / "bin" / "demo").read_bytes()
+    assert script.startswith(b"#!/usr/bin/env python3\n")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(script).digest()).rstrip(b"=").decode()
+    record = (tmp_path / "demo-1.0.dist-info" / "RECORD").read_text()
+    assert f"bin/demo,sha256={digest},{len(script)}" in record
+    assert "INSTALLER" not in record and "__pycache__" not in record
+    assert all(p.stat().st_mtime == tree.FIXED_MTIME for _, p in tree.iter_files(tmp_path))
+
+
+def test_normalized_trees_are_byte_identical(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    _installed(a)
+    _installed(b)
+    tree.normalize_install(a)
+    tree.normalize_install(b)
+    assert tree.digest_files(a, tree.iter_files(a)) == tree.digest_files(b, tree.iter_files(b))
+    assert tree.tree_record(a) == tree.tree_record(b)
+
+
+@pytest.mark.parametrize(
+    ("rel", "excluded"),
+    [
+        (".venv/lib/x.py", True),
+        ("pkg/__pycache__/m.pyc", True),
+        ("pkg/m.pyc", True),
+        ("cdk.out/manifest.json", True),
+        ("node_modules/a/index.js", True),
+        ("pkg/module.py", False),
+        ("venvironment.py", False),
+    ],
+)
+def test_default_excludes(rel: str, excluded: bool) -> None:
+    assert tree.matches_exclude(rel, tree.DEFAULT_EXCLUDES) is excluded
+
+
+def test_source_files_apply_user_excludes(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("")
+    (tmp_path / "index.py").write_text("")
+    (tmp_path / "notes.md").write_text("")
+    files = [
+        rel for rel, _ in tree.source_files(tmp_path, (*tree.DEFAULT_EXCLUDES, "tests", "*.md"))
+    ]
+    assert files == ["index.py"]
+
+
+def test_atomic_replace_dir_replaces_whole(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "stale.txt").write_text("old")
+    built = tree.temp_sibling(dest)
+    (built / "new.txt").write_text("new")
+    tree.atomic_replace_dir(built, dest)
+    assert sorted(os.listdir(dest)) == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_copy_tree_refuses_to_overwrite(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "a").mkdir(parents=True)
+    (src / "a" / "f.py").write_text("1")
+    (dst / "a").mkdir(parents=True)
+    (dst / "a" / "f.py").write_text("2")
+    with pytest.raises(OSError, match="written twice"):
+        tree.copy_tree(src, dst)
