@@ -8,7 +8,7 @@ PythonWheelFunction`` does.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.target import Target
 from .errors import LambdaWheelsError
@@ -16,9 +16,25 @@ from .errors import LambdaWheelsError
 __version__ = "0.1.0"
 
 #: Public names that live in modules importing aws_cdk: loaded on first access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "PythonWheelFunction": "lambda_wheels_cdk.cdk.function",
+    "PythonWheelLayer": "lambda_wheels_cdk.cdk.layer",
+    "WheelBundlingOptions": "lambda_wheels_cdk.cdk.options",
+}
 
-__all__ = ["LambdaWheelsError", "Target", "__version__", *_LAZY]
+if TYPE_CHECKING:  # pragma: no cover
+    from .cdk.function import PythonWheelFunction
+    from .cdk.layer import PythonWheelLayer
+    from .cdk.options import WheelBundlingOptions
+
+__all__ = [
+    "LambdaWheelsError",
+    "PythonWheelFunction",
+    "PythonWheelLayer",
+    "Target",
+    "WheelBundlingOptions",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

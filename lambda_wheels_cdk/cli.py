@@ -64,10 +64,302 @@ def _run_tags(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- build -----------------------------------------------------------------------------------
+
+
+def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "build",
+        help="install dependencies (and handler source) into a folder for a Lambda target",
+        description=(
+            "Install dependencies for a Lambda runtime/architecture into OUT, audit them, and "
+            "copy the handler source. Host pip/uv configuration files and PIP_*/UV_* settings "
+            "are ignored, except index URLs (see README, 'Host configuration')."
+        ),
+    )
+    _add_target_args(p)
+    inputs = p.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "-r",
+        "--requirements",
+        metavar="FILE",
+        help="requirements.txt, pyproject.toml, uv.lock, poetry.lock, Pipfile.lock or pylock.toml",
+    )
+    inputs.add_argument(
+        "--project", metavar="DIR", help="a folder: its dependency input is auto-detected"
+    )
+    p.add_argument("requirement", nargs="*", metavar="REQ", help="requirement strings")
+    p.add_argument("--source", metavar="DIR", help="handler source folder to copy into OUT")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="bundle folder (replaced)")
+    p.add_argument("--installer", choices=("uv", "pip"), default="uv", help="default: uv")
+    p.add_argument(
+        "--docker", action="store_true", help="compile native sdists in the build image (Docker)"
+    )
+    p.add_argument(
+        "--no-sdists", action="store_true", help="never build sdists (their build code runs)"
+    )
+    p.add_argument("--index-url", metavar="URL", help="package index (default: PyPI)")
+    p.add_argument("--extra-index-url", metavar="URL", action="append", default=[])
+    p.add_argument("--find-links", metavar="PATH_OR_URL", action="append", default=[])
+    p.add_argument("--no-index", action="store_true", help="use only --find-links")
+    p.add_argument("--extra", action="append", default=[], help="optional-dependency extra")
+    p.add_argument("--group", action="append", default=[], help="dependency group")
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help="uv.lock must match pyproject.toml (default: use the lock as it is, --frozen)",
+    )
+    p.add_argument("--exclude", action="append", default=[], help="extra source exclude pattern")
+    p.add_argument("--audit", choices=("strict", "warn", "off"), default="strict")
+    p.add_argument("--cache-dir", metavar="DIR", help="bundle cache (default: user cache dir)")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
+    p.set_defaults(handler=_run_build)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core import sources
+    from .core.bundle import BuildOptions, build_bundle
+    from .core.events import Progress
+    from .core.tree import DEFAULT_EXCLUDES
+    from .errors import UsageError
+
+    target = Target.for_runtime(args.runtime, args.arch)
+    if args.requirement and (args.requirements or args.project):
+        raise UsageError("pass requirement strings or -r FILE / --project DIR, not both")
+    spec: sources.DependencySpec | None
+    if args.requirements or args.project:
+        spec = sources.load(
+            args.requirements or args.project,
+            extras=args.extra,
+            groups=args.group,
+            frozen=not args.locked,
+        )
+    elif args.requirement:
+        spec = sources.from_list(args.requirement)
+    elif args.source:
+        found = sources.detect(Path(args.source))
+        spec = sources.load(found, extras=args.extra, groups=args.group) if found else None
+    else:
+        raise UsageError("nothing to build: pass REQ ..., -r FILE, --project DIR or --source DIR")
+    options = BuildOptions(
+        installer=args.installer,
+        index=sources.IndexSettings(
+            index_url=args.index_url,
+            extra_index_urls=tuple(args.extra_index_url),
+            find_links=tuple(
+                str(Path(f).resolve()) if Path(f).exists() else f for f in args.find_links
+            ),
+            no_index=args.no_index,
+        ),
+        docker=args.docker,
+        allow_sdists=not args.no_sdists,
+        audit=args.audit,
+        cache_dir=args.cache_dir,
+    )
+    out = Path(args.output)
+    progress = Progress(out.name or str(out), verbose=args.verbose)
+    manifest = build_bundle(
+        spec,
+        target,
+        out,
+        options=options,
+        source=Path(args.source) if args.source else None,
+        excludes=(*DEFAULT_EXCLUDES, *args.exclude),
+        log=progress,
+    )
+    if args.json:
+        print(json.dumps(manifest.to_json(), indent=2))
+    else:
+        for dist in manifest.distributions:
+            print(f"{dist.name}=={dist.version}  {dist.wheel}")
+        for warning in manifest.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(
+            f"{out}: {len(manifest.distributions)} distributions, "
+            f"{manifest.total_bytes / 1e6:.1f} MB for {target}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+
+def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="check that every binary in a bundle (folder or .zip) runs on a Lambda target",
+        description=(
+            "Audit a function bundle or layer (a folder, or a .zip read in place) and its "
+            "layers for a Lambda runtime/architecture: ELF machine and class, glibc/libstdc++ "
+            "symbol versions, needed shared libraries, macOS/Windows binaries, extension-module "
+            "names, WHEEL tags and the 250 MiB unzipped limit. Exit 0 when there is no error "
+            "(warnings allowed), 1 when there are errors, 2 on bad input."
+        ),
+    )
+    p.add_argument("path", metavar="PATH", help="the bundle: a folder or a .zip")
+    _add_target_args(p)
+    p.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a layer the function uses (folder or .zip); repeat in attach order",
+    )
+    p.add_argument(
+        "--kind",
+        choices=("function", "layer"),
+        default="function",
+        help="what PATH is (default: function: packages at its root; a layer has them under "
+        "python/)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=_run_audit)
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    from .core.audit import audit
+
+    target = Target.for_runtime(args.runtime, args.arch)
+    report = audit(args.path, target, layers=args.layer, kind=args.kind)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.format_text())
+    return 0 if report.ok else 1
+
+
+# -- smoke -----------------------------------------------------------------------------------
+
+#: ``lambda-wheels smoke`` exit status per result (2 is bad input, as for every command).
+SMOKE_EXIT = {"passed": 0, "failed": 1, "skipped": 3}
+
+
+def _add_smoke(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "smoke",
+        help="import a bundle under the target's own CPython (arm64: under qemu) and call it",
+        description=(
+            "Import every top-level module of every distribution in BUNDLE and its layers, plus "
+            "the handler module, in a clean CPython of the target's version and architecture "
+            "(-I -S -B; sys.path = bundle, then layers as Lambda orders them): a native "
+            "interpreter from PATH, pyenv or uv, or an aarch64 CPython under "
+            "'qemu-aarch64-static -cpu neoverse-n1 -L SYSROOT' (SYSROOT from "
+            "LAMBDA_WHEELS_ARM64_SYSROOT). "
+            "Optionally call the handler with an event. Prints the interpreter that ran. "
+            "Exit 0 passed, 1 failed, 2 bad input, 3 skipped: no interpreter for the target on "
+            "this host (the reason says what to install); a skip is never a pass."
+        ),
+    )
+    p.add_argument("bundle", metavar="BUNDLE", help="the function's code folder (/var/task)")
+    _add_target_args(p)
+    p.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a layer folder (holding python/...); repeat in the function's layer order",
+    )
+    p.add_argument(
+        "--handler",
+        dest="lambda_handler",
+        metavar="MODULE.FUNCTION",
+        help="import and call this handler, e.g. app.handler (default: none called)",
+    )
+    p.add_argument(
+        "--event", metavar="JSON", help="the handler's event: JSON text or @FILE (default: {})"
+    )
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a top-level module not to import (e.g. one that needs the runtime's boto3)",
+    )
+    p.add_argument(
+        "--import",
+        dest="modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="one more module to import, e.g. a lazily loaded extension (repeatable)",
+    )
+    p.add_argument(
+        "--python",
+        metavar="COMMAND",
+        help="use this interpreter instead of searching: a path, or a command such as "
+        "'qemu-aarch64-static -L /sysroot /sysroot/usr/bin/python3.11'",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="kill the interpreter after this long (default: 300; qemu is slow)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=_run_smoke)
+
+
+def _run_smoke(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from .core.interpreters import Interpreter
+    from .core.smoke import DEFAULT_TIMEOUT, smoke
+    from .errors import InputError, UsageError
+
+    target = Target.for_runtime(args.runtime, args.arch)
+    event = None
+    if args.event is not None:
+        if args.lambda_handler is None:
+            raise UsageError("--event is passed to the handler: add --handler MODULE.FUNCTION")
+        text = args.event
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"cannot read the event file {text[1:]}: {exc}") from exc
+        try:
+            event = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(
+                f"--event is not JSON ({exc}); pass e.g. '{{\"key\": 1}}' or @event.json"
+            ) from exc
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    if timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    interpreter = None
+    if args.python:
+        interpreter = Interpreter.given(tuple(shlex.split(args.python)), target)
+    result = smoke(
+        args.bundle,
+        target,
+        layers=args.layer,
+        handler=args.lambda_handler,
+        event=event,
+        interpreter=interpreter,
+        skip=args.skip,
+        modules=args.modules,
+        timeout=timeout,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.summary())
+    return SMOKE_EXIT[result.status]
+
+
 # -- entry point -----------------------------------------------------------------------------
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_tags,
+    _add_build,
+    _add_audit,
+    _add_smoke,
 )
 
 

@@ -1,0 +1,1 @@
+"""The CDK shell: the only package that imports aws_cdk."""

@@ -1,0 +1,259 @@
+"""CDK asset code for wheel bundles: CDK's own bundling mechanism over the core pipeline.
+
+``Code.from_asset(path, asset_hash=<fingerprint>, asset_hash_type=CUSTOM,
+bundling=BundlingOptions(local=<WheelLocalBundling>, image=<build image for the arch>))``.
+
+The asset hash is a fingerprint of the dependency inputs, the target(s), the options, the tool
+versions and the handler source's contents, computed without absolute paths or credentials. It
+is identical on every machine and from any checkout path, so CDK reuses a staged asset and an
+unchanged app re-synthesizes without installing anything. Installs happen in ``try_bundle`` at
+synth, through the bundle cache (functions and layers with the same dependencies and target
+share one install).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional, Union, cast
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from ..core import sources
+from ..core.bundle import (
+    BundleCache,
+    DependencyBuild,
+    assemble_function,
+    assemble_layer,
+    build_dependencies,
+    dependency_key,
+    effective_index,
+)
+from ..core.events import Progress
+from ..core.target import Target
+from ..core.tree import digest_files, source_files
+from ..errors import InputError, LambdaWheelsError
+from .options import WheelBundlingOptions
+
+#: A dependency input: a file/folder path, a list of requirement strings, or None (auto-detect).
+DependencyInput = Optional[Union[str, Sequence[str]]]
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """A dependency input found at construction: where it came from and how to load it."""
+
+    path: Path | None  # a file; None for an inline list or no dependencies
+    requirements: tuple[str, ...] | None  # an inline list
+
+    def describe(self) -> str:
+        if self.requirements is not None:
+            return "inline list"
+        return self.path.name if self.path else "no dependencies"
+
+    def load(self, options: WheelBundlingOptions) -> sources.DependencySpec | None:
+        if self.requirements is not None:
+            return sources.from_list(self.requirements)
+        if self.path is None:
+            return None
+        return sources.load(
+            self.path, extras=options.extras, groups=options.groups, frozen=not options.locked
+        )
+
+    def fingerprint(self, options: WheelBundlingOptions) -> str:
+        """Content fingerprint without running a subprocess (usable at construction)."""
+        if self.path is not None and self.path.name == "uv.lock":
+            # `uv export` is a pure function of uv.lock + pyproject.toml and the flags
+            h = hashlib.sha256(b"uv.lock\0")
+            for name in ("uv.lock", "pyproject.toml"):
+                f = self.path.parent / name
+                h.update(name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b""))
+            h.update(
+                json.dumps([list(options.extras), list(options.groups), options.locked]).encode()
+            )
+            return h.hexdigest()
+        spec = self.load(options)
+        return spec.fingerprint() if spec is not None else "none"
+
+
+def resolve_input(dependencies: DependencyInput, entry: Path | None, *, what: str) -> ResolvedInput:
+    """Turn the construct's ``dependencies`` argument into a :class:`ResolvedInput`.
+
+    ``None`` auto-detects in ``entry``; a string is a file path (relative to the working
+    directory, like every CDK asset path); a list of strings is an inline requirement list.
+    """
+    if dependencies is None:
+        found = sources.detect(entry) if entry is not None else None
+        return ResolvedInput(found, None)
+    if isinstance(dependencies, str):
+        path = Path(dependencies)
+        if not path.exists():
+            raise InputError(
+                f"{what}: dependency file {dependencies!r} does not exist; pass the path of a "
+                "requirements.txt, pyproject.toml or lock file, or a list of requirements"
+            )
+        if path.is_dir():
+            found = sources.detect(path)
+            if found is None:
+                raise InputError(
+                    f"{what}: {dependencies!r} holds no requirements.txt, pyproject.toml or lock "
+                    "file; pass the file itself or a list of requirements"
+                )
+            return ResolvedInput(found.resolve(), None)
+        return ResolvedInput(path.resolve(), None)
+    reqs = tuple(dependencies)
+    if not all(isinstance(r, str) for r in reqs):
+        raise InputError(f"{what}: dependencies must be a path or a list of requirement strings")
+    return ResolvedInput(None, reqs)
+
+
+def asset_fingerprint(
+    *,
+    kind: Literal["function", "layer"],
+    targets: Sequence[Target],
+    resolved: ResolvedInput,
+    options: WheelBundlingOptions,
+    source: Path | None,
+) -> str:
+    """The custom asset hash: inputs + targets + options + tool versions + source contents."""
+    spec_fp = resolved.fingerprint(options)
+    is_uv_lock = resolved.path is not None and resolved.path.name == "uv.lock"
+    spec_for_index = None if is_uv_lock else resolved.load(options)
+    parts: dict[str, Any] = {
+        "kind": kind,
+        "deps": [
+            dependency_key(
+                spec_fp,
+                t,
+                options.build_options,
+                _index_for(spec_for_index, options),
+            )
+            for t in targets
+        ],
+        "excludes": list(options.all_excludes) if source is not None else [],
+        "source": digest_files(source, source_files(source, options.all_excludes))
+        if source is not None
+        else None,
+    }
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _index_for(
+    spec: sources.DependencySpec | None, options: WheelBundlingOptions
+) -> sources.IndexSettings:
+    if spec is None:
+        spec = sources.from_list([])
+    return effective_index(spec, options.build_options, os.environ)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class WheelLocalBundling:
+    """Runs the core pipeline on the host when CDK stages the asset (at synth).
+
+    It never declines (``try_bundle`` returns ``True`` or raises): the core itself uses Docker
+    for the native sdists that need it, so CDK never has to run a whole container build.
+    A failure is kept in :attr:`error` so the construct can re-raise our own exception type
+    (jsii turns exceptions raised in callbacks into generic errors).
+    """
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        kind: Literal["function", "layer"],
+        targets: Sequence[Target],
+        resolved: ResolvedInput,
+        options: WheelBundlingOptions,
+        source: Path | None,
+    ) -> None:
+        self.label = label
+        self.kind = kind
+        self.targets = tuple(targets)
+        self.resolved = resolved
+        self.options = options
+        self.source = source
+        self.error: LambdaWheelsError | None = None
+        self.builds: tuple[DependencyBuild, ...] = ()
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        """Bundle into CDK's ``output_dir``; ``options`` (CDK's Docker settings) are unused."""
+        try:
+            self._bundle(Path(output_dir))
+        except LambdaWheelsError as exc:
+            self.error = exc
+            raise
+        return True
+
+    def _bundle(self, out: Path) -> None:
+        progress = Progress(self.label)
+        spec = self.resolved.load(self.options)
+        cache = BundleCache(self.options.cache_dir)
+        builds: list[DependencyBuild] = []
+        if spec is not None and spec.requirements:
+            for target in self.targets:
+                builds.append(
+                    build_dependencies(
+                        spec, target, self.options.build_options, cache=cache, log=progress
+                    )
+                )
+        self.builds = tuple(builds)
+        if self.kind == "function":
+            assemble_function(
+                out,
+                builds[0] if builds else None,
+                self.source,
+                self.options.all_excludes,
+                atomic=False,
+            )
+        elif builds:
+            assemble_layer(out, builds, atomic=False)
+        dists = sum(len(b.distributions) for b in builds)
+        progress(f"bundled {dists} distributions for {', '.join(map(str, self.targets))}")
+
+
+def wheel_code(
+    scope_path: str,
+    *,
+    kind: Literal["function", "layer"],
+    targets: Sequence[Target],
+    resolved: ResolvedInput,
+    options: WheelBundlingOptions,
+    source: Path | None,
+    asset_path: Path,
+) -> tuple[lambda_.AssetCode, WheelLocalBundling, str]:
+    """``Code.from_asset`` with our local bundling and custom hash."""
+    bundler = WheelLocalBundling(
+        label=scope_path,
+        kind=kind,
+        targets=targets,
+        resolved=resolved,
+        options=options,
+        source=source,
+    )
+    asset_hash = asset_fingerprint(
+        kind=kind, targets=targets, resolved=resolved, options=options, source=source
+    )
+    first = targets[0]
+    code = lambda_.Code.from_asset(
+        str(asset_path),
+        asset_hash=asset_hash,
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        bundling=cdk.BundlingOptions(
+            image=cdk.DockerImage.from_registry(first.build_image),
+            platform=first.docker_platform,
+            # jsii passes CDK's BundlingOptions struct positionally; its stub spells it as kwargs
+            local=cast(cdk.ILocalBundling, bundler),
+        ),
+    )
+    return code, bundler, asset_hash
+
+
+#: An empty folder shipped with the package: the asset source of layers with inline lists.
+EMPTY_ASSET_DIR = Path(__file__).with_name("empty_asset")
