@@ -57,8 +57,18 @@ PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&mod); }
 """
 
 
-def make_sdist(folder: Path, name: str, version: str = "1.0", *, native: bool = False) -> Path:
-    """An sdist built by setuptools: pure Python, or with a C extension ``<pkg>._native``."""
+def make_sdist(
+    folder: Path,
+    name: str,
+    version: str = "1.0",
+    *,
+    native: bool = False,
+    c_source: bytes | None = None,
+) -> Path:
+    """An sdist built by setuptools: pure Python, or with a C extension ``<pkg>._native``.
+
+    ``c_source`` replaces the extension's C code (it must define ``PyInit__native``).
+    """
     dist = name.replace("-", "_")
     folder.mkdir(parents=True, exist_ok=True)
     root = f"{dist}-{version}"
@@ -73,7 +83,7 @@ def make_sdist(folder: Path, name: str, version: str = "1.0", *, native: bool = 
         f"{root}/PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
     }
     if native:
-        content[f"{root}/{dist}/_native.c"] = _C_SOURCE
+        content[f"{root}/{dist}/_native.c"] = c_source or _C_SOURCE
         content[f"{root}/setup.py"] = (
             "from setuptools import Extension, setup\n"
             f"setup(ext_modules=[Extension('{dist}._native', ['{dist}/_native.c'])])\n"
