@@ -63,3 +63,18 @@ class AuditError(LambdaWheelsError, RuntimeError):
 
 class BundleError(LambdaWheelsError, OSError):
     """Writing the bundle or its cache entry failed (disk full, permissions, ...)."""
+
+
+class IndexUnavailableError(InstallError):
+    """A package index or find-links location could not be read (unreachable, HTTP error, or
+    not a simple-API page). ``url`` is the location with credentials masked; ``status`` is the
+    HTTP status when there was one."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class DownloadHashMismatchError(InstallError):
+    """A file downloaded from an index does not match the hash the index published for it."""
