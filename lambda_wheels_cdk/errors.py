@@ -61,6 +61,10 @@ class AuditError(LambdaWheelsError, RuntimeError):
         self.report = report
 
 
+class SmokeError(LambdaWheelsError, RuntimeError):
+    """A bundle failed to import under the target's CPython (``smoke=True``)."""
+
+
 class BundleError(LambdaWheelsError, OSError):
     """Writing the bundle or its cache entry failed (disk full, permissions, ...)."""
 

@@ -172,8 +172,12 @@ class WheelLocalBundling:
         resolved: ResolvedInput,
         options: WheelBundlingOptions,
         source: Path | None,
+        handler: str | None = None,
+        layers: Sequence[Any] = (),
     ) -> None:
         self.label = label
+        self.handler = handler
+        self.layers = tuple(layers)
         self.kind = kind
         self.targets = tuple(targets)
         self.resolved = resolved
@@ -216,6 +220,32 @@ class WheelLocalBundling:
             assemble_layer(out, builds, atomic=False)
         dists = sum(len(b.distributions) for b in builds)
         progress(f"bundled {dists} distributions for {', '.join(map(str, self.targets))}")
+        if self.options.smoke:
+            self._smoke(out, progress)
+
+    def _smoke(self, out: Path, progress: Progress) -> None:
+        """Import the bundle under the target's CPython (``smoke=True``)."""
+        from ..core.smoke import smoke
+        from ..errors import SmokeError
+        from .function import _staged_dir
+
+        for target in self.targets:
+            if self.kind == "function":
+                layer_dirs = [d for d in map(_staged_dir, self.layers) if d is not None]
+                module = self.handler.rsplit(".", 1)[0] if self.handler else None
+                result = smoke(out, target, layers=layer_dirs, modules=[module] if module else [])
+            else:
+                empty = out.parent / f".{out.name}.smoke-empty"
+                empty.mkdir(exist_ok=True)
+                try:
+                    result = smoke(empty, target, layers=[out])
+                finally:
+                    empty.rmdir()
+            if result.status == "failed":
+                raise SmokeError(
+                    f"{self.label}: smoke import failed for {target}:\n{result.summary()}"
+                )
+            progress(f"smoke {result.status} for {target}: {result.reason or result.interpreter}")
 
 
 def wheel_code(
@@ -227,6 +257,8 @@ def wheel_code(
     options: WheelBundlingOptions,
     source: Path | None,
     asset_path: Path,
+    handler: str | None = None,
+    layers: Sequence[Any] = (),
 ) -> tuple[lambda_.AssetCode, WheelLocalBundling, str]:
     """``Code.from_asset`` with our local bundling and custom hash."""
     bundler = WheelLocalBundling(
@@ -236,6 +268,8 @@ def wheel_code(
         resolved=resolved,
         options=options,
         source=source,
+        handler=handler,
+        layers=layers,
     )
     asset_hash = asset_fingerprint(
         kind=kind, targets=targets, resolved=resolved, options=options, source=source

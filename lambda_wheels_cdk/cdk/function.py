@@ -94,6 +94,8 @@ class PythonWheelFunction(lambda_.Function):
             options=options,
             source=entry_path.resolve(),
             asset_path=entry_path,
+            handler=handler_path,
+            layers=layers,
         )
         try:
             super().__init__(

@@ -41,6 +41,11 @@ class WheelBundlingOptions:
             Default: off (``--frozen``: the lock is used as it is).
         cache_dir: the bundle cache. Default: the user cache dir, or
             ``$LAMBDA_WHEELS_CACHE_DIR``.
+        smoke: after bundling, import every top-level module of every distribution (and the
+            handler module) under a CPython of the target's version -- native, or arm64 under
+            ``qemu-aarch64-static`` with ``LAMBDA_WHEELS_ARM64_SYSROOT`` -- with the function's
+            PythonWheelLayers on ``sys.path``. A failed import fails synth; no interpreter on
+            this host prints why and goes on. Default: off.
     """
 
     installer: InstallerName = "uv"
@@ -56,6 +61,7 @@ class WheelBundlingOptions:
     groups: Sequence[str] = ()
     locked: bool = False
     cache_dir: str | None = None
+    smoke: bool = False
     _build: BuildOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -136,3 +136,31 @@ def test_oversize_function_fails_synth(tmp_path: Path, monkeypatch: pytest.Monke
     )
     with pytest.raises(RuntimeError, match=r"over Lambda's 250 MiB limit \(262,144,000 bytes\)"):
         app.synth()
+
+
+@pytest.mark.e2e
+def test_smoke_option_imports_the_bundle_at_synth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_wheels_cdk import WheelBundlingOptions
+    from lambda_wheels_cdk.errors import SmokeError
+
+    monkeypatch.setenv("LAMBDA_WHEELS_CACHE_DIR", str(tmp_path / "cache"))
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder in (good, bad):
+        folder.mkdir()
+        (folder / "requirements.txt").write_text("six\n")
+    (good / "index.py").write_text("import six\n\ndef handler(e, c):\n    return six.PY3\n")
+    (bad / "index.py").write_text(
+        "import not_installed_anywhere\n\ndef handler(e, c):\n    return 1\n"
+    )
+    options = WheelBundlingOptions(smoke=True)
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    stack = cdk.Stack(app, "Smoke")
+    PythonWheelFunction(
+        stack, "Good", entry=str(good), runtime=lambda_.Runtime.PYTHON_3_11, bundling=options
+    )
+    with pytest.raises(SmokeError, match="not_installed_anywhere"):
+        PythonWheelFunction(
+            stack, "Bad", entry=str(bad), runtime=lambda_.Runtime.PYTHON_3_11, bundling=options
+        )
