@@ -46,6 +46,7 @@ from . import tree
 from .docker import build_wheels_in_docker
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
+from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
 from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, make_installer
 from .runtimes import _SLOTS
 from .sources import DependencySpec, IndexSettings
@@ -425,34 +426,55 @@ def _install(
         log(f"ignoring host installer settings {', '.join(ignored)} (pass them explicitly)")
     dest = work / "tree"
     dest.mkdir()
-    plan = InstallPlan(
-        target=target,
-        requirements=spec.requirements_txt(),
-        constraints=spec.constraints_txt(),
-        index=index,
-    )
     count = len(spec.requirements)
     emit("install-start", key=key, target=str(target), installer=inst.name)
     log(f"installing {count} requirement{'s' * (count != 1)} for {target} with {inst.name}")
     started = time.monotonic()
     origins: dict[str, Literal["sdist-host", "sdist-docker"]] = {}
-    if count:
-        try:
-            inst.install(plan, dest, log=detail)
-        except NoFittingWheelError as exc:
-            plan, origins = _plan_sdists(plan, exc.names, options, work, environ, inst, log, detail)
-            tree.remove_tree(dest)
-            dest.mkdir()
-            inst.install(plan, dest, log=detail)
-    tree.normalize_install(dest)
-    emit(
-        "install-finish",
-        key=key,
-        target=str(target),
-        installer=inst.name,
-        seconds=round(time.monotonic() - started, 3),
+    notes: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        plan = InstallPlan(
+            target=target,
+            requirements=spec.requirements_txt(),
+            constraints=spec.constraints_txt(),
+            index=index,
+        )
+        view: FilteringIndexView[IndexSettings] | None = None
+        if count and inst.name == "uv" and needs_filtering_view(target, index):
+            # uv sees only the wheels Target.accepts (exact glibc ceiling, no linux_* wheels),
+            # so any superset --python-platform is safe and the newest fitting release wins
+            view = FilteringIndexView(index, target)
+            local = stack.enter_context(view)
+            plan = replace(plan, index=local, python_platform=uv_superset_platform(target))
+            detail(f"resolving through a filtering index view for {target}")
+        if count:
+            try:
+                _install_or_explain(inst, plan, dest, view, detail)
+            except NoFittingWheelError as exc:
+                plan, origins = _plan_sdists(
+                    plan, exc.names, options, work, environ, inst, log, detail, index
+                )
+                tree.remove_tree(dest)
+                dest.mkdir()
+                _install_or_explain(inst, plan, dest, view, detail)
+        tree.normalize_install(dest)
+        emit(
+            "install-finish",
+            key=key,
+            target=str(target),
+            installer=inst.name,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        distributions = read_distributions(dest, target, origins)
+        notes = _explain_versions(spec, distributions, target, index, view, environ)
+    distributions = tuple(
+        replace(d, note=notes.get(canonicalize_name(d.name))) for d in distributions
     )
-    distributions = read_distributions(dest, target, origins)
+    unpinned = _unpinned_names(spec)
+    for dist in distributions:
+        if dist.note and canonicalize_name(dist.name) in unpinned:
+            warnings.append(dist.note)
+            log(f"note: {dist.note}")
     build = DependencyBuild(
         key=key,
         tree=dest,
@@ -467,6 +489,86 @@ def _install(
     return build
 
 
+def _install_or_explain(
+    inst: Installer,
+    plan: InstallPlan,
+    dest: Path,
+    view: FilteringIndexView[IndexSettings] | None,
+    detail: Log,
+) -> None:
+    """Run the installer; when it fails behind a view, report the upstream index error first."""
+    try:
+        inst.install(plan, dest, log=detail)
+    except NoFittingWheelError:
+        if view is not None:
+            view.raise_for_upstream_errors()
+        raise
+    except InstallError:
+        if view is not None:
+            view.raise_for_upstream_errors()  # "index X answered 500" beats uv's retelling
+        raise
+
+
+def _unpinned_names(spec: DependencySpec) -> set[str]:
+    """Top-level requirements without an exact pin (``==``/``===``): their version was chosen."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    names: set[str] = set()
+    for line in spec.requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.url is None and not any(s.operator in ("==", "===") for s in req.specifier):
+            names.add(canonicalize_name(req.name))
+    return names
+
+
+def _explain_versions(
+    spec: DependencySpec,
+    distributions: Sequence[Distribution],
+    target: Target,
+    index: IndexSettings,
+    view: FilteringIndexView[IndexSettings] | None,
+    environ: Mapping[str, str],
+) -> dict[str, str]:
+    """Why newer releases were not installed: every distribution behind a view (its pages are
+    at hand); otherwise the unpinned top-level requirements, fetched from the index."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .index import SimpleIndexClient
+    from .resolution import explain_release
+
+    wanted = [d for d in distributions if d.origin == "wheel"]
+    if view is None:
+        unpinned = _unpinned_names(spec)
+        wanted = [d for d in wanted if canonicalize_name(d.name) in unpinned]
+    if not wanted or (index.no_index and not index.find_links):
+        return {}
+    notes: dict[str, str] = {}
+    if view is not None:
+        for dist in wanted:
+            with contextlib.suppress(LambdaWheelsError):
+                message = view.explain(dist.name, dist.version).message
+                if message:
+                    notes[canonicalize_name(dist.name)] = message
+        return notes
+    with SimpleIndexClient(index, environ=environ) as client:
+
+        def explain(dist: Distribution) -> tuple[str, str | None]:
+            try:
+                files = client.project_files(dist.name)
+            except LambdaWheelsError:
+                return dist.name, None  # the install worked; a lookup failure only costs a note
+            return dist.name, explain_release(dist.name, dist.version, files, target).message
+
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+            for name, message in pool.map(explain, wanted):
+                if message:
+                    notes[canonicalize_name(name)] = message
+    return notes
+
+
 def _plan_sdists(
     plan: InstallPlan,
     first: Sequence[str],
@@ -476,6 +578,7 @@ def _plan_sdists(
     inst: Installer,
     log: Log,
     detail: Log = quiet,
+    original_index: IndexSettings | None = None,
 ) -> tuple[InstallPlan, dict[str, Literal["sdist-host", "sdist-docker"]]]:
     """Some requirements have no fitting wheel: build pure ones here, native ones in Docker."""
     from . import sdists
@@ -508,7 +611,8 @@ def _plan_sdists(
             {n: v for n, (v, _) in native.items()},
             plan.target,
             house,
-            index=plan.index,
+            # the container cannot reach a view on the host's 127.0.0.1: give it the real index
+            index=original_index or plan.index,
             environ=environ,
             log=log,
         )

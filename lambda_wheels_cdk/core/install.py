@@ -31,6 +31,7 @@ from typing import Protocol
 
 from ..errors import InstallError
 from .hostenv import installer_environment
+from .index_proxy import with_no_proxy
 from .runtimes import _SLOTS
 from .sources import IndexSettings, redact_url
 from .target import Target
@@ -54,6 +55,8 @@ class InstallPlan:
         wheelhouse: local folders of wheels we built (sdists), searched like ``--find-links``.
         source_build: canonical names that uv may build from sdists on the host (pure ones).
         no_deps: install exactly the requirements, no resolution of dependencies.
+        python_platform: uv's ``--python-platform`` when it must differ from the target's own
+            (behind a filtering index view, which already hides every wheel that does not fit).
     """
 
     target: Target
@@ -63,6 +66,12 @@ class InstallPlan:
     wheelhouse: tuple[str, ...] = ()
     source_build: tuple[str, ...] = ()
     no_deps: bool = False
+    python_platform: str | None = None
+
+    def uv_target_args(self) -> list[str]:
+        """``--python-version X.Y --python-platform ...`` for uv."""
+        platform = self.python_platform or self.target.uv_platform
+        return ["--python-version", self.target.python_version, "--python-platform", platform]
 
     @property
     def require_hashes(self) -> bool:
@@ -242,11 +251,12 @@ class UvInstaller:
             extra["UV_INDEX"] = " ".join(index.extra_index_urls)
         if index.no_index:
             extra["UV_NO_INDEX"] = "1"
-        return installer_environment(self._environ, extra)
+        # a filtering index view listens on 127.0.0.1: never send uv there through a proxy
+        return with_no_proxy(installer_environment(self._environ, extra))
 
     def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
         args = [
-            *plan.target.uv_args(),
+            *plan.uv_target_args(),
             "--python",
             self.host_python,
             "--no-config",
