@@ -53,6 +53,8 @@ from .sources import DependencySpec, IndexSettings
 from .target import Target
 
 CACHE_SCHEMA = "v1"
+#: Bump when the same inputs would install differently (enters every cache key and asset hash).
+RESOLVER_REVISION = 2  # 2: filtering index view (exact glibc ceiling for Amazon Linux 2)
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
 _NOTIFIED: set[tuple[str, ...]] = set()
 InstallerName = Literal["uv", "pip"]
@@ -224,6 +226,7 @@ def dependency_key(
     """The cache key of a dependency install: same inputs -> same key on every machine."""
     data = {
         "schema": CACHE_SCHEMA,
+        "resolver": RESOLVER_REVISION,
         "lambda_wheels": __version__,
         "inputs": spec_fingerprint,
         "runtime": target.runtime,
