@@ -19,12 +19,13 @@ environment comes from :mod:`.hostenv` (host pip/uv configuration is not honoure
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -190,6 +191,34 @@ def _run(
     return output
 
 
+@contextlib.contextmanager
+def _workspace(plan: InstallPlan, prefix: str) -> Iterator[tuple[Path, Path, Path | None]]:
+    """A temp folder holding the plan's requirements/constraints files: (folder, req, con)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        req, con = _write_inputs(plan, work)
+        yield work, req, con
+
+
+class _ChildRunner:
+    """What uv and pip share: run a command for a plan in its isolated environment."""
+
+    name: str
+
+    def child_env(self, plan: InstallPlan) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _call(self, argv: Sequence[str], plan: InstallPlan, cwd: Path, what: str, log: Log) -> str:
+        return _run(
+            argv,
+            env=self.child_env(plan),
+            cwd=cwd,
+            secrets=secrets_of(plan.index),
+            what=f"{self.name} ({what})",
+            log=log,
+        )
+
+
 def _write_inputs(plan: InstallPlan, workdir: Path) -> tuple[Path, Path | None]:
     req = workdir / "requirements.txt"
     req.write_text(plan.requirements, encoding="utf-8")
@@ -216,7 +245,7 @@ def find_uv() -> str:
         ) from None
 
 
-class UvInstaller:
+class UvInstaller(_ChildRunner):
     """Install with uv; markers are evaluated for the target."""
 
     name = "uv"
@@ -274,9 +303,7 @@ class UvInstaller:
         return args
 
     def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
-        with tempfile.TemporaryDirectory(prefix="lw-uv-") as tmp:
-            work = Path(tmp)
-            req, con = _write_inputs(plan, work)
+        with _workspace(plan, "lw-uv-") as (work, req, con):
             argv = [
                 self.uv,
                 "pip",
@@ -290,23 +317,14 @@ class UvInstaller:
                 "--link-mode",
                 "copy",
             ]
-            _run(
-                argv,
-                env=self.child_env(plan),
-                cwd=work,
-                secrets=secrets_of(plan.index),
-                what=f"uv (installing for {plan.target})",
-                log=log,
-            )
+            self._call(argv, plan, work, f"installing for {plan.target}", log)
 
     def install_host_build(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         """Build ``plan.source_build`` from sdists for the *host* interpreter, into ``dest``.
 
         Used to find out whether an sdist is pure; the result is inspected, never shipped.
         """
-        with tempfile.TemporaryDirectory(prefix="lw-uv-") as tmp:
-            work = Path(tmp)
-            req, _ = _write_inputs(plan, work)
+        with _workspace(plan, "lw-uv-") as (work, req, _):
             argv = [
                 self.uv,
                 "pip",
@@ -326,21 +344,14 @@ class UvInstaller:
                 argv += ["--no-binary", name]
             for link in plan.index.find_links:
                 argv += ["--find-links", link]
-            _run(
-                argv,
-                env=self.child_env(plan),
-                cwd=work,
-                secrets=secrets_of(plan.index),
-                what=f"uv (building {', '.join(plan.source_build)} on the host)",
-                log=log,
+            self._call(
+                argv, plan, work, f"building {', '.join(plan.source_build)} on the host", log
             )
 
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with tempfile.TemporaryDirectory(prefix="lw-uv-") as tmp:
-            work = Path(tmp)
-            req, con = _write_inputs(plan, work)
+        with _workspace(plan, "lw-uv-") as (work, req, con):
             argv = [
                 self.uv,
                 "pip",
@@ -353,14 +364,7 @@ class UvInstaller:
                 *self._common(plan, req, con),
                 *_uv_binary_policy(plan),
             ]
-            out = _run(
-                argv,
-                env=self.child_env(plan),
-                cwd=work,
-                secrets=secrets_of(plan.index),
-                what=f"uv (resolving for {plan.target})",
-                log=log,
-            )
+            out = self._call(argv, plan, work, f"resolving for {plan.target}", log)
         start = out.find("{")
         try:
             data = json.JSONDecoder().raw_decode(out[start:])[0] if start >= 0 else {}
@@ -387,7 +391,7 @@ def _uv_binary_policy(plan: InstallPlan) -> list[str]:
 # -- pip ---------------------------------------------------------------------------------------
 
 
-class PipInstaller:
+class PipInstaller(_ChildRunner):
     """Install with pip and every platform tag. Markers are evaluated for the HOST (see module)."""
 
     name = "pip"
@@ -445,9 +449,7 @@ class PipInstaller:
 
     def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         self.version()
-        with tempfile.TemporaryDirectory(prefix="lw-pip-") as tmp:
-            work = Path(tmp)
-            req, con = _write_inputs(plan, work)
+        with _workspace(plan, "lw-pip-") as (work, req, con):
             argv = [
                 self.python,
                 "-m",
@@ -460,21 +462,12 @@ class PipInstaller:
                 "--disable-pip-version-check",
                 *self._args(plan, req, con),
             ]
-            _run(
-                argv,
-                env=self.child_env(plan),
-                cwd=work,
-                secrets=secrets_of(plan.index),
-                what=f"pip (installing for {plan.target})",
-                log=log,
-            )
+            self._call(argv, plan, work, f"installing for {plan.target}", log)
 
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with tempfile.TemporaryDirectory(prefix="lw-pip-") as tmp:
-            work = Path(tmp)
-            req, con = _write_inputs(plan, work)
+        with _workspace(plan, "lw-pip-") as (work, req, con):
             report = work / "report.json"
             argv = [
                 self.python,
@@ -489,14 +482,7 @@ class PipInstaller:
                 str(work / "target"),
                 *self._args(plan, req, con),
             ]
-            _run(
-                argv,
-                env=self.child_env(plan),
-                cwd=work,
-                secrets=secrets_of(plan.index),
-                what=f"pip (resolving for {plan.target})",
-                log=log,
-            )
+            self._call(argv, plan, work, f"resolving for {plan.target}", log)
             data = json.loads(report.read_text(encoding="utf-8"))
         return [
             (str(item["metadata"]["name"]), str(item["metadata"]["version"]))
