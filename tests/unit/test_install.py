@@ -1,0 +1,194 @@
+"""Installers: the exact command lines and environments, without running uv or pip."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_wheels_cdk.core import install
+from lambda_wheels_cdk.core.install import (
+    InstallPlan,
+    PipInstaller,
+    UvInstaller,
+    redact_text,
+    sdist_only_names,
+    secrets_of,
+)
+from lambda_wheels_cdk.core.sources import IndexSettings
+from lambda_wheels_cdk.core.target import Target
+
+HOST = {
+    "PATH": "/usr/bin",
+    "HOME": "/home/me",
+    "PIP_FIND_LINKS": "/opt/wheels",
+    "PIP_CONSTRAINT": "/etc/c.txt",
+    "UV_INDEX_URL": "https://ignored.example/simple",
+}
+PRIVATE = "https://ci:s3cr3t-token@pkgs.example/simple"
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict[str, str], str]] = []
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        secrets: Sequence[str],
+        what: str,
+        log: Any,
+    ) -> str:
+        requirements = ""
+        if "-r" in argv:
+            requirements = Path(argv[list(argv).index("-r") + 1]).read_text()
+        self.calls.append((list(argv), dict(env), requirements))
+        return ""
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> Captured:
+    cap = Captured()
+    monkeypatch.setattr(install, "_run", cap)
+    return cap
+
+
+def _plan(target: Target, **kw: Any) -> InstallPlan:
+    return InstallPlan(target=target, requirements="numpy\npydantic>=2\n", **kw)
+
+
+def _normalized(argv: list[str], tmp: str) -> list[str]:
+    return [tmp if a.startswith(tmp) or "lw-" in a else a for a in argv]
+
+
+def test_uv_command_line(captured: Captured, tmp_path: Path) -> None:
+    target = Target.for_runtime("python3.12", "arm64")
+    uv = UvInstaller("uv", environ=HOST, host_python="/usr/bin/python3")
+    uv.install(_plan(target, index=IndexSettings(index_url=PRIVATE)), tmp_path / "t")
+    argv, env, reqs = captured.calls[0]
+    assert argv[:5] == ["uv", "pip", "install", "--target", str(tmp_path / "t")]
+    joined = " ".join(argv)
+    assert "--python-version 3.12 --python-platform aarch64-manylinux_2_34" in joined
+    assert "--only-binary :all:" in joined
+    for flag in ("--no-installer-metadata", "--no-compile-bytecode", "--no-config"):
+        assert flag in argv
+    assert reqs == "numpy\npydantic>=2\n"
+    # index settings travel in the environment, never on the command line
+    assert "s3cr3t-token" not in joined
+    assert env["UV_DEFAULT_INDEX"] == PRIVATE
+    # host settings that shape installs are gone; ours are forced
+    assert "PIP_FIND_LINKS" not in env and "PIP_CONSTRAINT" not in env
+    assert "UV_INDEX_URL" not in env
+    assert env["UV_NO_CONFIG"] == "1" and env["PIP_CONFIG_FILE"] == os.devnull
+    assert "127.0.0.1" in env["NO_PROXY"]
+
+
+def test_uv_platform_override_behind_a_view(captured: Captured, tmp_path: Path) -> None:
+    target = Target.for_runtime("python3.11", "x86_64")
+    uv = UvInstaller("uv", environ=HOST)
+    uv.install(_plan(target, python_platform="x86_64-manylinux_2_28"), tmp_path / "t")
+    assert "--python-platform x86_64-manylinux_2_28" in " ".join(captured.calls[0][0])
+    uv.install(_plan(target), tmp_path / "t")
+    assert "--python-platform x86_64-manylinux_2_17" in " ".join(captured.calls[1][0])
+
+
+def test_uv_builds_only_the_named_sdists(captured: Captured, tmp_path: Path) -> None:
+    target = Target.for_runtime("python3.12", "x86_64")
+    UvInstaller("uv", environ=HOST).install(_plan(target, source_build=("docopt",)), tmp_path)
+    assert "--only-binary :all: --no-binary docopt" in " ".join(captured.calls[0][0])
+
+
+def test_pip_command_line_passes_every_platform(captured: Captured, tmp_path: Path) -> None:
+    target = Target.for_runtime("python3.11", "arm64")
+    pip = PipInstaller("/usr/bin/python3", environ=HOST)
+    pip._version = "pip 24"
+    pip.install(_plan(target, index=IndexSettings(extra_index_urls=(PRIVATE,))), tmp_path / "t")
+    argv, env, _ = captured.calls[0]
+    platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
+    assert platforms == list(target.platforms())
+    assert argv[:4] == ["/usr/bin/python3", "-m", "pip", "install"]
+    assert "--no-compile" in argv and "--only-binary=:all:" in argv
+    assert env["PIP_EXTRA_INDEX_URL"] == PRIVATE
+    assert "s3cr3t-token" not in " ".join(argv)
+
+
+def test_pip_accepts_linux_wheels_only_from_our_wheelhouse(
+    captured: Captured, tmp_path: Path
+) -> None:
+    target = Target.for_runtime("python3.11", "x86_64")
+    pip = PipInstaller("/usr/bin/python3", environ=HOST)
+    pip._version = "pip 24"
+    pip.install(_plan(target), tmp_path)
+    assert "linux_x86_64" not in captured.calls[0][0]
+    pip.install(_plan(target, wheelhouse=(str(tmp_path / "wh"),)), tmp_path)
+    argv = captured.calls[1][0]
+    assert "linux_x86_64" in argv and str(tmp_path / "wh") in argv
+
+
+def test_plan_is_the_same_on_a_macos_arm64_host(
+    captured: Captured, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = Target.for_runtime("python3.11", "x86_64")
+    for installer in (
+        UvInstaller("uv", environ=HOST, host_python="py"),
+        PipInstaller("py", environ=HOST),
+    ):
+        if isinstance(installer, PipInstaller):
+            installer._version = "pip 24"
+        installer.install(_plan(target), tmp_path / "t")
+    linux = [c[0] for c in captured.calls]
+    captured.calls.clear()
+    with monkeypatch.context() as m:
+        import platform
+        import sys
+
+        m.setattr(sys, "platform", "darwin")
+        m.setattr(platform, "machine", lambda: "arm64")
+        m.setattr(platform, "system", lambda: "Darwin")
+        for installer in (
+            UvInstaller("uv", environ=HOST, host_python="py"),
+            PipInstaller("py", environ=HOST),
+        ):
+            if isinstance(installer, PipInstaller):
+                installer._version = "pip 24"
+            installer.install(_plan(target), tmp_path / "t")
+    mac = [c[0] for c in captured.calls]
+    assert [_normalized(a, str(tmp_path)) for a in mac] == [
+        _normalized(a, str(tmp_path)) for a in linux
+    ]
+
+
+@pytest.mark.parametrize(
+    ("output", "names"),
+    [
+        (
+            "error: No solution found when resolving dependencies\n  cause: Because all versions of "
+            "docopt have no usable wheels and you require docopt, we can conclude ...\n\nhint: "
+            "Wheels are required for `docopt` because building from source is disabled",
+            ["docopt"],
+        ),
+        ("Because only foo==1.0 is available and foo==1.0 has no usable wheels", ["foo"]),
+        ("ERROR: No matching distribution found for lw-fixture-pure", ["lw-fixture-pure"]),
+        ("Because nonexistent-pkg was not found in the package registry", []),
+    ],
+)
+def test_sdist_only_names(output: str, names: list[str]) -> None:
+    assert sdist_only_names(output) == names
+
+
+def test_redaction() -> None:
+    index = IndexSettings(
+        index_url=PRIVATE, extra_index_urls=("https://tok-only@h.example/simple",)
+    )
+    secrets = secrets_of(index)
+    assert secrets == ["s3cr3t-token", "tok-only"]
+    text = f"GET {PRIVATE}/numpy/ failed; also saw s3cr3t-token in a header and https://tok-only@h.example/simple"
+    red = redact_text(text, secrets)
+    assert "s3cr3t-token" not in red and "tok-only" not in red
+    assert "https://ci:***@pkgs.example/simple" in red
