@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup synth test test-setup lint clean
+.PHONY: setup synth test test-setup lint clean deploy-local
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -41,3 +41,9 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache
+
+# `cdk deploy` of the example app without AWS: a moto server on localhost (free port), bootstrap
+# + deploy with AWS_ENDPOINT_URL and dummy credentials, then every deployed zip is downloaded,
+# compared with its staged asset and audited for its target (tests/support/moto_server.py).
+deploy-local: setup
+	$(BIN)/python -m tests.support.moto_server

@@ -51,5 +51,7 @@ class WheelsExampleStack(cdk.Stack):
 
 
 app = cdk.App()
-WheelsExampleStack(app, "LambdaWheelsExample")
+# `cdk deploy -c stackName=...` deploys the app under another CloudFormation stack name (the
+# real-AWS test gives each run its own stack); the construct id, and cdk.out's file names, stay.
+WheelsExampleStack(app, "LambdaWheelsExample", stack_name=app.node.try_get_context("stackName"))
 app.synth()

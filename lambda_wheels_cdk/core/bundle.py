@@ -54,7 +54,7 @@ from .target import Target
 
 CACHE_SCHEMA = "v1"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
-RESOLVER_REVISION = 2  # 2: filtering index view (exact glibc ceiling for Amazon Linux 2)
+RESOLVER_REVISION = 3  # 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
 _NOTIFIED: set[tuple[str, ...]] = set()
 InstallerName = Literal["uv", "pip"]

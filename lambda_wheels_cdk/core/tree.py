@@ -57,6 +57,10 @@ def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
 
 def normalize_install(root: Path) -> None:
     """Make an installed tree deterministic and host-independent (see module docstring)."""
+    # `uv pip install --target` leaves its empty, world-writable lock file behind
+    uv_lock = root / ".lock"
+    if uv_lock.is_file() and uv_lock.stat().st_size == 0:
+        uv_lock.unlink()
     for dirpath, dirnames, filenames in os.walk(root, topdown=True):
         base = Path(dirpath)
         for name in list(dirnames):

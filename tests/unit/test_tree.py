@@ -15,6 +15,7 @@ from lambda_wheels_cdk.core import tree
 def _installed(root: Path) -> None:
     info = root / "demo-1.0.dist-info"
     info.mkdir(parents=True)
+    (root / ".lock").write_bytes(b"")  # what `uv pip install --target` leaves behind
     (root / "demo").mkdir()
     (root / "demo" / "__init__.py").write_text("x = 1\n")
     (root / "demo" / "__pycache__").mkdir()
