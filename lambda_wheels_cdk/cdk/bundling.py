@@ -32,6 +32,7 @@ from ..core.bundle import (
     assemble_function,
     assemble_layer,
     build_dependencies,
+    check_unzipped_size,
     dependency_key,
     effective_index,
 )
@@ -209,6 +210,9 @@ class WheelLocalBundling:
                 )
         self.builds = tuple(builds)
         if self.kind == "function":
+            check_unzipped_size(
+                self.label, builds[0] if builds else None, self.source, self.options.all_excludes
+            )
             assemble_function(
                 out,
                 builds[0] if builds else None,

@@ -86,17 +86,20 @@ class PythonWheelFunction(lambda_.Function):
         for layer in layers:
             _check_layer(what, target, layer)
 
-        code, bundler, asset_hash = wheel_code(
-            f"{id} ({target})",
-            kind="function",
-            targets=[target],
-            resolved=resolved,
-            options=options,
-            source=entry_path.resolve(),
-            asset_path=entry_path,
-            handler=handler_path,
-            layers=layers,
-        )
+        try:
+            code, bundler, asset_hash = wheel_code(
+                f"{id} ({target})",
+                kind="function",
+                targets=[target],
+                resolved=resolved,
+                options=options,
+                source=entry_path.resolve(),
+                asset_path=entry_path.resolve(),  # CDK (Node) resolves relative paths elsewhere
+                handler=handler_path,
+                layers=layers,
+            )
+        except InputError as exc:
+            raise InputError(f"{what}: {exc}") from None
         try:
             super().__init__(
                 scope,

@@ -82,15 +82,18 @@ class PythonWheelLayer(lambda_.LayerVersion):
         options = bundling or WheelBundlingOptions()
         resolved = resolve_input(dependencies, None, what=what)
         asset_path = resolved.path.parent if resolved.path is not None else EMPTY_ASSET_DIR
-        code, bundler, asset_hash = wheel_code(
-            f"{id} ({', '.join(t.runtime for t in targets)}/{targets[0].lambda_arch})",
-            kind="layer",
-            targets=targets,
-            resolved=resolved,
-            options=options,
-            source=None,
-            asset_path=asset_path,
-        )
+        try:
+            code, bundler, asset_hash = wheel_code(
+                f"{id} ({', '.join(t.runtime for t in targets)}/{targets[0].lambda_arch})",
+                kind="layer",
+                targets=targets,
+                resolved=resolved,
+                options=options,
+                source=None,
+                asset_path=asset_path,
+            )
+        except InputError as exc:
+            raise InputError(f"{what}: {exc}") from None
         try:
             super().__init__(
                 scope,

@@ -37,6 +37,7 @@ from .. import __version__
 from ..errors import (
     AuditError,
     BundleError,
+    IndexUnavailableError,
     InstallError,
     LambdaWheelsError,
     NeedsDockerError,
@@ -48,7 +49,7 @@ from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
 from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, make_installer
-from .runtimes import _SLOTS
+from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
 from .sources import DependencySpec, IndexSettings
 from .target import Target
 
@@ -398,6 +399,10 @@ def build_dependencies(
         try:
             build = _install(spec, target, options, index, key, work, env, installer, log)
             return cache.store(key, work, build)
+        except InstallError as exc:
+            if type(exc) is not InstallError:  # already specific (Docker, index, sdists)
+                raise
+            raise _explained(exc, spec, target, index, env) from None
         except LambdaWheelsError:
             raise
         except OSError as exc:
@@ -407,6 +412,51 @@ def build_dependencies(
         finally:
             if work.exists():
                 tree.remove_tree(work)
+
+
+def _explained(
+    exc: InstallError,
+    spec: DependencySpec,
+    target: Target,
+    index: IndexSettings,
+    environ: Mapping[str, str],
+) -> LambdaWheelsError:
+    """An installer's failure, told with the index it used and what to do next.
+
+    The installer's own text is kept. When the index itself cannot be read (unreachable, an
+    HTTP error, not a simple-API page), that is the error: :class:`IndexUnavailableError`, as
+    the filtering view reports it for uv (pip, and uv without a view, only retell it).
+    """
+    from .index import SimpleIndexClient
+
+    if spec.names and not (index.no_index and not index.find_links):
+        try:
+            with SimpleIndexClient(index, environ=environ) as client:
+                client.project_files(spec.names[0])
+        except IndexUnavailableError as unavailable:
+            return unavailable
+        except LambdaWheelsError:
+            pass
+    red = index.redacted()
+    sources = [] if red.no_index else [red.index_url or "https://pypi.org/simple"]
+    where = ", ".join([*sources, *red.extra_index_urls, *red.find_links]) or "no index"
+    message = str(exc)
+    lower = message.lower()
+    if "not found in the package registry" in lower or "no matching distribution" in lower:
+        step = (
+            f"Check the requirement's name and version, and that the index ({where}) serves "
+            f"it for {target}"
+        )
+    elif "unsatisfiable" in lower or "conflict" in lower:
+        step = f"The requirements conflict (see above): relax or align those pins (index: {where})"
+    elif "hash" in lower and ("mismatch" in lower or "do not match" in lower):
+        step = (
+            "A downloaded file does not match its --hash: update the hashes only if you trust "
+            "the new file (e.g. `uv pip compile --generate-hashes`)"
+        )
+    else:
+        step = f"See the installer's output above; check the requirements and the index ({where})"
+    return InstallError(f"{message}\n{step}.")
 
 
 def _install(
@@ -623,9 +673,16 @@ def _plan_sdists(
         origins.update(dict.fromkeys(native, "sdist-docker"))
     if inst.name == "pip" and pure:
         house = work / "wheelhouse-pure"
-        sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
+        built = sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
         wheelhouse.append(str(house))
-        new_plan = replace(plan, wheelhouse=(*plan.wheelhouse, *wheelhouse))
+        new_plan = replace(
+            plan,
+            # hash-checking mode: the wheels built from verified sdists are trusted too
+            requirements=sdists.trust_built_wheels(plan.requirements, built)
+            if plan.require_hashes
+            else plan.requirements,
+            wheelhouse=(*plan.wheelhouse, *wheelhouse),
+        )
     else:
         new_plan = replace(
             plan,
@@ -735,6 +792,34 @@ def _record_size(root: Path, info: Path) -> tuple[int, int]:
 # -- assembling bundles ----------------------------------------------------------------------
 
 
+def check_unzipped_size(
+    what: str,
+    deps: DependencyBuild | None,
+    source: Path | None = None,
+    excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
+) -> int:
+    """Refuse a function bundle over Lambda's 250 MiB unzipped, before writing it.
+
+    Returns the size in bytes. Raises :class:`AuditError` naming the largest parts.
+    """
+    files = tree.source_files(source, excludes) if source is not None else []
+    sources = [(path.stat().st_size, rel) for rel, path in files]
+    total = (deps.size if deps is not None else 0) + sum(size for size, _ in sources)
+    if total <= UNZIPPED_LIMIT_BYTES:
+        return total
+    dists = [(d.size, f"{d.name} {d.version}") for d in (deps.distributions if deps else ())]
+    largest = ", ".join(
+        f"{name} {size / 2**20:.1f} MiB"
+        for size, name in sorted([*dists, *sources], reverse=True)[:10]
+    )
+    raise AuditError(
+        f"{what} would be {total / 2**20:.1f} MiB unzipped, over Lambda's 250 MiB limit "
+        f"({UNZIPPED_LIMIT_BYTES:,} bytes). Largest: {largest}. Remove dependencies, exclude "
+        "source files (--exclude / excludes), move some code to a layer or another function, "
+        "or use a container image"
+    )
+
+
 def source_digest(source: Path, excludes: Sequence[str]) -> str:
     return tree.digest_files(source, tree.source_files(source, excludes))
 
@@ -756,8 +841,9 @@ def assemble_function(
     Raises:
         BundleError: a source file collides with an installed file, or the disk failed.
     """
-    build_dir = tree.temp_sibling(out, "build") if atomic else out
+    build_dir: Path | None = None
     try:
+        build_dir = tree.temp_sibling(out, "build") if atomic else out
         if deps is not None:
             tree.copy_tree(deps.tree, build_dir)
         copied = 0
@@ -783,7 +869,7 @@ def assemble_function(
     except OSError as exc:
         raise tree.describe_os_error(exc, f"writing the bundle {out}") from None
     finally:
-        if atomic and build_dir.exists():
+        if atomic and build_dir is not None and build_dir.exists():
             tree.remove_tree(build_dir)
 
 
@@ -796,8 +882,9 @@ def assemble_layer(out: Path, parts: Sequence[DependencyBuild], *, atomic: bool 
 
     Returns ``"shared"`` or ``"per-version"``.
     """
-    build_dir = tree.temp_sibling(out, "build") if atomic else out
+    build_dir: Path | None = None
     try:
+        build_dir = tree.temp_sibling(out, "build") if atomic else out
         digests = {tree.digest_files(p.tree, tree.iter_files(p.tree)) for p in parts}
         if len(digests) == 1:
             tree.copy_tree(parts[0].tree, build_dir / "python")
@@ -812,7 +899,7 @@ def assemble_layer(out: Path, parts: Sequence[DependencyBuild], *, atomic: bool 
     except OSError as exc:
         raise tree.describe_os_error(exc, f"writing the layer {out}") from None
     finally:
-        if atomic and build_dir.exists():
+        if atomic and build_dir is not None and build_dir.exists():
             tree.remove_tree(build_dir)
 
 
@@ -836,6 +923,7 @@ def build_bundle(
     deps = None
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
+    check_unzipped_size(f"the bundle {out}", deps, source, excludes)
     copied = assemble_function(out, deps, source, excludes)
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(

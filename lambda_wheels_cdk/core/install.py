@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import InstallError
+from ..errors import BundleError, InstallError
 from .hostenv import installer_environment
 from .index_proxy import with_no_proxy
 from .runtimes import _SLOTS
@@ -105,6 +105,9 @@ _NO_WHEELS = re.compile(
     r"(?:has|have) no (?:usable )?wheels"
 )
 _PIP_NO_MATCH = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)")
+#: How uv (Rust io errors) and pip (Python OSError) spell a full disk / a refused write.
+_DISK_FULL = re.compile(r"No space left on device|os error 28\b|\[Errno 28\]")
+_NO_PERMISSION = re.compile(r"Permission denied \(os error 13\)|\[Errno 13\] Permission denied")
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
@@ -187,6 +190,17 @@ def _run(
         detail = output.strip()
         if names:
             raise NoFittingWheelError(f"{what} found no fitting wheel:\n{detail}", names)
+        if _DISK_FULL.search(output):
+            raise BundleError(
+                f"{what} failed: the disk is full:\n{detail}\nFree space, or point the bundle "
+                "cache (--cache-dir / LAMBDA_WHEELS_CACHE_DIR) and the installer's cache "
+                "(UV_CACHE_DIR / PIP_CACHE_DIR) at a disk with room"
+            )
+        if _NO_PERMISSION.search(output):
+            raise BundleError(
+                f"{what} failed: permission denied:\n{detail}\nCheck the permissions of the "
+                "folders named above, or choose another cache folder (--cache-dir)"
+            )
         raise InstallError(f"{what} failed (exit {proc.returncode}):\n{detail}")
     return output
 
@@ -344,6 +358,8 @@ class UvInstaller(_ChildRunner):
                 argv += ["--no-binary", name]
             for link in plan.index.find_links:
                 argv += ["--find-links", link]
+            if plan.require_hashes:
+                argv.append("--require-hashes")
             self._call(
                 argv, plan, work, f"building {', '.join(plan.source_build)} on the host", log
             )

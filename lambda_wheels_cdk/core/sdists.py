@@ -11,10 +11,12 @@ target (``--python-platform``) with only the named packages allowed to come from
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import InstallError
@@ -33,6 +35,50 @@ _BINARY_MAGIC = (
     b"MZ",
 )
 _MAX_ROUNDS = 64
+
+
+def _logical_lines(requirements: str) -> list[str]:
+    return [line for line in requirements.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def hashes_by_name(requirements: str) -> dict[str, list[str]]:
+    """The ``--hash`` options of each requirement of a requirements text, by canonical name."""
+    out: dict[str, list[str]] = {}
+    for line in _logical_lines(requirements):
+        requirement, _, _ = line.partition(" --hash")
+        try:
+            name = canonicalize_name(Requirement(requirement.strip()).name)
+        except InvalidRequirement:
+            continue
+        digests = [p.split("=", 1)[1] for p in line.split() if p.startswith("--hash=")]
+        if digests:
+            out[name] = digests
+    return out
+
+
+def pinned(name: str, version: str, hashes: Mapping[str, Sequence[str]]) -> str:
+    """``name==version`` with the requirement's ``--hash`` options (hash-checking mode)."""
+    return f"{name}=={version}" + "".join(f" --hash={h}" for h in hashes.get(name, ()))
+
+
+def trust_built_wheels(requirements: str, wheels: Sequence[Path]) -> str:
+    """Allow, in hash-checking mode, the wheels we built from hash-verified sdists: each
+    wheel's sha256 is added to its requirement's hashes."""
+    digests = {
+        canonicalize_name(w.name.split("-", 1)[0]): hashlib.sha256(w.read_bytes()).hexdigest()
+        for w in wheels
+    }
+    out = []
+    for line in _logical_lines(requirements):
+        requirement = line.partition(" --hash")[0].strip()
+        try:
+            name = canonicalize_name(Requirement(requirement).name)
+        except InvalidRequirement:
+            name = None
+        if name in digests and "--hash=" in line:
+            line += f" --hash=sha256:{digests[name]}"
+        out.append(line)
+    return "".join(f"{line}\n" for line in out)
 
 
 def resolve_sdist_pins(
@@ -82,12 +128,13 @@ def classify(
     """
     pure: dict[str, str] = {}
     native: dict[str, tuple[str, str]] = {}
+    hashes = hashes_by_name(plan.requirements)  # hash-checking mode: verify what we build
     for name, version in pins.items():
         dest = scratch / name
         dest.mkdir(parents=True, exist_ok=True)
         single = replace(
             plan,
-            requirements=f"{name}=={version}\n",
+            requirements=pinned(name, version, hashes) + "\n",
             constraints="",
             source_build=(name,),
             no_deps=True,
@@ -131,6 +178,9 @@ def build_pure_wheels_with_pip(
     if python is None:  # pragma: no cover - only PipInstaller reaches here
         raise InstallError("building pure sdists for pip needs a pip installer")
     wheelhouse.mkdir(parents=True, exist_ok=True)
+    hashes = hashes_by_name(plan.requirements)  # pip checks them: hash-checking mode
+    reqs = wheelhouse / ".pure-requirements.txt"
+    reqs.write_text("".join(pinned(n, v, hashes) + "\n" for n, v in sorted(pure.items())))
     argv = [
         python,
         "-m",
@@ -141,7 +191,8 @@ def build_pure_wheels_with_pip(
         ":all:",
         "--wheel-dir",
         str(wheelhouse),
-        *(f"{n}=={v}" for n, v in sorted(pure.items())),
+        "-r",
+        str(reqs),
     ]
     _run(
         argv,

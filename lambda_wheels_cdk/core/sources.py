@@ -80,7 +80,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, NoReturn, Union
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
@@ -2018,6 +2018,8 @@ def load_uv_lock(
         command += ["--extra", extra]
     for group in groups:
         command += ["--group", group]
+    if not frozen:
+        command += _project_index_args(file.parent / "pyproject.toml")
     try:
         completed = subprocess.run(
             command,
@@ -2055,6 +2057,59 @@ def load_uv_lock(
     return replace(spec, index=spec.index.merged(registries))
 
 
+def _project_index_args(pyproject: Path) -> list[str]:
+    """The project's own ``[[tool.uv.index]]`` entries as ``uv export`` flags.
+
+    ``UV_NO_CONFIG`` hides them, so ``--locked`` would check the lock against PyPI alone: a
+    private package is then "not found" (and its name is sent to PyPI). They are the project's
+    inputs, not host configuration. Credentials come from ``UV_INDEX_<NAME>_*`` or netrc.
+    """
+    data, _ = _read_toml(pyproject, pyproject.name)
+    tool = data.get("tool")
+    uv = tool.get("uv") if isinstance(tool, dict) else None
+    entries = uv.get("index") if isinstance(uv, dict) else None
+    args: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            continue
+        name = entry.get("name")
+        value = f"{name}={entry['url']}" if isinstance(name, str) and name else entry["url"]
+        args += ["--default-index" if entry.get("default") is True else "--index", value]
+    return args
+
+
+def _project_index_names(pyproject: Path) -> dict[str, str]:
+    """``[[tool.uv.index]]`` of a project: URL (no trailing slash) -> index name."""
+    try:
+        data, _ = _read_toml(pyproject, pyproject.name)
+    except InputError:
+        return {}
+    tool = data.get("tool")
+    uv = tool.get("uv") if isinstance(tool, dict) else None
+    entries = uv.get("index") if isinstance(uv, dict) else None
+    return {
+        e["url"].rstrip("/"): e["name"]
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("url"), str) and isinstance(e.get("name"), str)
+    }
+
+
+def _with_index_credentials(url: str, name: str | None, environ: Mapping[str, str]) -> str:
+    """``url`` with the credentials uv would use for the named index
+    (``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD``), in memory only: every message masks URL
+    credentials and every fingerprint drops them."""
+    parts = urlsplit(url)
+    if name is None or "@" in parts.netloc:
+        return url
+    key = re.sub(r"[^A-Z0-9]", "_", name.upper())
+    user = environ.get(f"UV_INDEX_{key}_USERNAME", "")
+    password = environ.get(f"UV_INDEX_{key}_PASSWORD", "")
+    if not (user or password):
+        return url
+    userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+
 def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> IndexSettings:
     """The indexes ``uv.lock`` recorded for the exported packages (other than PyPI).
 
@@ -2063,6 +2118,7 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
     registries become extra index URLs, local ones (flat folders) find-links.
     """
     data, _ = _read_toml(file, display)
+    named = _project_index_names(file.parent / "pyproject.toml")
     remote: list[str] = []
     local: list[str] = []
     packages = data.get("package", [])
@@ -2074,8 +2130,9 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
         if not isinstance(registry, str) or _canon(package["name"]) not in names:
             continue
         if _SCHEME_RE.match(registry) and not registry.lower().startswith("file:"):
-            if not _is_pypi(registry) and registry not in remote:
-                remote.append(registry)
+            url = _with_index_credentials(registry, named.get(registry.rstrip("/")), os.environ)
+            if not _is_pypi(registry) and url not in remote:
+                remote.append(url)
             continue
         try:
             path = _resolve_local(registry, file.parent)

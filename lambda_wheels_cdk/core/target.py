@@ -280,4 +280,10 @@ def _wheel_tags(wheel: str | Tag) -> frozenset[Tag]:
             f"{text!r} is neither a wheel filename nor a tag; expected e.g. "
             "'cp312-cp312-manylinux_2_17_x86_64' or 'pkg-1.0-py3-none-any.whl'"
         )
-    return parse_tag(text)
+    try:
+        return parse_tag(text)
+    except ValueError as exc:  # packaging.tags.InvalidTag: an empty or malformed component
+        raise UsageError(
+            f"{text!r} is not a valid tag ({exc}); expected e.g. "
+            "'cp312-cp312-manylinux_2_17_x86_64' or 'pkg-1.0-py3-none-any.whl'"
+        ) from None

@@ -131,10 +131,10 @@ def test_oversize_function_fails_synth(tmp_path: Path, monkeypatch: pytest.Monke
     with (entry / "blob.bin").open("wb") as fh:  # sparse: cheap to make, 260 MB by size
         fh.truncate(260 * 1024 * 1024)
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
-    PythonWheelFunction(
-        cdk.Stack(app, "Big"), "Fn", entry=str(entry), runtime=lambda_.Runtime.PYTHON_3_12
-    )
     with pytest.raises(RuntimeError, match=r"over Lambda's 250 MiB limit \(262,144,000 bytes\)"):
+        PythonWheelFunction(
+            cdk.Stack(app, "Big"), "Fn", entry=str(entry), runtime=lambda_.Runtime.PYTHON_3_12
+        )
         app.synth()
 
 

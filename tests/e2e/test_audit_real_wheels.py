@@ -77,8 +77,12 @@ def _uv() -> str:
 
 
 @pytest.fixture(scope="session")
-def wheel_cache(request: pytest.FixtureRequest) -> Path:
-    return Path(request.config.cache.mkdir("lambda-wheels-audit-e2e"))
+def wheel_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's cache folder (kept between runs), or a session temp folder without it."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("lambda-wheels-audit-e2e")
+    return Path(cache.mkdir("lambda-wheels-audit-e2e"))
 
 
 def download(cache: Path, name: str, python: str, platforms: Sequence[str]) -> Path:
