@@ -649,6 +649,7 @@ def _plan_sdists(
     pure, native = sdists.classify(pins, plan, uv, work / "sdist-check", log=detail)
     origins: dict[str, Literal["sdist-host", "sdist-docker"]] = dict.fromkeys(pure, "sdist-host")
     wheelhouse: list[str] = []
+    built: list[Path] = []  # wheels we made from (hash-verified) sdists
     if native:
         if not options.docker:
             listed = "; ".join(f"{n}=={v} ({why})" for n, (v, why) in sorted(native.items()))
@@ -660,35 +661,36 @@ def _plan_sdists(
                 sorted(native),
             )
         house = work / "wheelhouse"
-        build_wheels_in_docker(
+        built += build_wheels_in_docker(
             {n: v for n, (v, _) in native.items()},
             plan.target,
             house,
             # the container cannot reach a view on the host's 127.0.0.1: give it the real index
             index=original_index or plan.index,
+            # hash-checking mode holds inside the container too
+            hashes=sdists.hashes_by_name(plan.requirements),
             environ=environ,
             log=log,
         )
         wheelhouse.append(str(house))
         origins.update(dict.fromkeys(native, "sdist-docker"))
+    source_build: tuple[str, ...] = tuple(sorted(pure))
     if inst.name == "pip" and pure:
+        # pip refuses sdists with --platform: it gets the wheels built here instead
         house = work / "wheelhouse-pure"
-        built = sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
+        built += sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
         wheelhouse.append(str(house))
-        new_plan = replace(
-            plan,
-            # hash-checking mode: the wheels built from verified sdists are trusted too
-            requirements=sdists.trust_built_wheels(plan.requirements, built)
-            if plan.require_hashes
-            else plan.requirements,
-            wheelhouse=(*plan.wheelhouse, *wheelhouse),
-        )
-    else:
-        new_plan = replace(
-            plan,
-            source_build=tuple(sorted(pure)),
-            wheelhouse=(*plan.wheelhouse, *wheelhouse),
-        )
+        source_build = ()
+    requirements = plan.requirements
+    if plan.require_hashes and built:
+        # hash-checking mode: the wheels built from verified sdists are trusted too
+        requirements = sdists.trust_built_wheels(requirements, built)
+    new_plan = replace(
+        plan,
+        requirements=requirements,
+        source_build=source_build,
+        wheelhouse=(*plan.wheelhouse, *wheelhouse),
+    )
     return new_plan, origins
 
 

@@ -28,7 +28,7 @@ from lambda_wheels_cdk.core.bundle import (
 from lambda_wheels_cdk.core.sources import IndexSettings, from_list
 from lambda_wheels_cdk.core.target import Target
 from lambda_wheels_cdk.core.tree import digest_files, iter_files
-from lambda_wheels_cdk.errors import NeedsDockerError
+from lambda_wheels_cdk.errors import LambdaWheelsError, NeedsDockerError
 from tests.support.packages import make_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -308,3 +308,29 @@ def test_killed_build_leaves_nothing_half_written(tmp_path: Path, cache: Path) -
         main(["build", "--runtime", "python3.12", "--arch", "x86_64", "-o", str(out), "six"]) == 0
     )
     assert (out / "six.py").is_file()
+
+
+def test_docker_path_in_hash_checking_mode(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash-pinned native sdist is verified inside the container and its wheel is trusted."""
+    import hashlib
+
+    from lambda_wheels_cdk.core.sources import load
+
+    links = tmp_path / "links"
+    sdist = make_sdist(links, "lw-fixture-native", native=True)
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text(f"lw-fixture-native==1.0 --hash=sha256:{digest}\n")
+    monkeypatch.setenv("CDK_DOCKER", str(FAKE_DOCKER))
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker.log"))
+    target = Target.for_runtime("python3.11", "x86_64")
+    options = BuildOptions(index=IndexSettings(find_links=(str(links),)), docker=True)
+    manifest = build_bundle(load(reqs), target, tmp_path / "out", options=options)
+    assert [d.origin for d in manifest.distributions] == ["sdist-docker"]
+
+    reqs.write_text(f"lw-fixture-native==1.0 --hash=sha256:{'0' * 64}\n")
+    with pytest.raises(LambdaWheelsError, match=r"(?i)hash"):
+        build_bundle(load(reqs), target, tmp_path / "bad", options=options)
+    assert not (tmp_path / "bad").exists()
