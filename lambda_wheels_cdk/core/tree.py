@@ -12,10 +12,12 @@ import base64
 import contextlib
 import errno
 import fnmatch
+import glob
 import hashlib
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -186,10 +188,22 @@ def copy_tree(src: Path, dst: Path, *, link: bool = True) -> None:
             shutil.copy2(path, target)
 
 
+#: Temp folders beside an output older than this were left by a killed build: swept.
+STALE_SECONDS: Final = 3600
+
+
 def temp_sibling(dest: Path, tag: str = "tmp") -> Path:
-    """A fresh folder next to ``dest`` (same volume, so a rename is atomic)."""
+    """A fresh folder next to ``dest`` (same volume, so a rename is atomic).
+
+    Leftovers of killed builds (``.<name>.lw-*`` older than :data:`STALE_SECONDS`) are removed.
+    """
     parent = dest.parent
     parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in parent.glob(f".{glob.escape(dest.name)}.lw-*"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > STALE_SECONDS:
+                remove_tree(old) if old.is_dir() else old.unlink()
     path = parent / f".{dest.name}.lw-{tag}-{uuid.uuid4().hex[:12]}"
     path.mkdir()
     return path

@@ -109,3 +109,15 @@ def test_copy_tree_refuses_to_overwrite(tmp_path: Path) -> None:
     (dst / "a" / "f.py").write_text("2")
     with pytest.raises(OSError, match="written twice"):
         tree.copy_tree(src, dst)
+
+
+def test_stale_temp_siblings_are_swept(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    stale = tmp_path / ".out.lw-build-deadbeef"
+    fresh = tmp_path / ".out.lw-build-cafebabe"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "f").write_text("x")
+    os.utime(stale, (0, 0))
+    made = tree.temp_sibling(dest, "build")
+    assert not stale.exists() and fresh.exists() and made.exists()
