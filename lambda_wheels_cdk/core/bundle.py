@@ -257,7 +257,8 @@ class BundleCache:
     """Content-addressed store of installed dependency trees (see module docstring)."""
 
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_dir()
+        # absolute: installers run in their own working folder
+        self.root = (Path(root) if root is not None else default_cache_dir()).resolve()
         self.base = self.root / CACHE_SCHEMA
 
     def _dirs(self) -> tuple[Path, Path, Path]:
@@ -510,6 +511,11 @@ def _install(
                 tree.remove_tree(dest)
                 dest.mkdir()
                 _install_or_explain(inst, plan, dest, view, detail)
+        if count and not any(dest.glob("*.dist-info")):
+            raise InstallError(
+                f"the installer reported success but installed nothing into {dest}; this is a "
+                "bug in lambda-wheels or the installer: please report it with the output above"
+            )
         tree.normalize_install(dest)
         emit(
             "install-finish",

@@ -334,3 +334,15 @@ def test_docker_path_in_hash_checking_mode(
     with pytest.raises(LambdaWheelsError, match=r"(?i)hash"):
         build_bundle(load(reqs), target, tmp_path / "bad", options=options)
     assert not (tmp_path / "bad").exists()
+
+
+def test_relative_cache_dir_and_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Installers run in their own working folder: relative paths must still land right."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LAMBDA_WHEELS_CACHE_DIR", "rel-cache")
+    manifest = _build(capsys, "--runtime", "python3.12", "--arch", "x86_64", "-o", "rel-out", "six")
+    assert (tmp_path / "rel-out" / "six.py").is_file()
+    assert [d["name"] for d in manifest["distributions"]] == ["six"]  # type: ignore[union-attr]
+    assert (tmp_path / "rel-cache" / "v1" / "deps").is_dir()
