@@ -197,6 +197,18 @@ def _staged_dir(construct: Construct) -> Path | None:
     return staged if staged.is_dir() else None
 
 
+#: Sizes of staged asset folders: CDK never changes a folder once staged under its hash, and a
+#: layer shared by many functions would otherwise be walked once per function on every synth.
+_STAGED_SIZES: dict[Path, int] = {}
+
+
+def _staged_size(folder: Path) -> int:
+    size = _STAGED_SIZES.get(folder)
+    if size is None:
+        size = _STAGED_SIZES[folder] = tree_size(folder)
+    return size
+
+
 @jsii.implements(IValidation)
 class _SizeValidation:
     """At synth: function + its PythonWheelLayers must fit Lambda's 250 MiB unzipped."""
@@ -208,7 +220,7 @@ class _SizeValidation:
         dirs = self.function.bundle_directories()
         if not dirs:
             return []
-        total = sum(tree_size(d) for d in dirs)
+        total = sum(_staged_size(d) for d in dirs)
         if total <= UNZIPPED_LIMIT_BYTES:
             return []
         dists: list[Distribution] = []

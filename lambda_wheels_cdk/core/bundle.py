@@ -19,6 +19,7 @@ the installer object; see :mod:`.install` and :mod:`.docker`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -208,6 +209,7 @@ def effective_index(
     return from_env.merged(spec.index).merged(options.index)
 
 
+@functools.cache
 def installer_version(name: InstallerName) -> str:
     """The installer's version, from package metadata (no subprocess: usable at CDK synth)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -931,7 +933,7 @@ def build_bundle(
     deps = None
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
-    check_unzipped_size(f"the bundle {out}", deps, source, excludes)
+    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes)
     copied = assemble_function(out, deps, source, excludes)
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
@@ -942,7 +944,7 @@ def build_bundle(
         index=index,
         distributions=deps.distributions if deps else (),
         source_files=copied,
-        total_bytes=tree.tree_size(out),
+        total_bytes=total,
         warnings=deps.warnings if deps else (),
         cache=deps.cache if deps else "none",
         layout="function",
