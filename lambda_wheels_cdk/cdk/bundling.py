@@ -13,10 +13,11 @@ share one install).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union, cast
@@ -250,6 +251,21 @@ class WheelLocalBundling:
                     f"{self.label}: smoke import failed for {target}:\n{result.summary()}"
                 )
             progress(f"smoke {result.status} for {target}: {result.reason or result.interpreter}")
+
+
+@contextlib.contextmanager
+def our_errors(bundler: WheelLocalBundling) -> Iterator[None]:
+    """Re-raise a failure of ``bundler`` as our own exception, not jsii's generic error.
+
+    CDK runs ``try_bundle`` inside the construct's ``super().__init__`` through jsii, which
+    turns the Python exception into a ``RuntimeError``; the bundler kept the original.
+    """
+    try:
+        yield
+    except Exception:
+        if bundler.error is not None:
+            raise bundler.error from None
+        raise
 
 
 def wheel_code(

@@ -16,7 +16,7 @@ from ..core.runtimes import UNZIPPED_LIMIT_BYTES
 from ..core.target import Target
 from ..core.tree import tree_size
 from ..errors import InputError, UsageError
-from .bundling import DependencyInput, WheelLocalBundling, resolve_input, wheel_code
+from .bundling import DependencyInput, WheelLocalBundling, our_errors, resolve_input, wheel_code
 from .options import WheelBundlingOptions
 from .target import target_for
 
@@ -100,7 +100,7 @@ class PythonWheelFunction(lambda_.Function):
             )
         except InputError as exc:
             raise InputError(f"{what}: {exc}") from None
-        try:
+        with our_errors(bundler):
             super().__init__(
                 scope,
                 id,
@@ -110,10 +110,6 @@ class PythonWheelFunction(lambda_.Function):
                 architecture=architecture,
                 **function_options,
             )
-        except Exception:
-            if bundler.error is not None:
-                raise bundler.error from None
-            raise
         self.target: Target = target
         self.asset_hash: str = asset_hash
         self._lw_bundler: WheelLocalBundling = bundler

@@ -15,6 +15,7 @@ from .bundling import (
     EMPTY_ASSET_DIR,
     DependencyInput,
     WheelLocalBundling,
+    our_errors,
     resolve_input,
     wheel_code,
 )
@@ -94,7 +95,7 @@ class PythonWheelLayer(lambda_.LayerVersion):
             )
         except InputError as exc:
             raise InputError(f"{what}: {exc}") from None
-        try:
+        with our_errors(bundler):
             super().__init__(
                 scope,
                 id,
@@ -103,10 +104,6 @@ class PythonWheelLayer(lambda_.LayerVersion):
                 compatible_architectures=[arches[0]],
                 **layer_options,
             )
-        except Exception:
-            if bundler.error is not None:
-                raise bundler.error from None
-            raise
         self.targets: tuple[Target, ...] = tuple(targets)
         self.asset_hash: str = asset_hash
         self._lw_bundler: WheelLocalBundling = bundler

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InstallError, NeedsDockerError
 from .events import Log, emit, quiet
 from .hostenv import installer_environment
-from .install import redact_text, secrets_of
+from .install import index_environment, redact_text, secrets_of
 from .sources import IndexSettings
 from .target import Target
 
@@ -91,7 +91,7 @@ def build_wheels_in_docker(
         lines.append(line)
     reqs.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    child: dict[str, str] = {}
+    child = index_environment(index, "pip")  # pip runs inside the build image
     mounts: list[str] = []
     links_args: list[str] = []
     remote_links: list[str] = []
@@ -105,12 +105,6 @@ def build_wheels_in_docker(
             remote_links.append(link)
     if remote_links:
         child["PIP_FIND_LINKS"] = " ".join(remote_links)
-    if index.index_url:
-        child["PIP_INDEX_URL"] = index.index_url
-    if index.extra_index_urls:
-        child["PIP_EXTRA_INDEX_URL"] = " ".join(index.extra_index_urls)
-    if index.no_index:
-        child["PIP_NO_INDEX"] = "1"
     env = installer_environment(host_env, child)
 
     argv = [

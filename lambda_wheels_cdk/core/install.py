@@ -119,6 +119,28 @@ class NoFittingWheelError(InstallError):
         self.names = tuple(names)
 
 
+#: Environment variables that carry index settings to each installer (never argv: tokens in
+#: index URLs would show in process listings).
+_INDEX_VARIABLES: dict[str, tuple[str, str, str]] = {
+    # installer: (index_url, extra index URLs (space-separated), no-index flag)
+    "uv": ("UV_DEFAULT_INDEX", "UV_INDEX", "UV_NO_INDEX"),
+    "pip": ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"),
+}
+
+
+def index_environment(index: IndexSettings, installer: str) -> dict[str, str]:
+    """The variables that give ``installer`` (``"uv"`` or ``"pip"``) these index settings."""
+    url_var, extra_var, no_index_var = _INDEX_VARIABLES[installer]
+    env: dict[str, str] = {}
+    if index.index_url:
+        env[url_var] = index.index_url
+    if index.extra_index_urls:
+        env[extra_var] = " ".join(index.extra_index_urls)
+    if index.no_index:
+        env[no_index_var] = "1"
+    return env
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask credentials in installer output: URL userinfo and any known secret values."""
     text = _URL_USERINFO.sub(lambda m: m["scheme"] + _mask_userinfo(m["userinfo"]) + "@", text)
@@ -286,14 +308,7 @@ class UvInstaller(_ChildRunner):
 
     def child_env(self, plan: InstallPlan) -> dict[str, str]:
         """The installer's environment: isolated from host config, index settings set."""
-        extra: dict[str, str] = {}
-        index = plan.index
-        if index.index_url:
-            extra["UV_DEFAULT_INDEX"] = index.index_url
-        if index.extra_index_urls:
-            extra["UV_INDEX"] = " ".join(index.extra_index_urls)
-        if index.no_index:
-            extra["UV_NO_INDEX"] = "1"
+        extra = index_environment(plan.index, "uv")
         # a filtering index view listens on 127.0.0.1: never send uv there through a proxy
         return with_no_proxy(installer_environment(self._environ, extra))
 
@@ -438,15 +453,7 @@ class PipInstaller(_ChildRunner):
 
     def child_env(self, plan: InstallPlan) -> dict[str, str]:
         """The installer's environment: isolated from host config, index settings set."""
-        extra: dict[str, str] = {}
-        index = plan.index
-        if index.index_url:
-            extra["PIP_INDEX_URL"] = index.index_url
-        if index.extra_index_urls:
-            extra["PIP_EXTRA_INDEX_URL"] = " ".join(index.extra_index_urls)
-        if index.no_index:
-            extra["PIP_NO_INDEX"] = "1"
-        return installer_environment(self._environ, extra)
+        return installer_environment(self._environ, index_environment(plan.index, "pip"))
 
     def _args(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
         args = [*plan.target.pip_args(), "-r", str(req)]
