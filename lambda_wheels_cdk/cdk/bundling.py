@@ -68,8 +68,11 @@ class ResolvedInput:
             self.path, extras=options.extras, groups=options.groups, frozen=not options.locked
         )
 
-    def fingerprint(self, options: WheelBundlingOptions) -> str:
-        """Content fingerprint without running a subprocess (usable at construction)."""
+    def fingerprint(
+        self, options: WheelBundlingOptions
+    ) -> tuple[str, sources.DependencySpec | None]:
+        """Content fingerprint without running a subprocess (usable at construction), and the
+        parsed spec when parsing needed none (``None`` for uv.lock and for no dependencies)."""
         if self.path is not None and self.path.name == "uv.lock":
             # `uv export` is a pure function of uv.lock + pyproject.toml and the flags
             h = hashlib.sha256(b"uv.lock\0")
@@ -79,9 +82,9 @@ class ResolvedInput:
             h.update(
                 json.dumps([list(options.extras), list(options.groups), options.locked]).encode()
             )
-            return h.hexdigest()
+            return h.hexdigest(), None
         spec = self.load(options)
-        return spec.fingerprint() if spec is not None else "none"
+        return (spec.fingerprint() if spec is not None else "none"), spec
 
 
 def resolve_input(dependencies: DependencyInput, entry: Path | None, *, what: str) -> ResolvedInput:
@@ -124,20 +127,11 @@ def asset_fingerprint(
     source: Path | None,
 ) -> str:
     """The custom asset hash: inputs + targets + options + tool versions + source contents."""
-    spec_fp = resolved.fingerprint(options)
-    is_uv_lock = resolved.path is not None and resolved.path.name == "uv.lock"
-    spec_for_index = None if is_uv_lock else resolved.load(options)
+    spec_fp, spec = resolved.fingerprint(options)
+    index = effective_index(spec or sources.from_list([]), options.build_options, os.environ)
     parts: dict[str, Any] = {
         "kind": kind,
-        "deps": [
-            dependency_key(
-                spec_fp,
-                t,
-                options.build_options,
-                _index_for(spec_for_index, options),
-            )
-            for t in targets
-        ],
+        "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],
         "excludes": list(options.all_excludes) if source is not None else [],
         "source": digest_files(source, source_files(source, options.all_excludes))
         if source is not None
@@ -145,14 +139,6 @@ def asset_fingerprint(
     }
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def _index_for(
-    spec: sources.DependencySpec | None, options: WheelBundlingOptions
-) -> sources.IndexSettings:
-    if spec is None:
-        spec = sources.from_list([])
-    return effective_index(spec, options.build_options, os.environ)
 
 
 @jsii.implements(cdk.ILocalBundling)

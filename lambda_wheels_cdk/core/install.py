@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import BundleError, InstallError
+from . import sources
 from .hostenv import installer_environment
 from .index_proxy import with_no_proxy
 from .runtimes import _SLOTS
-from .sources import IndexSettings, redact_url
+from .sources import IndexSettings
 from .target import Target
 
 Log = Callable[[str], None]
@@ -142,17 +143,13 @@ def index_environment(index: IndexSettings, installer: str) -> dict[str, str]:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask credentials in installer output: URL userinfo and any known secret values."""
-    text = _URL_USERINFO.sub(lambda m: m["scheme"] + _mask_userinfo(m["userinfo"]) + "@", text)
+    """Mask credentials in installer output: every URL's userinfo (:func:`sources.redact_text`)
+    and any known secret value wherever it appears."""
+    text = sources.redact_text(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
-
-
-def _mask_userinfo(userinfo: str) -> str:
-    user, sep, _ = userinfo.partition(":")
-    return f"{user}:***" if sep else "***"
 
 
 def secrets_of(index: IndexSettings) -> list[str]:
@@ -225,6 +222,20 @@ def _run(
             )
         raise InstallError(f"{what} failed (exit {proc.returncode}):\n{detail}")
     return output
+
+
+def _shared_args(plan: InstallPlan, con: Path | None) -> list[str]:
+    """Flags uv and pip spell alike: constraints, find-links, hash checking, no-deps."""
+    args: list[str] = []
+    if con is not None:
+        args += ["-c", str(con)]
+    for link in (*plan.index.find_links, *plan.wheelhouse):
+        args += ["--find-links", link]
+    if plan.require_hashes:
+        args.append("--require-hashes")
+    if plan.no_deps:
+        args.append("--no-deps")
+    return args
 
 
 @contextlib.contextmanager
@@ -321,15 +332,7 @@ class UvInstaller(_ChildRunner):
             "-r",
             str(req),
         ]
-        if con is not None:
-            args += ["-c", str(con)]
-        for link in (*plan.index.find_links, *plan.wheelhouse):
-            args += ["--find-links", link]
-        if plan.require_hashes:
-            args.append("--require-hashes")
-        if plan.no_deps:
-            args.append("--no-deps")
-        return args
+        return args + _shared_args(plan, con)
 
     def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         with _workspace(plan, "lw-uv-") as (work, req, con):
@@ -460,15 +463,7 @@ class PipInstaller(_ChildRunner):
         if plan.wheelhouse:
             # wheels we built for this target (Docker) carry linux_<arch>; we audit them
             args[:0] = ["--platform", f"linux_{plan.target.arch}"]
-        if con is not None:
-            args += ["-c", str(con)]
-        for link in (*plan.index.find_links, *plan.wheelhouse):
-            args += ["--find-links", link]
-        if plan.require_hashes:
-            args.append("--require-hashes")
-        if plan.no_deps:
-            args.append("--no-deps")
-        return args
+        return args + _shared_args(plan, con)
 
     def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         self.version()
@@ -532,6 +527,5 @@ __all__ = [
     "UvInstaller",
     "make_installer",
     "redact_text",
-    "redact_url",
     "sdist_only_names",
 ]

@@ -21,19 +21,10 @@ from packaging.utils import canonicalize_name
 
 from ..errors import InstallError
 from . import tree
+from .elf import HEAD_BYTES, sniff
 from .events import Log, quiet
 from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, _run, secrets_of
 
-#: Magic numbers of files that are compiled code on some platform (ELF, Mach-O, PE).
-_BINARY_MAGIC = (
-    b"\x7fELF",
-    b"\xfe\xed\xfa\xce",
-    b"\xfe\xed\xfa\xcf",
-    b"\xce\xfa\xed\xfe",
-    b"\xcf\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe",
-    b"MZ",
-)
 _MAX_ROUNDS = 64
 
 
@@ -107,8 +98,8 @@ def has_binaries(root: Path) -> list[str]:
     found: list[str] = []
     for rel, path in tree.iter_files(root):
         with path.open("rb") as fh:
-            head = fh.read(4)
-        if head.startswith(_BINARY_MAGIC):
+            head = fh.read(HEAD_BYTES)
+        if sniff(head) is not None:
             found.append(rel)
     return found
 

@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import sys
 import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -297,3 +298,22 @@ def finished_assets(outdir: Path) -> list[str]:
         and p.is_dir()
         and not p.name.endswith(("-building", "-error"))
     )
+
+
+def build_command(out: Path, index_url: str, *reqs: str) -> list[str]:
+    """``lambda-wheels build`` for python3.12/x86_64 against ``index_url``, as a subprocess argv."""
+    return [
+        sys.executable,
+        "-m",
+        "lambda_wheels_cdk",
+        "build",
+        "--runtime",
+        "python3.12",
+        "--arch",
+        "x86_64",
+        "--index-url",
+        index_url,
+        "-o",
+        str(out),
+        *reqs,
+    ]

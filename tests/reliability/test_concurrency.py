@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,28 +15,14 @@ import pytest
 
 from tests.support.index_server import IndexServer
 
-from .conftest import Packages, Workspace, tree_digest
+from .conftest import Packages, Workspace, build_command, tree_digest
 
 pytestmark = pytest.mark.e2e
 
 
 def _start(out: Path, index_url: str, reqs: Sequence[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lambda_wheels_cdk",
-            "build",
-            "--runtime",
-            "python3.12",
-            "--arch",
-            "x86_64",
-            "--index-url",
-            index_url,
-            "-o",
-            str(out),
-            *reqs,
-        ],
+        build_command(out, index_url, *reqs),
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

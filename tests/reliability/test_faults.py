@@ -17,7 +17,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,29 +29,11 @@ from lambda_wheels_cdk.core.target import Target
 from lambda_wheels_cdk.errors import BundleError
 from tests.support.index_server import IndexServer
 
-from .conftest import CliRun, Workspace, assert_nothing_written, tree_digest
+from .conftest import CliRun, Workspace, assert_nothing_written, build_command, tree_digest
 
 RunCli = Callable[..., CliRun]
 TARGET = Target.for_runtime("python3.12", "x86_64")
 KILL_ITERATIONS = 6
-
-
-def _cli_command(out: Path, index_url: str, *reqs: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "lambda_wheels_cdk",
-        "build",
-        "--runtime",
-        "python3.12",
-        "--arch",
-        "x86_64",
-        "--index-url",
-        index_url,
-        "-o",
-        str(out),
-        *reqs,
-    ]
 
 
 def _trusted_entries(cache: Path) -> dict[str, str]:
@@ -87,7 +68,7 @@ def test_sigkill_at_random_points_never_leaves_a_trusted_half_build(
         clean_out = tmp_path / f"clean-{n}"
         started = time.monotonic()
         subprocess.run(
-            _cli_command(clean_out, index.url, *reqs),
+            build_command(clean_out, index.url, *reqs),
             env={**env, "LAMBDA_WHEELS_CACHE_DIR": str(clean_cache)},
             check=True,
             capture_output=True,
@@ -107,7 +88,7 @@ def test_sigkill_at_random_points_never_leaves_a_trusted_half_build(
         if rng.random() < 0.7 and ws.deps.exists():
             shutil.rmtree(ws.deps)  # most kills hit an install, some a cache hit
         proc = subprocess.Popen(
-            _cli_command(out, index.url, *reqs),
+            build_command(out, index.url, *reqs),
             env=env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
