@@ -16,6 +16,17 @@ Credentials
     internally. The netrc ``default`` entry is not used: it would send a secret to every host,
     PyPI included.
 
+Page cache
+    Given ``page_cache=FOLDER``, the client keeps project pages on disk across processes and
+    reuses them as HTTP caching allows (RFC 9111, as a private cache): fresh for
+    ``Cache-Control: max-age`` (else ``s-maxage``) minus ``Age``, then revalidated with
+    ``If-None-Match``/``If-Modified-Since`` (a 304 reuses the stored body); ``no-cache`` means
+    revalidate on every use, ``no-store`` is never written. Only credential-free http(s) pages
+    are cached: a page fetched with credentials (URL userinfo, netrc, on any redirect hop) is
+    never read from or written to disk, and local pages are read directly. Writes are atomic
+    (temporary file + ``os.replace``), and a damaged entry is a miss. The full rules are above
+    ``_CachedPage`` in the source.
+
 Errors
     Anything that stops a page or file from being read raises
     :class:`~lambda_wheels_cdk.errors.IndexUnavailableError`, whose message names the location
@@ -29,6 +40,9 @@ Analysis of the files (which release fits a target, why newer ones were skipped)
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
+import email.message
 import functools
 import gzip
 import hashlib
@@ -40,6 +54,7 @@ import os
 import re
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -417,6 +432,10 @@ _STALE_CONNECTION = (
 )
 
 
+#: The response headers the page cache reads (lower-case names).
+_CACHING_HEADERS: Final[tuple[str, ...]] = ("cache-control", "etag", "last-modified", "age", "vary")
+
+
 @dataclass(frozen=True, **_SLOTS)
 class _Page:
     status: int
@@ -425,6 +444,18 @@ class _Page:
     encoding: str
     body: bytes
     url: str  # after redirects
+    headers: Mapping[str, str] = field(default_factory=dict)  # _CACHING_HEADERS present
+    credentialed: bool = False  # credentials were (or may have been) sent on some hop
+
+
+def _caching_headers(message: email.message.Message) -> dict[str, str]:
+    """The :data:`_CACHING_HEADERS` of a response (repeated fields joined with ``", "``)."""
+    found: dict[str, str] = {}
+    for name in _CACHING_HEADERS:
+        values = message.get_all(name)
+        if values:
+            found[name] = ", ".join(str(value) for value in values)
+    return found
 
 
 class _ConnectionPool:
@@ -510,6 +541,7 @@ class _ConnectionPool:
     def get(self, url: str, headers: Mapping[str, str]) -> _Page:
         """GET ``url`` (following redirects); raises ``OSError``/``HTTPException`` when the
         server cannot be reached or does not speak HTTP."""
+        credentialed = False
         for _ in range(6):
             origin = _origin(url)
             if origin is None:
@@ -520,6 +552,7 @@ class _ConnectionPool:
             creds = self._store.for_url(url)
             if creds is not None:
                 sent["Authorization"] = creds.header()
+                credentialed = True
             response, body = self._exchange(origin, target, sent)
             location = response.getheader("Location")
             if response.status in _REDIRECTS and location:
@@ -532,6 +565,8 @@ class _ConnectionPool:
                 (response.getheader("Content-Encoding") or "").lower(),
                 body,
                 url,
+                _caching_headers(response.headers),
+                credentialed,
             )
         raise http.client.HTTPException("too many redirects")
 
@@ -579,6 +614,231 @@ def _file_url_path(url: str) -> Path:
     if parts.netloc and parts.netloc.lower() != "localhost":
         path = "//" + parts.netloc + path  # UNC share
     return Path(path)
+
+
+# -- the page cache ------------------------------------------------------------------------------
+#
+# Project pages kept on disk across processes, reused as HTTP caching allows (RFC 9111, for a
+# private cache). The rules, in the order they are applied:
+#
+# * Only credential-free http(s) pages: a URL with credentials (userinfo, netrc, one host-wide
+#   secret) is neither read from nor written to the cache, nor is a page fetched with credentials
+#   on any redirect hop, nor a page whose links carry their own userinfo. Local pages (``file:``
+#   indexes, find-links folders and HTML files) are read directly and never cached.
+# * Key: sha256 of the format version, the ``Accept`` header sent and the credential-free URL.
+# * ``Cache-Control: no-store`` or ``Vary: *``: not stored (an older entry is removed).
+# * Fresh for ``max-age`` (else ``s-maxage``) seconds after it was received, minus ``Age``.
+#   ``no-cache``, ``max-age=0``, an invalid ``max-age`` or no lifetime at all: stale at once.
+#   ``Expires`` and heuristic freshness are not used (stale is the safe side).
+# * Stored only when it can be reused: fresh for a while, or with a validator (``ETag``,
+#   ``Last-Modified``). A stale entry with a validator is revalidated (``If-None-Match``,
+#   ``If-Modified-Since``); a 304 reuses the stored body and its headers refresh the entry. A
+#   stale entry without one is fetched again. A stale entry is never served, even on errors.
+# * ``private`` and ``public`` change nothing: this is a private cache and credentialed pages
+#   are never stored. 404/410 is not cached (and removes an entry); errors leave it in place.
+# * Files are written whole under a temporary name in the same folder and renamed
+#   (``os.replace``): readers in other processes see the old entry or the new one. An entry that
+#   does not check out (format, URL, size, sha256 of the body, parse) is a miss and is removed.
+#   Failing to write is logged and ignored. Nothing is evicted: delete the folder at any time.
+
+_PAGE_CACHE_FORMAT: Final = 1
+_LIST_ELEMENT = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')  # commas inside quotes kept
+_STORED_HEADERS: Final[tuple[str, ...]] = ("cache-control", "etag", "last-modified", "vary")
+
+
+def _cache_directives(value: str) -> dict[str, str]:
+    """``Cache-Control`` directives: lower-case name -> value (unquoted; ``""`` if none).
+
+    A directive given twice keeps its first value (RFC 9111 section 4.2.1). In a malformed
+    element the first word counts (``no-store junk`` is ``no-store``): the safe reading.
+    """
+    directives: dict[str, str] = {}
+    for element in _LIST_ELEMENT.findall(value):
+        name, _, raw = element.partition("=")
+        words = name.split()
+        if not words:
+            continue
+        raw = raw.strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        directives.setdefault(words[0].lower(), raw)
+    return directives
+
+
+def _delta_seconds(value: str) -> int:
+    """An RFC 9111 delta-seconds value (at most 2**31); ``0`` when it is not one."""
+    value = value.strip()
+    return min(int(value), 2**31) if value.isascii() and value.isdigit() else 0
+
+
+def _freshness(headers: Mapping[str, str]) -> float | None:
+    """How long a response with these :data:`_CACHING_HEADERS` stays fresh, in seconds from
+    its receipt (``0``: revalidate on every use), or ``None`` when it must not be stored."""
+    directives = _cache_directives(headers.get("cache-control", ""))
+    vary = {item.strip() for item in headers.get("vary", "").split(",")}
+    if "no-store" in directives or "*" in vary:
+        return None
+    if "no-cache" in directives:
+        lifetime = 0
+    elif "max-age" in directives:
+        lifetime = _delta_seconds(directives["max-age"])
+    elif "s-maxage" in directives:
+        lifetime = _delta_seconds(directives["s-maxage"])
+    else:
+        lifetime = 0
+    age = _delta_seconds(headers.get("age", "0").split(",", 1)[0])  # invalid: ignored
+    remaining = max(0, lifetime - age)
+    if remaining == 0 and not (headers.get("etag") or headers.get("last-modified")):
+        return None  # it could never be reused
+    return remaining
+
+
+@dataclass(frozen=True, **_SLOTS)
+class _CachedPage:
+    """A stored page: the decoded body and what is needed to parse and revalidate it."""
+
+    url: str  # the URL requested (credential-free)
+    final_url: str  # after redirects: relative links resolve against it
+    content_type: str
+    headers: Mapping[str, str]  # the _STORED_HEADERS the response had
+    stored_at: float  # wall clock, seconds
+    fresh_until: float
+    body: bytes = field(repr=False)
+
+    @classmethod
+    def received(cls, url: str, page: _Page, now: float) -> _CachedPage | None:
+        """The entry for a 200 response to ``url`` at ``now``; ``None`` if it is not storable."""
+        lifetime = _freshness(page.headers)
+        if lifetime is None:
+            return None
+        kept = {name: page.headers[name] for name in _STORED_HEADERS if name in page.headers}
+        return cls(url, page.url, page.content_type, kept, now, now + lifetime, page.body)
+
+    def is_fresh(self, now: float) -> bool:
+        """Usable without a request (a clock that went backwards makes it stale)."""
+        return self.stored_at <= now < self.fresh_until
+
+    def validators(self) -> dict[str, str]:
+        """The conditional request headers for this entry (empty if it has no validator)."""
+        conditions: dict[str, str] = {}
+        if "etag" in self.headers:
+            conditions["If-None-Match"] = self.headers["etag"]
+        if "last-modified" in self.headers:
+            conditions["If-Modified-Since"] = self.headers["last-modified"]
+        return conditions
+
+    def revalidated(self, not_modified: _Page, now: float) -> _CachedPage | None:
+        """This entry updated by a 304 answer (its headers replace the stored ones, RFC 9111
+        section 4.3.4); ``None`` if the merged headers forbid storing it."""
+        merged = {**self.headers, **not_modified.headers}
+        lifetime = _freshness(merged)
+        if lifetime is None:
+            return None
+        kept = {name: merged[name] for name in _STORED_HEADERS if name in merged}
+        return _CachedPage(
+            self.url, self.final_url, self.content_type, kept, now, now + lifetime, self.body
+        )
+
+
+class _PageCache:
+    """:class:`_CachedPage` entries as files in one folder; safe across threads and processes.
+
+    Each file is one JSON line (the entry's fields, the body's size and sha256) followed by the
+    body. See the rules above.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, url: str) -> Path:
+        key = f"{_PAGE_CACHE_FORMAT}\0{ACCEPT_SIMPLE}\0{url}"
+        return self.folder / (hashlib.sha256(key.encode()).hexdigest() + ".page")
+
+    def load(self, url: str) -> _CachedPage | None:
+        """The entry for ``url``, or ``None`` (missing, or removed because it is damaged)."""
+        path = self._path(url)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            return self._decode(url, data)
+        except (ValueError, TypeError, KeyError):
+            _log.debug("page cache: discarding the damaged entry for %s", url)
+            self._remove(path)
+            return None
+
+    @staticmethod
+    def _decode(url: str, data: bytes) -> _CachedPage:
+        head, newline, body = data.partition(b"\n")
+        meta = json.loads(head)
+        if not newline or not isinstance(meta, dict):
+            raise ValueError("no header line")
+        strings = ("url", "final_url", "content_type", "sha256")
+        numbers = ("stored_at", "fresh_until")
+        headers = meta["headers"]
+        if (
+            meta["format"] != _PAGE_CACHE_FORMAT
+            or meta["url"] != url
+            or not all(isinstance(meta[name], str) for name in strings)
+            or not all(
+                isinstance(meta[name], (int, float)) and not isinstance(meta[name], bool)
+                for name in numbers
+            )
+            or not isinstance(headers, dict)
+            or not all(
+                name in _STORED_HEADERS and isinstance(value, str)
+                for name, value in headers.items()
+            )
+            or meta["size"] != len(body)
+            or meta["sha256"] != hashlib.sha256(body).hexdigest()
+        ):
+            raise ValueError("the entry does not check out")
+        return _CachedPage(
+            url,
+            meta["final_url"],
+            meta["content_type"],
+            dict(headers),
+            float(meta["stored_at"]),
+            float(meta["fresh_until"]),
+            body,
+        )
+
+    def save(self, entry: _CachedPage) -> None:
+        """Write ``entry`` atomically; failures are logged and ignored."""
+        path = self._path(entry.url)
+        meta = {
+            "format": _PAGE_CACHE_FORMAT,
+            "url": entry.url,
+            "final_url": entry.final_url,
+            "content_type": entry.content_type,
+            "headers": dict(entry.headers),
+            "stored_at": entry.stored_at,
+            "fresh_until": entry.fresh_until,
+            "size": len(entry.body),
+            "sha256": hashlib.sha256(entry.body).hexdigest(),
+        }
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as out:
+                out.write(json.dumps(meta).encode() + b"\n")
+                out.write(entry.body)
+            os.replace(partial, path)  # Windows: fails if a reader holds the file; skipped
+        except OSError as exc:
+            _log.debug(
+                "page cache: not storing %s: %s", entry.url, exc.strerror or type(exc).__name__
+            )
+            self._remove(partial)
+
+    def discard(self, url: str) -> None:
+        """Remove the entry for ``url``, if any."""
+        self._remove(self._path(url))
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -644,9 +904,19 @@ class SimpleIndexClient:
             unless ``no_index`` is set, which leaves only the find-links locations.
         timeout: seconds to wait for a connection or a read.
         environ: environment for ``NETRC`` (default ``os.environ``).
+        page_cache: a folder where project pages from credential-free http(s) URLs are kept
+            across processes and reused as their HTTP caching headers allow: without a request
+            while fresh (``Cache-Control: max-age`` minus ``Age``), after a conditional request
+            (``ETag``/``Last-Modified``, answered 304) once stale. Pages fetched with
+            credentials, ``no-store`` pages and local pages are never written. The folder is
+            created on first use, may be shared by concurrent processes, and may be deleted at
+            any time. Default: ``None``, no disk cache.
+        clock: the wall clock for the page cache's freshness (seconds since the epoch; entries
+            are shared across processes). Default: :func:`time.time`.
 
-    Pages are cached for the client's lifetime, and concurrent requests for the same page wait
-    for one fetch, so one client can back a server that many threads use.
+    Pages are also cached in memory for the client's lifetime (fresh or not), and concurrent
+    requests for the same page wait for one fetch, so one client can back a server that many
+    threads use.
     """
 
     def __init__(
@@ -655,9 +925,13 @@ class SimpleIndexClient:
         *,
         timeout: float = 30,
         environ: Mapping[str, str] | None = None,
+        page_cache: str | os.PathLike[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         env = os.environ if environ is None else environ
         self.timeout = timeout
+        self._page_cache = None if page_cache is None else _PageCache(Path(page_cache))
+        self._clock = clock
         self._store = _CredentialStore(_netrc_path(env))
         self._opener = urllib.request.build_opener(_AuthHandler(self._store))
         self._opener.addheaders = [("User-Agent", _USER_AGENT)]
@@ -831,23 +1105,18 @@ class SimpleIndexClient:
                     url=shown,
                 )
             body = _read_local(page, shown)
-            parsed = self._parse(body, "text/html", page.as_uri(), shown, what)
+            parsed: ProjectPage | None = self._parse(body, "text/html", page.as_uri(), shown, what)
         else:
-            response = self._get(page_url, shown=shown, what=what, missing_ok=True)
-            if response is None:
-                return None
-            body, content_type, final_url = response
-            parsed = self._parse(body, content_type, final_url, shown, what)
-        return parsed._only(project)
+            parsed = self._read_page(page_url, shown=shown, what=what, missing_ok=True)
+        return None if parsed is None else parsed._only(project)
 
     def _read_links(self, location: str) -> ProjectPage:
         shown = self.shown(location)
         what = "the find-links page"
         if _is_url(location) and not location.lower().startswith("file:"):
-            response = self._get(location, shown=shown, what=what, missing_ok=False)
-            assert response is not None
-            body, content_type, final_url = response
-            return self._parse(body, content_type, final_url, shown, what)
+            page = self._read_page(location, shown=shown, what=what, missing_ok=False)
+            assert page is not None  # missing_ok=False: a 404 raised
+            return page
         path = _file_url_path(location) if _is_url(location) else Path(location)
         if path.is_dir():
             entries: list[tuple[str, str, Any]] = []
@@ -866,9 +1135,67 @@ class SimpleIndexClient:
             url=shown,
         )
 
+    def _read_page(
+        self, url: str, *, shown: str, what: str, missing_ok: bool
+    ) -> ProjectPage | None:
+        """An http(s) page, through the page cache when there is one (rules above
+        :class:`_CachedPage`); ``None`` for a 404/410 when ``missing_ok``."""
+        cache = self._page_cache
+        if cache is not None and self._store.has_any(url):
+            cache = None  # a credentialed page is never read from or written to disk
+        stored = cache.load(url) if cache is not None else None
+        if stored is not None and stored.is_fresh(self._clock()):
+            page = self._parse_stored(stored, shown)
+            if page is not None:
+                return page
+            stored = None  # unparseable (another version of this library wrote it?): refetch
+        validators = stored.validators() if stored is not None else {}
+        response = self._get(url, shown=shown, what=what, missing_ok=missing_ok, extra=validators)
+        if response is not None and response.status == 304 and stored is not None:
+            page = self._parse_stored(stored, shown)
+            if page is not None:
+                assert cache is not None  # stored comes from it
+                entry = stored.revalidated(response, self._clock())
+                if entry is None or response.credentialed:
+                    cache.discard(url)
+                else:
+                    cache.save(entry)
+                return page
+            response = self._get(url, shown=shown, what=what, missing_ok=missing_ok)
+        if response is None:
+            if cache is not None:
+                cache.discard(url)
+            return None
+        page, link_secrets = self._parse_checked(
+            response.body, response.content_type, response.url, shown, what
+        )
+        if cache is not None:
+            entry = None
+            if not (response.credentialed or link_secrets):
+                entry = _CachedPage.received(url, response, self._clock())
+            if entry is None:
+                cache.discard(url)
+            else:
+                cache.save(entry)
+        return page
+
+    def _parse_stored(self, stored: _CachedPage, shown: str) -> ProjectPage | None:
+        try:
+            page = _parse_page(stored.body, stored.content_type, stored.final_url, shown)
+        except _PageFormatError:
+            return None
+        page._strip_credentials(self._store)  # none: such pages are not stored
+        return page
+
     def _parse(
         self, body: bytes, content_type: str, page_url: str, shown: str, what: str
     ) -> ProjectPage:
+        return self._parse_checked(body, content_type, page_url, shown, what)[0]
+
+    def _parse_checked(
+        self, body: bytes, content_type: str, page_url: str, shown: str, what: str
+    ) -> tuple[ProjectPage, bool]:
+        """The page, and whether any of its links carried credentials (now stripped)."""
         try:
             page = _parse_page(body, content_type, page_url, shown)
         except _PageFormatError as exc:
@@ -878,8 +1205,7 @@ class SimpleIndexClient:
                 "a page of links to wheels",
                 url=shown,
             ) from None
-        page._strip_credentials(self._store)
-        return page
+        return page, page._strip_credentials(self._store)
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -899,31 +1225,59 @@ class SimpleIndexClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _fetch(self, url: str) -> _Page:
+    def _fetch(self, url: str, extra: Mapping[str, str]) -> _Page:
         headers = {"Accept": ACCEPT_SIMPLE, "Accept-Encoding": "gzip", "User-Agent": _USER_AGENT}
+        headers.update(extra)
         if self._pool.handles(url):
             return self._pool.get(url, headers)
+        # Through a proxy, urllib follows redirects and adds credentials per hop unseen: a
+        # redirected page counts as credentialed (never cached).
         request = urllib.request.Request(url, headers=headers)
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
+                final = response.geturl()
                 return _Page(
                     response.status,
                     str(response.reason),
                     response.headers.get("Content-Type") or "",
                     (response.headers.get("Content-Encoding") or "").lower(),
                     response.read(),
-                    response.geturl(),
+                    final,
+                    _caching_headers(response.headers),
+                    final != url or self._store.has_any(url),
                 )
         except urllib.error.HTTPError as exc:
-            page = _Page(exc.code, str(exc.reason), "", "", b"", url)
+            page = _Page(
+                exc.code,
+                str(exc.reason),
+                "",
+                "",
+                b"",
+                url,
+                _caching_headers(exc.headers),
+                exc.geturl() != url or self._store.has_any(url),
+            )
             exc.close()
             return page
 
     def _get(
-        self, url: str, *, shown: str, what: str, missing_ok: bool
-    ) -> tuple[bytes, str, str] | None:
+        self,
+        url: str,
+        *,
+        shown: str,
+        what: str,
+        missing_ok: bool,
+        extra: Mapping[str, str] | None = None,
+    ) -> _Page | None:
+        """GET a page: the response with its body decoded and its URL credential-free, or
+        ``None`` for a 404/410 when ``missing_ok``. A 304 is returned as is when ``extra``
+        held conditional headers.
+
+        Raises:
+            IndexUnavailableError: unreachable, another HTTP error, or an undecodable body.
+        """
         try:
-            page = self._fetch(url)
+            page = self._fetch(url, extra or {})
         except (urllib.error.URLError, OSError, HTTPException, ValueError) as exc:
             reason = _describe_network_error(exc)
             raise IndexUnavailableError(
@@ -932,6 +1286,8 @@ class SimpleIndexClient:
                 "index",
                 url=shown,
             ) from None
+        if page.status == 304 and extra:
+            return page
         if page.status >= 300:
             if missing_ok and page.status in (404, 410):
                 _log.debug("%s: not on %s (HTTP %s)", what, shown, page.status)
@@ -949,7 +1305,7 @@ class SimpleIndexClient:
                 "proxy in between is sending a corrupt response: retry, or use another index",
                 url=shown,
             ) from None
-        return body, page.content_type, _split_credentials(page.url)[0]
+        return dataclasses.replace(page, body=body, url=_split_credentials(page.url)[0])
 
     def open(
         self, url: str, *, method: str = "GET", headers: Mapping[str, str] | None = None
@@ -1223,13 +1579,17 @@ class ProjectPage:
         entries = [e for e in self._entries if (parse_filename(e[0]) or ("",))[0] == project]
         return ProjectPage(entries, self._format, self.source)
 
-    def _strip_credentials(self, store: _CredentialStore) -> None:
+    def _strip_credentials(self, store: _CredentialStore) -> bool:
+        """Move the credentials of links into ``store``; whether there were any."""
+        found = False
         for position, (filename, url, payload) in enumerate(self._entries):
             if "@" in url:
                 clean, creds = _split_credentials(url)
                 if creds is not None:  # a link that carries its own secret: that file only
                     store.add(clean.partition("#")[0], creds, exact=True)
                     self._entries[position] = (filename, clean, payload)
+                    found = True
+        return found
 
 
 def parse_page(

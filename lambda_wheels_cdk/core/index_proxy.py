@@ -264,12 +264,21 @@ class FilteringIndexView(Generic[S]):
         settings: the user's index settings (may carry credentials; never served).
         target: the Lambda target whose :meth:`Target.accepts` decides what is shown.
         allow_sdists: keep source distributions visible. Default: True.
-        client: the upstream client. Default: a :class:`SimpleIndexClient` for ``settings``.
+        client: the upstream client. Default: a :class:`SimpleIndexClient` for ``settings``
+            (with ``page_cache``).
         port: ``None`` (default) tries :data:`PREFERRED_PORTS` then any free port; ``0`` any
             free port; another number exactly that port.
         timeout: seconds for upstream requests and for idle connections from the installer.
         prewarm: open keep-alive connections to the indexes as the view starts, so that uv's
             first burst of page requests does not wait for TLS handshakes. Default: True.
+        page_cache: a folder for the client's disk cache of upstream project pages (see
+            :class:`SimpleIndexClient`), so that a view started by the next build answers from
+            it as long as the index's caching headers allow. Only for the client the view
+            creates; pass it to your own ``client`` otherwise. Default: ``None``, every view
+            fetches every page it serves.
+
+    Raises:
+        UsageError: both ``client`` and ``page_cache`` were given.
     """
 
     def __init__(
@@ -282,12 +291,18 @@ class FilteringIndexView(Generic[S]):
         port: int | None = None,
         timeout: float = 30,
         prewarm: bool = True,
+        page_cache: str | os.PathLike[str] | None = None,
     ) -> None:
+        if client is not None and page_cache is not None:
+            raise UsageError(
+                "FilteringIndexView got both a client and a page_cache; pass page_cache to the "
+                "SimpleIndexClient instead (the view only uses it for a client it creates)"
+            )
         self.settings = settings
         self.target = target
         self.allow_sdists = allow_sdists
         self._owns_client = client is None
-        self.client = client or SimpleIndexClient(settings, timeout=timeout)
+        self.client = client or SimpleIndexClient(settings, timeout=timeout, page_cache=page_cache)
         self.timeout = timeout
         self.prewarm = prewarm
         self._port_request = port

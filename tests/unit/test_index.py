@@ -16,6 +16,7 @@ import threading
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,25 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64  # many clients at once without SYN retries
 
 
+def not_modified(route: Route, request_headers: Message) -> bool:
+    """Whether a conditional GET matches ``route``'s ``ETag``/``Last-Modified`` (RFC 9110:
+    ``If-Modified-Since`` counts only without ``If-None-Match``)."""
+    if route.status != 200:
+        return False
+    tags = request_headers.get("If-None-Match")
+    if tags is not None:
+        etag = route.headers.get("ETag")
+        return etag is not None and etag in {t.strip() for t in tags.split(",")}
+    since = request_headers.get("If-Modified-Since")
+    return since is not None and since == route.headers.get("Last-Modified")
+
+
 class FakeIndex:
     """A local HTTP server serving canned routes; records every request with its headers.
 
-    With ``auth=(user, password)`` every route needs that Basic auth (401 otherwise).
+    With ``auth=(user, password)`` every route needs that Basic auth (401 otherwise). A route
+    with an ``ETag`` or ``Last-Modified`` header answers a matching conditional GET with 304
+    (and the route's headers).
     """
 
     def __init__(self, *, auth: tuple[str, str] | None = None) -> None:
@@ -98,6 +114,12 @@ class FakeIndex:
                 if route.raw:
                     self.wfile.write(route.body)
                     self.close_connection = True
+                    return
+                if not_modified(route, self.headers):
+                    self.send_response(304)
+                    for key, value in route.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
                     return
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
