@@ -112,6 +112,13 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--exclude", action="append", default=[], help="extra source exclude pattern")
     p.add_argument("--audit", choices=("strict", "warn", "off"), default="strict")
     p.add_argument("--cache-dir", metavar="DIR", help="bundle cache (default: user cache dir)")
+    p.add_argument(
+        "--link-mode",
+        choices=("link", "copy"),
+        default="link",
+        help="link: clone or hard-link installed files from uv's cache, like uv (default); "
+        "copy: new copies with fixed file times",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
     p.set_defaults(handler=_run_build)
@@ -158,6 +165,7 @@ def _run_build(args: argparse.Namespace) -> int:
         allow_sdists=not args.no_sdists,
         audit=args.audit,
         cache_dir=args.cache_dir,
+        link_mode=args.link_mode,
     )
     out = Path(args.output)
     progress = Progress(out.name or str(out), verbose=args.verbose)

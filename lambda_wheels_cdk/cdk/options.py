@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..core.bundle import AuditMode, BuildOptions, InstallerName
+from ..core.install import LinkMode
 from ..core.runtimes import _SLOTS
 from ..core.sources import IndexSettings
 from ..core.tree import DEFAULT_EXCLUDES
@@ -41,6 +42,9 @@ class WheelBundlingOptions:
             Default: off (``--frozen``: the lock is used as it is).
         cache_dir: the bundle cache. Default: the user cache dir, or
             ``$LAMBDA_WHEELS_CACHE_DIR``.
+        link_mode: ``"link"`` (default): installed files are cloned (copy-on-write file
+            systems) or hard-linked from uv's cache, as uv does; lambda-wheels never modifies a
+            shared file. ``"copy"``: new copies (slower for large sets). Same asset contents.
         smoke: after bundling, import every top-level module of every distribution (and the
             handler module) under a CPython of the target's version -- native, or arm64 under
             ``qemu-aarch64-static`` with ``LAMBDA_WHEELS_ARM64_SYSROOT`` -- with the function's
@@ -62,6 +66,7 @@ class WheelBundlingOptions:
     locked: bool = False
     cache_dir: str | None = None
     smoke: bool = False
+    link_mode: LinkMode = "link"
     _build: BuildOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +86,7 @@ class WheelBundlingOptions:
                 allow_sdists=self.allow_sdists,
                 audit=self.audit,
                 cache_dir=self.cache_dir,
+                link_mode=self.link_mode,
             ),
         )
 

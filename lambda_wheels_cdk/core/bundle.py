@@ -23,13 +23,15 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from filelock import FileLock, Timeout
 from packaging.utils import canonicalize_name
@@ -49,10 +51,22 @@ from .docker import build_wheels_in_docker
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
-from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, make_installer
+from .install import (
+    Installer,
+    InstallPlan,
+    LinkMode,
+    NoFittingWheelError,
+    UvInstaller,
+    make_installer,
+)
 from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
 from .sources import DependencySpec, IndexSettings
 from .target import Target
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .index import IndexFile
 
 CACHE_SCHEMA = "v1"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
@@ -81,6 +95,11 @@ class BuildOptions:
         audit: ``"strict"`` (default) fails on audit errors, ``"warn"`` prints them, ``"off"``.
         cache_dir: bundle cache root. Default: the user cache dir (``lambda-wheels``), or
             ``$LAMBDA_WHEELS_CACHE_DIR``.
+        link_mode: ``"link"`` (default): uv clones files from its cache (copy-on-write file
+            systems) or hard-links them, as ``uv pip install`` does by default; files shared
+            with uv's cache are never modified and keep its modification times. ``"copy"``:
+            every installed file is a new copy with the fixed 1980 time (slower on large
+            sets). The bundle's contents are the same either way.
     """
 
     installer: InstallerName = "uv"
@@ -89,8 +108,11 @@ class BuildOptions:
     allow_sdists: bool = True
     audit: AuditMode = "strict"
     cache_dir: str | None = None
+    link_mode: LinkMode = "link"
 
     def __post_init__(self) -> None:
+        if self.link_mode not in ("link", "copy"):
+            raise UsageError(f"link_mode {self.link_mode!r} must be 'link' (default) or 'copy'")
         if self.installer not in ("uv", "pip"):
             raise UsageError(
                 f"installer {self.installer!r} is not supported; use 'uv' (default) or 'pip'"
@@ -239,6 +261,10 @@ def dependency_key(
         "allow_sdists": options.allow_sdists,
         "index": index.fingerprint_data(),
     }
+    if options.link_mode != "link":
+        # same contents, other file times: a separate entry, so "copy" never gets a linked tree
+        # (added only when not the default, so keys and asset hashes stay as they were)
+        data["link_mode"] = options.link_mode
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -262,6 +288,9 @@ class BundleCache:
         # absolute: installers run in their own working folder
         self.root = (Path(root) if root is not None else default_cache_dir()).resolve()
         self.base = self.root / CACHE_SCHEMA
+        #: Keys whose entry was found changed and discarded by this object: rebuilt with the
+        #: installer's cache refreshed (a changed hard-linked file is changed in uv's cache too).
+        self.invalidated: set[str] = set()
 
     def _dirs(self) -> tuple[Path, Path, Path]:
         deps, locks, tmp = self.base / "deps", self.base / "locks", self.base / "tmp"
@@ -276,6 +305,11 @@ class BundleCache:
 
     def entry(self, key: str) -> Path:
         return self.base / "deps" / key
+
+    @property
+    def pages_dir(self) -> Path:
+        """Index project pages kept for as long as their HTTP caching headers allow."""
+        return self.base / "index-pages"
 
     @contextlib.contextmanager
     def lock(self, key: str, *, timeout: float = 3600) -> Iterator[None]:
@@ -314,6 +348,7 @@ class BundleCache:
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             emit("cache-invalid", key=key, reason=str(exc))
+            self.invalidated.add(key)
             self.discard(key)
             return None
 
@@ -331,9 +366,19 @@ class BundleCache:
         self.sweep()
         return Path(tempfile.mkdtemp(prefix=f"{key[:16]}-", dir=tmp))
 
-    def store(self, key: str, work: Path, build: DependencyBuild) -> DependencyBuild:
-        """Publish ``work/tree`` as the entry for ``key`` (atomic rename; caller holds the lock)."""
-        record = tree.tree_record(work / "tree")
+    def store(
+        self,
+        key: str,
+        work: Path,
+        build: DependencyBuild,
+        record: list[tuple[str, int, int]] | None = None,
+    ) -> DependencyBuild:
+        """Publish ``work/tree`` as the entry for ``key`` (atomic rename; caller holds the lock).
+
+        ``record`` is the tree's :func:`tree.tree_record` when the caller already has it.
+        """
+        if record is None:
+            record = tree.tree_record(work / "tree")
         manifest = {
             "key": key,
             "target": str(build.target),
@@ -400,8 +445,22 @@ def build_dependencies(
             return hit
         work = cache.new_workdir(key)
         try:
-            build = _install(spec, target, options, index, key, work, env, installer, log)
-            return cache.store(key, work, build)
+            refresh = key in cache.invalidated
+            build, record = _install(
+                spec,
+                target,
+                options,
+                index,
+                key,
+                work,
+                env,
+                installer,
+                log,
+                refresh=refresh,
+                page_cache=cache.pages_dir,
+            )
+            cache.invalidated.discard(key)
+            return cache.store(key, work, build, record)
         except InstallError as exc:
             if type(exc) is not InstallError:  # already specific (Docker, index, sdists)
                 raise
@@ -472,7 +531,11 @@ def _install(
     environ: Mapping[str, str],
     installer: Installer | None,
     log: Log,
-) -> DependencyBuild:
+    *,
+    refresh: bool = False,
+    page_cache: Path | None = None,
+) -> tuple[DependencyBuild, list[tuple[str, int, int]]]:
+    """Install into ``work/tree``; the build and the tree's record (see :func:`tree_record`)."""
     inst = installer or make_installer(options.installer, environ=environ)
     detail: Log = getattr(log, "detail", quiet)
     ignored = ignored_variables(environ)
@@ -494,15 +557,22 @@ def _install(
             requirements=spec.requirements_txt(),
             constraints=spec.constraints_txt(),
             index=index,
+            link_mode=options.link_mode,
+            refresh=refresh,
         )
         view: FilteringIndexView[IndexSettings] | None = None
         if count and inst.name == "uv" and needs_filtering_view(target, index):
             # uv sees only the wheels Target.accepts (exact glibc ceiling, no linux_* wheels),
             # so any superset --python-platform is safe and the newest fitting release wins
-            view = FilteringIndexView(index, target)
+            view = FilteringIndexView(index, target, page_cache=page_cache)
             local = stack.enter_context(view)
             plan = replace(plan, index=local, python_platform=uv_superset_platform(target))
             detail(f"resolving through a filtering index view for {target}")
+        pages: _NotePages | None = None
+        unpinned = _unpinned_names(spec)
+        if count and view is None and unpinned and not (index.no_index and not index.find_links):
+            pages = _NotePages(unpinned, index, environ, page_cache)
+            stack.callback(pages.close)
         if count:
             try:
                 _install_or_explain(inst, plan, dest, view, detail)
@@ -526,12 +596,13 @@ def _install(
             installer=inst.name,
             seconds=round(time.monotonic() - started, 3),
         )
-        distributions = read_distributions(dest, target, origins)
-        notes = _explain_versions(spec, distributions, target, index, view, environ)
+        record = tree.tree_record(dest)  # one walk: sizes for the manifest and the cache
+        sizes = {rel: size for rel, size, _ in record}
+        distributions = read_distributions(dest, target, origins, sizes=sizes)
+        notes = _explain_versions(spec, distributions, target, view, pages)
     distributions = tuple(
         replace(d, note=notes.get(canonicalize_name(d.name))) for d in distributions
     )
-    unpinned = _unpinned_names(spec)
     for dist in distributions:
         if dist.note and canonicalize_name(dist.name) in unpinned:
             warnings.append(dist.note)
@@ -544,10 +615,10 @@ def _install(
         distributions=distributions,
         warnings=tuple(warnings),
         cache="miss",
-        size=tree.tree_size(dest),
+        size=sum(sizes.values()),
     )
     _audit_dependencies(build, options, origins, log)
-    return build
+    return build, record
 
 
 def _install_or_explain(
@@ -585,48 +656,77 @@ def _unpinned_names(spec: DependencySpec) -> set[str]:
     return names
 
 
+class _NotePages:
+    """The index pages of the unpinned top-level requirements, fetched while uv installs.
+
+    They only feed the "why not newer" notes, so the look-ups run beside the installer (one
+    daemon thread per project: an unreachable index never delays the build or the exit) and a
+    failed look-up only costs its note.
+    """
+
+    def __init__(
+        self,
+        names: Iterable[str],
+        index: IndexSettings,
+        environ: Mapping[str, str],
+        page_cache: Path | None = None,
+    ):
+        from concurrent.futures import Future
+
+        from .index import SimpleIndexClient
+
+        self._client = SimpleIndexClient(index, environ=environ, page_cache=page_cache)
+        self._pages: dict[str, Future[list[IndexFile] | None]] = {}
+        for name in sorted({canonicalize_name(n) for n in names}):
+            future: Future[list[IndexFile] | None] = Future()
+            self._pages[name] = future
+            threading.Thread(
+                target=self._fetch, args=(name, future), name=f"lw-notes-{name}", daemon=True
+            ).start()
+
+    def _fetch(self, name: str, future: Future[list[IndexFile] | None]) -> None:
+        try:
+            future.set_result(self._client.project_files(name))
+        except LambdaWheelsError:
+            future.set_result(None)
+        except BaseException as exc:  # pragma: no cover - a bug: surface it where awaited
+            future.set_exception(exc)
+
+    def files(self, name: str) -> list[IndexFile] | None:
+        future = self._pages.get(canonicalize_name(name))
+        return future.result() if future is not None else None
+
+    def close(self) -> None:
+        self._client.close()
+
+
 def _explain_versions(
     spec: DependencySpec,
     distributions: Sequence[Distribution],
     target: Target,
-    index: IndexSettings,
     view: FilteringIndexView[IndexSettings] | None,
-    environ: Mapping[str, str],
+    pages: _NotePages | None,
 ) -> dict[str, str]:
     """Why newer releases were not installed: every distribution behind a view (its pages are
-    at hand); otherwise the unpinned top-level requirements, fetched from the index."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .index import SimpleIndexClient
+    at hand); otherwise the unpinned top-level requirements, from the prefetched pages."""
     from .resolution import explain_release
 
     wanted = [d for d in distributions if d.origin == "wheel"]
     if view is None:
         unpinned = _unpinned_names(spec)
         wanted = [d for d in wanted if canonicalize_name(d.name) in unpinned]
-    if not wanted or (index.no_index and not index.find_links):
-        return {}
     notes: dict[str, str] = {}
-    if view is not None:
-        for dist in wanted:
+    for dist in wanted:
+        message: str | None = None
+        if view is not None:
             with contextlib.suppress(LambdaWheelsError):
                 message = view.explain(dist.name, dist.version).message
-                if message:
-                    notes[canonicalize_name(dist.name)] = message
-        return notes
-    with SimpleIndexClient(index, environ=environ) as client:
-
-        def explain(dist: Distribution) -> tuple[str, str | None]:
-            try:
-                files = client.project_files(dist.name)
-            except LambdaWheelsError:
-                return dist.name, None  # the install worked; a lookup failure only costs a note
-            return dist.name, explain_release(dist.name, dist.version, files, target).message
-
-        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
-            for name, message in pool.map(explain, wanted):
-                if message:
-                    notes[canonicalize_name(name)] = message
+        elif pages is not None:
+            files = pages.files(dist.name)
+            if files is not None:
+                message = explain_release(dist.name, dist.version, files, target).message
+        if message:
+            notes[canonicalize_name(dist.name)] = message
     return notes
 
 
@@ -738,9 +838,17 @@ def _dist_name(distribution: str | None) -> str:
 
 
 def read_distributions(
-    root: Path, target: Target, origins: Mapping[str, str] | None = None
+    root: Path,
+    target: Target,
+    origins: Mapping[str, str] | None = None,
+    *,
+    sizes: Mapping[str, int] | None = None,
 ) -> tuple[Distribution, ...]:
-    """The distributions installed under ``root`` (``*.dist-info``), sorted by name."""
+    """The distributions installed under ``root`` (``*.dist-info``), sorted by name.
+
+    ``sizes`` (relative POSIX path -> bytes, e.g. from :func:`tree.tree_record`) saves a stat
+    per file.
+    """
     from email.parser import HeaderParser
 
     origins = origins or {}
@@ -755,7 +863,7 @@ def read_distributions(
             continue
         name, version = str(meta["Name"]), str(meta["Version"])
         tags = tuple(str(t).strip() for t in wheel.get_all("Tag") or ())
-        files, size = _record_size(root, info)
+        files, size = _record_size(root, info, sizes)
         canon = canonicalize_name(name)
         origin = origins.get(canon, "wheel")
         out.append(
@@ -783,7 +891,7 @@ def wheel_filename(name: str, version: str, tags: Sequence[str]) -> str:
     return f"{canonicalize_name(name).replace('-', '_')}-{version}-{compressed}.whl"
 
 
-def _record_size(root: Path, info: Path) -> tuple[int, int]:
+def _record_size(root: Path, info: Path, sizes: Mapping[str, int] | None = None) -> tuple[int, int]:
     files = size = 0
     record = info / "RECORD"
     if not record.is_file():
@@ -791,6 +899,12 @@ def _record_size(root: Path, info: Path) -> tuple[int, int]:
     for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
         rel = line.split(",", 1)[0]
         if not rel:
+            continue
+        if sizes is not None:
+            known = sizes.get(posixpath.normpath(rel))
+            if known is not None:
+                files += 1
+                size += known
             continue
         path = root / rel
         if path.is_file():

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from . import sources
@@ -37,6 +37,9 @@ from .index_proxy import with_no_proxy
 from .runtimes import _SLOTS
 from .sources import IndexSettings
 from .target import Target
+
+#: How installed files relate to the installer's cache (see :attr:`InstallPlan.link_mode`).
+LinkMode = Literal["link", "copy"]
 
 Log = Callable[[str], None]
 
@@ -59,6 +62,12 @@ class InstallPlan:
         no_deps: install exactly the requirements, no resolution of dependencies.
         python_platform: uv's ``--python-platform`` when it must differ from the target's own
             (behind a filtering index view, which already hides every wheel that does not fit).
+        link_mode: ``"link"``: uv clones files from its cache where the file system can
+            (APFS, btrfs, XFS: copy-on-write), else hard-links them, else copies (uv's
+            ``--link-mode clone`` chain); ``"copy"``: every file is a new copy. pip always copies.
+        refresh: re-download instead of reusing the installer's cache (uv ``--refresh``): used
+            after a cache entry was found changed, since an in-place edit of a hard-linked file
+            also changed uv's cached copy.
     """
 
     target: Target
@@ -69,6 +78,8 @@ class InstallPlan:
     source_build: tuple[str, ...] = ()
     no_deps: bool = False
     python_platform: str | None = None
+    link_mode: LinkMode = "link"
+    refresh: bool = False
 
     def uv_target_args(self) -> list[str]:
         """``--python-version X.Y --python-platform ...`` for uv."""
@@ -347,7 +358,8 @@ class UvInstaller(_ChildRunner):
                 "--no-installer-metadata",
                 "--no-compile-bytecode",
                 "--link-mode",
-                "copy",
+                "clone" if plan.link_mode == "link" else "copy",
+                *(["--refresh"] if plan.refresh else []),
             ]
             self._call(argv, plan, work, f"installing for {plan.target}", log)
 

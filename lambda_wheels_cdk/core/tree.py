@@ -2,8 +2,9 @@
 
 Deterministic output means: no ``.pyc``/``__pycache__``, no installer metadata (``INSTALLER``,
 ``REQUESTED``, ``direct_url.json``), no absolute interpreter paths in script shebangs, and a
-fixed modification time on every file we write. Portable: only ``os``/``shutil`` calls that
-work on Windows, macOS and Linux.
+fixed modification time on every file the tree owns alone (files hard-linked from an
+installer's cache are never modified, see :func:`normalize_install`). Portable: only
+``os``/``shutil`` calls that work on Windows, macOS and Linux.
 """
 
 from __future__ import annotations
@@ -58,42 +59,94 @@ def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
 
 
 def normalize_install(root: Path) -> None:
-    """Make an installed tree deterministic and host-independent (see module docstring)."""
+    """Make an installed tree deterministic and host-independent (see module docstring).
+
+    Installers may hard-link files from their own cache (uv's default on Linux and Windows):
+    such a file is shared with that cache and with every environment linked from it, so it is
+    never written in place. A file we change is replaced by a new one (``os.replace``), and the
+    fixed modification time is set only on files this tree owns alone (``st_nlink == 1``:
+    copies, reflink clones, files the installer generated, files we rewrote). Shared files keep
+    the installer cache's time; CDK zips assets with a fixed date, so the asset does not change.
+    One ``os.scandir`` pass; RECORD rows are checked against what it saw, not with a stat each.
+    """
+    base = os.fspath(root)
     # `uv pip install --target` leaves its empty, world-writable lock file behind
-    uv_lock = root / ".lock"
-    if uv_lock.is_file() and uv_lock.stat().st_size == 0:
-        uv_lock.unlink()
-    for dirpath, dirnames, filenames in os.walk(root, topdown=True):
-        base = Path(dirpath)
-        for name in list(dirnames):
-            if name == "__pycache__":
-                shutil.rmtree(base / name)
-                dirnames.remove(name)
-        for name in filenames:
-            path = base / name
-            installer_file = name in _INSTALLER_METADATA and base.name.endswith(".dist-info")
-            if name.endswith((".pyc", ".pyo")) or installer_file:
-                path.unlink()
-    scripts = root / "bin"
+    uv_lock = os.path.join(base, ".lock")
+    if os.path.isfile(uv_lock) and os.path.getsize(uv_lock) == 0:
+        os.unlink(uv_lock)
+    present: set[str] = set()
+    owned: dict[str, str] = {}  # relative path -> path, for files only this tree links to
+
+    def walk(folder: str, prefix: str, dist_info: bool) -> None:
+        with os.scandir(folder) as it:
+            entries = list(it)
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if name == "__pycache__":
+                    remove_tree(Path(entry.path))
+                else:
+                    walk(entry.path, f"{prefix}{name}/", name.endswith(".dist-info"))
+                continue
+            if name.endswith((".pyc", ".pyo")) or (dist_info and name in _INSTALLER_METADATA):
+                os.unlink(entry.path)
+                continue
+            rel = prefix + name
+            present.add(rel)
+            if not entry.is_symlink() and entry.stat(follow_symlinks=False).st_nlink == 1:
+                owned[rel] = entry.path
+
+    walk(base, "", False)
     changed: dict[str, bytes] = {}
-    if scripts.is_dir():
-        for rel, path in iter_files(scripts):
-            data = path.read_bytes()
-            if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
-                _, sep, rest = data.partition(b"\n")
-                new = _SHEBANG_PYTHON + sep + rest
-                if new != data:
-                    path.write_bytes(new)
-                    changed[f"bin/{rel}"] = new
-    _rewrite_records(root, changed)
-    set_fixed_mtimes(root)
+    for rel in sorted(r for r in present if r.startswith("bin/")):
+        path = os.path.join(base, *rel.split("/"))
+        if os.path.islink(path):
+            continue
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
+            _, sep, rest = data.partition(b"\n")
+            new = _SHEBANG_PYTHON + sep + rest
+            if new != data:
+                replace_file(path, new)
+                changed[rel] = new
+                owned[rel] = path
+    for rel, path in _rewrite_records(base, present, changed):
+        owned[rel] = path
+    times = (FIXED_MTIME, FIXED_MTIME)
+    for path in owned.values():
+        os.utime(path, times)
 
 
-def _rewrite_records(root: Path, changed: dict[str, bytes]) -> None:
-    """Drop RECORD rows for files we removed; refresh hashes of files we rewrote."""
-    for record in sorted(root.glob("*.dist-info/RECORD")):
+def replace_file(path: str, data: bytes) -> None:
+    """Give ``path`` new content as a new file (same mode): other hard links keep the old one."""
+    mode = os.stat(path).st_mode & 0o7777
+    tmp = f"{path}.lw-{uuid.uuid4().hex[:12]}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _rewrite_records(
+    base: str, present: set[str], changed: dict[str, bytes]
+) -> list[tuple[str, str]]:
+    """Drop RECORD rows for files we removed; refresh hashes of files we rewrote.
+
+    Returns the (relative path, path) of every RECORD file that was replaced.
+    """
+    replaced: list[tuple[str, str]] = []
+    for rel_record in sorted(r for r in present if _is_top_record(r)):
+        record = os.path.join(base, *rel_record.split("/"))
+        with open(record, encoding="utf-8") as fh:
+            text = fh.read()
         lines_out: list[str] = []
-        for line in record.read_text(encoding="utf-8").splitlines():
+        for line in text.splitlines():
             if not line.strip():
                 continue
             path = line.split(",", 1)[0]
@@ -104,17 +157,19 @@ def _rewrite_records(root: Path, changed: dict[str, bytes]) -> None:
                 data = changed[norm]
                 digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
                 line = f"{path},sha256={digest.decode()},{len(data)}"
-            elif not (root / norm).exists() and not norm.endswith("/RECORD"):
+            elif norm not in present and not norm.endswith("/RECORD"):
                 continue
             lines_out.append(line)
-        record.write_text("\n".join(lines_out) + "\n", encoding="utf-8")
+        new_text = "\n".join(lines_out) + "\n"
+        if new_text != text:
+            replace_file(record, new_text.encode("utf-8"))
+            replaced.append((rel_record, record))
+    return replaced
 
 
-def set_fixed_mtimes(root: Path) -> None:
-    times = (FIXED_MTIME, FIXED_MTIME)
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            os.utime(os.path.join(dirpath, name), times)
+def _is_top_record(rel: str) -> bool:
+    folder, _, name = rel.partition("/")
+    return name == "RECORD" and folder.endswith(".dist-info")
 
 
 def tree_record(root: Path) -> list[tuple[str, int, int]]:

@@ -27,7 +27,7 @@ from lambda_wheels_cdk.core.bundle import (
 )
 from lambda_wheels_cdk.core.sources import IndexSettings, from_list
 from lambda_wheels_cdk.core.target import Target
-from lambda_wheels_cdk.core.tree import digest_files, iter_files
+from lambda_wheels_cdk.core.tree import FIXED_MTIME, digest_files, iter_files
 from lambda_wheels_cdk.errors import LambdaWheelsError, NeedsDockerError
 from tests.support.packages import make_sdist, make_wheel
 
@@ -272,6 +272,71 @@ def test_a_changed_cache_entry_is_rebuilt(tmp_path: Path, cache: Path) -> None:
     build_bundle(spec, target, tmp_path / "b")
     assert len(_events(tmp_path, "install-start")) == 2
     assert "tampered" not in (tmp_path / "b" / "six.py").read_text()
+
+
+def test_link_mode_shares_uv_cache_files_without_changing_them(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default links uv's cached files (like uv does) and never modifies one of them."""
+    uv_cache = tmp_path / "uv-cache"
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
+    target = Target.for_runtime("python3.12", "x86_64")
+    spec = from_list(["six==1.17.0", "orjson==3.11.4"])
+
+    def uv_files() -> dict[tuple[int, int], tuple[str, int, int]]:
+        out = {}
+        for rel, path in iter_files(uv_cache / "archive-v0"):
+            st = path.stat()
+            out[(st.st_dev, st.st_ino)] = (rel, st.st_size, st.st_mtime_ns)
+        return out
+
+    build_bundle(spec, target, tmp_path / "warm")  # fills uv's cache
+    before = uv_files()
+    digests_before = {
+        rel: digest_files(uv_cache, [(rel, uv_cache / "archive-v0" / rel)])
+        for rel, _, _ in before.values()
+    }
+    linked = tmp_path / "linked"
+    build_bundle(spec, target, linked, options=BuildOptions(cache_dir=str(tmp_path / "c1")))
+    copied = tmp_path / "copied"
+    build_bundle(
+        spec,
+        target,
+        copied,
+        options=BuildOptions(cache_dir=str(tmp_path / "c2"), link_mode="copy"),
+    )
+    # uv's cached files: same inodes, sizes, times and contents as before both builds
+    assert uv_files() == before
+    assert {
+        rel: digest_files(uv_cache, [(rel, uv_cache / "archive-v0" / rel)])
+        for rel, _, _ in before.values()
+    } == digests_before
+    # the default shares files with uv's cache (hard links on this ext4 host, or clones)
+    shared = [p for _, p in iter_files(linked) if (p.stat().st_dev, p.stat().st_ino) in before]
+    assert shared, "no file of the bundle is shared with uv's cache"
+    # "copy" shares nothing with uv's cache and fixes every file's time
+    assert not [p for _, p in iter_files(copied) if (p.stat().st_dev, p.stat().st_ino) in before]
+    assert {p.stat().st_mtime for _, p in iter_files(copied)} == {FIXED_MTIME}
+    # the same bundle either way
+    assert digest_files(linked, iter_files(linked)) == digest_files(copied, iter_files(copied))
+
+
+def test_an_edit_through_a_shared_file_is_repaired_from_a_fresh_download(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing into a bundle file in place also writes into uv's cached copy (a hard link):
+    the changed cache entry is rebuilt with uv --refresh, so the rebuild is clean."""
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    target = Target.for_runtime("python3.12", "x86_64")
+    spec = from_list(["six==1.17.0"])
+    build_bundle(spec, target, tmp_path / "a")
+    original = (tmp_path / "a" / "six.py").read_bytes()
+    with (tmp_path / "a" / "six.py").open("r+b") as fh:  # in place, like an editor keeping links
+        fh.write(b"raise SystemExit('tampered')\n")
+    build_bundle(spec, target, tmp_path / "b")
+    assert len(_events(tmp_path, "cache-invalid")) == 1
+    assert len(_events(tmp_path, "install-start")) == 2
+    assert (tmp_path / "b" / "six.py").read_bytes() == original
 
 
 def test_killed_build_leaves_nothing_half_written(tmp_path: Path, cache: Path) -> None:

@@ -121,3 +121,42 @@ def test_stale_temp_siblings_are_swept(tmp_path: Path) -> None:
     os.utime(stale, (0, 0))
     made = tree.temp_sibling(dest, "build")
     assert not stale.exists() and fresh.exists() and made.exists()
+
+
+def test_normalize_never_writes_into_files_shared_with_an_installer_cache(tmp_path: Path) -> None:
+    """uv hard-links files from its cache: normalizing must leave the cache's copies alone."""
+    cache, root = tmp_path / "uv-cache", tmp_path / "tree"
+    _installed(cache)
+    root.mkdir()
+    for rel, path in tree.iter_files(cache):  # the installed tree is all hard links
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, root / rel)
+    os.utime(cache / "demo" / "__init__.py", (1_600_000_000, 1_600_000_000))
+    before = {rel: (p.read_bytes(), p.stat().st_mtime_ns) for rel, p in tree.iter_files(cache)}
+
+    tree.normalize_install(root)
+
+    after = {rel: (p.read_bytes(), p.stat().st_mtime_ns) for rel, p in tree.iter_files(cache)}
+    assert after == before  # contents and times of every cache file unchanged
+    # the tree still got its rewrites, as new files of its own with the fixed time
+    script, record = root / "bin" / "demo", root / "demo-1.0.dist-info" / "RECORD"
+    assert script.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert script.stat().st_nlink == 1 and record.stat().st_nlink == 1
+    assert script.stat().st_mtime == tree.FIXED_MTIME
+    assert "INSTALLER" not in record.read_text()
+    # a shared file keeps the cache's time (changing it would change the cache's file)
+    shared = root / "demo" / "__init__.py"
+    assert shared.stat().st_nlink == 2
+    assert shared.stat().st_mtime_ns == before["demo/__init__.py"][1]
+
+
+def test_replace_file_keeps_the_mode_and_leaves_other_links(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"old")
+    os.chmod(a, 0o755)
+    os.link(a, b)
+    tree.replace_file(str(b), b"new")
+    assert a.read_bytes() == b"old" and b.read_bytes() == b"new"
+    if os.name == "posix":
+        assert b.stat().st_mode & 0o777 == 0o755
+    assert [p.name for p in tmp_path.iterdir()] in (["a", "b"], ["b", "a"])
