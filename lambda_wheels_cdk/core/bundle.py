@@ -12,8 +12,10 @@ The pipeline (one path for the CLI and the CDK constructs)::
 The cache is content-addressed: ``<cache>/v1/deps/<key>/`` holds ``tree/`` and
 ``manifest.json``; entries appear by an atomic rename, are guarded by a file lock per key (two
 builds of the same inputs install once), and are verified against their recorded file sizes and
-times before use (a changed entry is rebuilt). Nothing here names uv or Docker beyond choosing
-the installer object; see :mod:`.install` and :mod:`.docker`.
+times before use (a changed entry is rebuilt, with uv's cache refreshed: its files may be hard
+links into uv's cache). ``<cache>/v1/index-pages/`` keeps index project pages for as long as
+their HTTP caching headers allow (:class:`.index.SimpleIndexClient`). Nothing here names uv or
+Docker beyond choosing the installer object; see :mod:`.install` and :mod:`.docker`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from filelock import FileLock, Timeout
 from packaging.utils import canonicalize_name
 
 from .. import __version__
@@ -47,10 +48,8 @@ from ..errors import (
     UsageError,
 )
 from . import tree
-from .docker import build_wheels_in_docker
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
-from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
 from .install import (
     Installer,
     InstallPlan,
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from .index import IndexFile
+    from .index_proxy import FilteringIndexView
 
 CACHE_SCHEMA = "v1"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
@@ -314,6 +314,8 @@ class BundleCache:
     @contextlib.contextmanager
     def lock(self, key: str, *, timeout: float = 3600) -> Iterator[None]:
         _, locks, _ = self._dirs()
+        from filelock import FileLock, Timeout  # only when installing: keeps cache hits quick
+
         lock = FileLock(str(locks / f"{key}.lock"))
         try:
             with lock.acquire(timeout=timeout):
@@ -560,6 +562,8 @@ def _install(
             link_mode=options.link_mode,
             refresh=refresh,
         )
+        from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
+
         view: FilteringIndexView[IndexSettings] | None = None
         if count and inst.name == "uv" and needs_filtering_view(target, index):
             # uv sees only the wheels Target.accepts (exact glibc ceiling, no linux_* wheels),
@@ -575,14 +579,14 @@ def _install(
             stack.callback(pages.close)
         if count:
             try:
-                _install_or_explain(inst, plan, dest, view, detail)
+                _install_or_explain(inst, plan, dest, view, detail, log)
             except NoFittingWheelError as exc:
                 plan, origins = _plan_sdists(
                     plan, exc.names, options, work, environ, inst, log, detail, index
                 )
                 tree.remove_tree(dest)
                 dest.mkdir()
-                _install_or_explain(inst, plan, dest, view, detail)
+                _install_or_explain(inst, plan, dest, view, detail, log)
         if count and not any(dest.glob("*.dist-info")):
             raise InstallError(
                 f"the installer reported success but installed nothing into {dest}; this is a "
@@ -627,10 +631,11 @@ def _install_or_explain(
     dest: Path,
     view: FilteringIndexView[IndexSettings] | None,
     detail: Log,
+    progress: Log = quiet,
 ) -> None:
     """Run the installer; when it fails behind a view, report the upstream index error first."""
     try:
-        inst.install(plan, dest, log=detail)
+        inst.install(plan, dest, log=detail, progress=progress)
     except NoFittingWheelError:
         if view is not None:
             view.raise_for_upstream_errors()
@@ -743,6 +748,7 @@ def _plan_sdists(
 ) -> tuple[InstallPlan, dict[str, Literal["sdist-host", "sdist-docker"]]]:
     """Some requirements have no fitting wheel: build pure ones here, native ones in Docker."""
     from . import sdists
+    from .docker import build_wheels_in_docker
 
     names = [canonicalize_name(n) for n in first]
     if not options.allow_sdists:

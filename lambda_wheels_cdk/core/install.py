@@ -28,12 +28,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from . import sources
 from .hostenv import installer_environment
-from .index_proxy import with_no_proxy
 from .runtimes import _SLOTS
 from .sources import IndexSettings
 from .target import Target
@@ -100,7 +99,11 @@ class Installer(Protocol):
         """A string that changes whenever the installer's behaviour may change (cache key)."""
         ...
 
-    def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None: ...
+    def install(
+        self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
+    ) -> None:
+        """Install; ``log`` gets command lines, ``progress`` the installer's stages."""
+        ...
 
     def child_env(self, plan: InstallPlan) -> dict[str, str]: ...
 
@@ -198,23 +201,35 @@ def _run(
     secrets: Sequence[str],
     what: str,
     log: Log,
+    on_line: Callable[[str], None] | None = None,
 ) -> str:
+    """Run a child with its output captured (stdout and stderr in one stream, in order).
+
+    ``on_line`` sees each output line (credentials masked) as it arrives: live progress.
+    """
     log(redact_text(" ".join(argv), secrets))
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             list(argv),
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             encoding="utf-8",
             errors="replace",
-            check=False,
         )
     except OSError as exc:
         raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
-    output = redact_text((proc.stdout or "") + (proc.stderr or ""), secrets)
+    lines: list[str] = []
+    with proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(redact_text(line.rstrip("\r\n"), secrets))
+    output = redact_text("".join(lines), secrets)
     if proc.returncode != 0:
         names = sdist_only_names(output)
         detail = output.strip()
@@ -266,7 +281,15 @@ class _ChildRunner:
     def child_env(self, plan: InstallPlan) -> dict[str, str]:
         raise NotImplementedError
 
-    def _call(self, argv: Sequence[str], plan: InstallPlan, cwd: Path, what: str, log: Log) -> str:
+    def _call(
+        self,
+        argv: Sequence[str],
+        plan: InstallPlan,
+        cwd: Path,
+        what: str,
+        log: Log,
+        progress: Log | None = None,
+    ) -> str:
         return _run(
             argv,
             env=self.child_env(plan),
@@ -274,7 +297,32 @@ class _ChildRunner:
             secrets=secrets_of(plan.index),
             what=f"{self.name} ({what})",
             log=log,
+            on_line=None if progress is None else _progress_lines(progress),
         )
+
+
+#: The installers' own stage lines, retold as progress (uv's summary lines, downloads of big
+#: files, pip's "Installing collected packages").
+_STAGES: Final = (
+    (re.compile(r"^Resolved (\d+ packages?) in (\S+)"), "resolved {0} ({1})"),
+    (re.compile(r"^Prepared (\d+ packages?) in (\S+)"), "downloaded and unpacked {0} ({1})"),
+    (re.compile(r"^Installed (\d+ packages?) in (\S+)"), "installed {0} ({1})"),
+    (re.compile(r"^\s*Downloading (\S+) \(([^)]+)\)$"), "downloading {0} ({1})"),
+    (re.compile(r"^Installing collected packages: (.+)$"), "installing {0}"),
+)
+
+
+def _progress_lines(progress: Log) -> Callable[[str], None]:
+    """Turn an installer's output lines into a few progress lines (the rest stays quiet)."""
+
+    def on_line(line: str) -> None:
+        for pattern, template in _STAGES:
+            match = pattern.match(line)
+            if match:
+                progress(template.format(*match.groups()))
+                return
+
+    return on_line
 
 
 def _write_inputs(plan: InstallPlan, workdir: Path) -> tuple[Path, Path | None]:
@@ -332,6 +380,8 @@ class UvInstaller(_ChildRunner):
         """The installer's environment: isolated from host config, index settings set."""
         extra = index_environment(plan.index, "uv")
         # a filtering index view listens on 127.0.0.1: never send uv there through a proxy
+        from .index_proxy import with_no_proxy
+
         return with_no_proxy(installer_environment(self._environ, extra))
 
     def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
@@ -345,7 +395,9 @@ class UvInstaller(_ChildRunner):
         ]
         return args + _shared_args(plan, con)
 
-    def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
+    def install(
+        self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
+    ) -> None:
         with _workspace(plan, "lw-uv-") as (work, req, con):
             argv = [
                 self.uv,
@@ -361,7 +413,7 @@ class UvInstaller(_ChildRunner):
                 "clone" if plan.link_mode == "link" else "copy",
                 *(["--refresh"] if plan.refresh else []),
             ]
-            self._call(argv, plan, work, f"installing for {plan.target}", log)
+            self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def install_host_build(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         """Build ``plan.source_build`` from sdists for the *host* interpreter, into ``dest``.
@@ -477,7 +529,9 @@ class PipInstaller(_ChildRunner):
             args[:0] = ["--platform", f"linux_{plan.target.arch}"]
         return args + _shared_args(plan, con)
 
-    def install(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
+    def install(
+        self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
+    ) -> None:
         self.version()
         with _workspace(plan, "lw-pip-") as (work, req, con):
             argv = [
@@ -492,7 +546,7 @@ class PipInstaller(_ChildRunner):
                 "--disable-pip-version-check",
                 *self._args(plan, req, con),
             ]
-            self._call(argv, plan, work, f"installing for {plan.target}", log)
+            self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json

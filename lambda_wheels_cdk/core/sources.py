@@ -81,7 +81,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, NoReturn, Union
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
-from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -342,6 +341,8 @@ def _local_path_of(location: str) -> Path | None:
 
 def _file_url_to_path(url: str) -> Path:
     parts = urlsplit(url)
+    from urllib.request import url2pathname  # imports http/ssl: only for file: URLs
+
     path = url2pathname(unquote(parts.path))
     if parts.netloc and parts.netloc != "localhost":
         path = f"//{parts.netloc}{path}"
@@ -821,6 +822,8 @@ def _resolve_local(location: str, base_dir: Path) -> Path:
         if location.lower().startswith("file://"):
             path = _file_url_to_path(location)
         else:  # file:relative/path (uv accepts it)
+            from urllib.request import url2pathname
+
             path = Path(url2pathname(unquote(parts.path)))
     else:
         path = Path(location)

@@ -88,6 +88,21 @@ def test_pydantic_for_arm64_on_this_x86_64_host(
     }
 
 
+def test_progress_lines_say_what_the_build_is_doing(
+    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--runtime", "python3.12", "--arch", "x86_64", "-o", str(tmp_path / "out"), "six"]
+    assert main(["build", *argv]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    stages = [line.split(": ", 1)[1] for line in lines if line.startswith("[lambda-wheels] out:")]
+    stages = [s for s in stages if not s.startswith("ignoring host installer settings")]
+    assert stages[0].startswith("installing 1 requirement for python3.12/x86_64 with uv"), lines
+    assert any(s.startswith("resolved 1 package (") for s in stages), lines
+    assert any(s.startswith("installed 1 package (") for s in stages), lines
+    assert any(s.startswith("audit python3.12/x86_64: 0 errors") for s in stages), lines
+    assert len(lines) <= 8, lines  # a few plain lines, no per-file chatter
+
+
 def test_al2_build_fits_glibc_226(
     tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -44,6 +44,7 @@ class Captured:
         secrets: Sequence[str],
         what: str,
         log: Any,
+        on_line: Any = None,
     ) -> str:
         requirements = ""
         if "-r" in argv:
@@ -192,3 +193,30 @@ def test_redaction() -> None:
     red = redact_text(text, secrets)
     assert "s3cr3t-token" not in red and "tok-only" not in red
     assert "https://ci:***@pkgs.example/simple" in red
+
+
+def test_installer_stage_lines_become_a_few_progress_lines() -> None:
+    from lambda_wheels_cdk.core.install import _progress_lines
+
+    seen: list[str] = []
+    on_line = _progress_lines(seen.append)
+    for line in [
+        "Using CPython 3.11.7 interpreter at: /usr/bin/python3",
+        "Resolved 12 packages in 412ms",
+        "Downloading pyarrow (40.1MiB)",
+        " Downloaded pyarrow",
+        "Prepared 12 packages in 2.31s",
+        "Installed 12 packages in 35ms",
+        " + numpy==2.5.5",
+        "Collecting six",
+        "Installing collected packages: six, numpy",
+        "Successfully installed numpy-2.5.5 six-1.17.0",
+    ]:
+        on_line(line)
+    assert seen == [
+        "resolved 12 packages (412ms)",
+        "downloading pyarrow (40.1MiB)",
+        "downloaded and unpacked 12 packages (2.31s)",
+        "installed 12 packages (35ms)",
+        "installing six, numpy",
+    ]
