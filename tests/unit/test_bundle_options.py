@@ -1,0 +1,24 @@
+"""BuildOptions.link_mode: validated, and part of the cache key only when not the default."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_wheels_cdk.core.bundle import BuildOptions, dependency_key
+from lambda_wheels_cdk.core.sources import IndexSettings
+from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.errors import UsageError
+
+TARGET = Target.for_runtime("python3.12", "arm64")
+
+
+def test_link_mode_copy_is_its_own_cache_entry_and_link_keeps_the_old_keys() -> None:
+    index = IndexSettings()
+    default = dependency_key("inputs", TARGET, BuildOptions(), index)
+    assert dependency_key("inputs", TARGET, BuildOptions(link_mode="link"), index) == default
+    assert dependency_key("inputs", TARGET, BuildOptions(link_mode="copy"), index) != default
+
+
+def test_an_unknown_link_mode_names_the_choices() -> None:
+    with pytest.raises(UsageError, match="'link' \\(default\\) or 'copy'"):
+        BuildOptions(link_mode="symlink")  # type: ignore[arg-type]
