@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -169,18 +169,6 @@ class FakeIndex:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeIndex]:
-    with FakeIndex() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_auth() -> Iterator[FakeIndex]:
-    with FakeIndex(auth=("alice", SECRET)) as server:
-        yield server
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ fetched again. 404s are not cached. Credentialed pages never touch the disk.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +47,6 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeIndex]:
-    with FakeIndex() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_auth() -> Iterator[FakeIndex]:
-    with FakeIndex(auth=("alice", SECRET)) as server:
-        yield server
 
 
 def page(name: str = "demo", version: str = "1.0") -> str:
