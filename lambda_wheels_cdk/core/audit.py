@@ -32,11 +32,12 @@ import stat
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, Union
 
 from packaging.tags import Tag, parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import AuditError, InputError, UsageError
 from .audit_data import (
@@ -328,6 +329,7 @@ def audit(
     *,
     layers: Sequence[str | os.PathLike[str]] = (),
     kind: BundleKind = "function",
+    built_for_target: Collection[str] = (),
 ) -> AuditReport:
     """Audit a function bundle (or a layer) and its layers for a Lambda target.
 
@@ -337,6 +339,9 @@ def audit(
         target: the runtime and architecture the bundle must run on.
         layers: the layers the function uses, in attach order (folders or zips).
         kind: ``"function"`` (default) or ``"layer"`` -- what ``root`` is.
+        built_for_target: names of distributions compiled in the target's own build image
+            (lambda-wheels' Docker path): their ``linux_<arch>`` WHEEL tag is expected, so it is
+            not judged; their binaries are checked like every other file.
 
     Returns:
         every finding; call :meth:`AuditReport.raise_for_errors` to fail on errors.
@@ -345,7 +350,8 @@ def audit(
         InputError: a path does not exist, or is neither a folder nor a readable zip.
         UsageError: ``kind`` is not ``"function"``/``"layer"``, or ``layers`` is one path.
     """
-    return evaluate(collect(root, python=target.python, layers=layers, kind=kind), target)
+    facts = collect(root, python=target.python, layers=layers, kind=kind)
+    return evaluate(facts, target, built_for_target=built_for_target)
 
 
 def _layer_labels(layers: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -669,13 +675,19 @@ class _Fixes:
         return f"rebuild the bundle for the target: {self.command}"
 
 
-def evaluate(facts: BundleFacts, target: Target) -> AuditReport:
-    """Judge collected facts against a target. Pure: no I/O, no host probing."""
+def evaluate(
+    facts: BundleFacts, target: Target, *, built_for_target: Collection[str] = ()
+) -> AuditReport:
+    """Judge collected facts against a target. Pure: no I/O, no host probing.
+
+    ``built_for_target``: see :func:`audit`.
+    """
     fixes = _Fixes(target)
     present = {posixpath.join(tree.mount, f.path) for tree in facts.trees for f in tree.files}
+    expected_tags = {canonicalize_name(n) for n in built_for_target}
     findings: list[Finding] = []
     for tree in facts.trees:
-        findings += _tree_findings(tree, target, fixes, present)
+        findings += _tree_findings(tree, target, fixes, present, expected_tags)
     findings += _bundle_findings(facts, target)
     findings.sort(key=_finding_order)
 
@@ -699,7 +711,11 @@ def _finding_order(f: Finding) -> tuple[bool, str, bool, str, str]:
 
 
 def _tree_findings(
-    tree: TreeFacts, target: Target, fixes: _Fixes, present: set[str]
+    tree: TreeFacts,
+    target: Target,
+    fixes: _Fixes,
+    present: set[str],
+    expected_tags: set[NormalizedName],
 ) -> list[Finding]:
     dists = {d.label: d for d in tree.dists}
     libs_dirs = _libs_dirs(tree)
@@ -714,7 +730,7 @@ def _tree_findings(
             findings.append(Finding(severity, owner, shown, code, reason, fix))
     failing = {f.distribution for f in findings if f.severity == "error"}
     for dist in tree.dists:
-        if dist.live:
+        if dist.live and canonicalize_name(dist.label.split(" ", 1)[0]) not in expected_tags:
             findings += _wheel_tag_findings(dist, dist.label in failing, tree, target, fixes)
     findings += _layout_findings(tree, target)
     return findings

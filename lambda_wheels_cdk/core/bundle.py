@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from packaging.utils import canonicalize_name
 
@@ -111,7 +111,7 @@ class BuildOptions:
     link_mode: LinkMode = "link"
 
     def __post_init__(self) -> None:
-        if self.link_mode not in ("link", "copy"):
+        if self.link_mode not in get_args(LinkMode):
             raise UsageError(f"link_mode {self.link_mode!r} must be 'link' (default) or 'copy'")
         if self.installer not in ("uv", "pip"):
             raise UsageError(
@@ -369,18 +369,12 @@ class BundleCache:
         return Path(tempfile.mkdtemp(prefix=f"{key[:16]}-", dir=tmp))
 
     def store(
-        self,
-        key: str,
-        work: Path,
-        build: DependencyBuild,
-        record: list[tuple[str, int, int]] | None = None,
+        self, key: str, work: Path, build: DependencyBuild, record: list[tuple[str, int, int]]
     ) -> DependencyBuild:
         """Publish ``work/tree`` as the entry for ``key`` (atomic rename; caller holds the lock).
 
-        ``record`` is the tree's :func:`tree.tree_record` when the caller already has it.
+        ``record`` is the tree's :func:`tree.tree_record`, as the install already computed it.
         """
-        if record is None:
-            record = tree.tree_record(work / "tree")
         manifest = {
             "key": key,
             "target": str(build.target),
@@ -603,7 +597,7 @@ def _install(
         record = tree.tree_record(dest)  # one walk: sizes for the manifest and the cache
         sizes = {rel: size for rel, size, _ in record}
         distributions = read_distributions(dest, target, origins, sizes=sizes)
-        notes = _explain_versions(spec, distributions, target, view, pages)
+        notes = _explain_versions(unpinned, distributions, target, view, pages)
     distributions = tuple(
         replace(d, note=notes.get(canonicalize_name(d.name))) for d in distributions
     )
@@ -631,7 +625,7 @@ def _install_or_explain(
     dest: Path,
     view: FilteringIndexView[IndexSettings] | None,
     detail: Log,
-    progress: Log = quiet,
+    progress: Log,
 ) -> None:
     """Run the installer; when it fails behind a view, report the upstream index error first."""
     try:
@@ -706,7 +700,7 @@ class _NotePages:
 
 
 def _explain_versions(
-    spec: DependencySpec,
+    unpinned: set[str],
     distributions: Sequence[Distribution],
     target: Target,
     view: FilteringIndexView[IndexSettings] | None,
@@ -718,7 +712,6 @@ def _explain_versions(
 
     wanted = [d for d in distributions if d.origin == "wheel"]
     if view is None:
-        unpinned = _unpinned_names(spec)
         wanted = [d for d in wanted if canonicalize_name(d.name) in unpinned]
     notes: dict[str, str] = {}
     for dist in wanted:
@@ -818,26 +811,15 @@ def _audit_dependencies(
         return
     from .audit import audit
 
-    report = audit(build.tree, build.target)
-    docker_built = {n for n, o in origins.items() if o == "sdist-docker"}
-    findings = [
-        f
-        for f in report.findings
-        # wheels we compiled in the target's build image carry linux_<arch>: their binaries
-        # are still checked (ELF machine, glibc, libraries), only the tag is expected
-        if not (f.code == "wheel-tag" and _dist_name(f.distribution) in docker_built)
-    ]
-    report = replace(report, findings=tuple(findings))
+    # wheels we compiled in the target's build image carry linux_<arch>: the tag is expected
+    docker_built = [n for n, o in origins.items() if o == "sdist-docker"]
+    report = audit(build.tree, build.target, built_for_target=docker_built)
     log(report.summary())
     if report.errors and options.audit == "strict":
         report.raise_for_errors()
     for f in report.findings:
         if f.severity == "warning" or options.audit == "warn":
             log(f"{f.severity}: {f.distribution or '-'}: {f.path}: {f.reason}")
-
-
-def _dist_name(distribution: str | None) -> str:
-    return canonicalize_name(distribution.split(" ", 1)[0]) if distribution else ""
 
 
 # -- reading what was installed --------------------------------------------------------------

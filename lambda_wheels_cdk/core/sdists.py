@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import InstallError
 from . import tree
+from .bundle import read_distributions
 from .elf import HEAD_BYTES, sniff
 from .events import Log, quiet
 from .install import Installer, InstallPlan, NoFittingWheelError, UvInstaller, _run, secrets_of
@@ -137,7 +138,7 @@ def classify(
             native[name] = (version, f"does not build on this host: {last}")
             continue
         binaries = has_binaries(dest)
-        tags = _wheel_tags(dest)
+        tags = [t for dist in read_distributions(dest, plan.target) for t in dist.tags]
         if binaries:
             native[name] = (version, f"its build contains compiled code ({binaries[0]})")
         elif tags and not all(t.endswith("-none-any") for t in tags):
@@ -145,15 +146,6 @@ def classify(
         else:
             pure[name] = version
     return pure, native
-
-
-def _wheel_tags(root: Path) -> list[str]:
-    tags: list[str] = []
-    for wheel in root.glob("*.dist-info/WHEEL"):
-        for line in wheel.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("Tag:"):
-                tags.append(line.split(":", 1)[1].strip())
-    return tags
 
 
 def build_pure_wheels_with_pip(

@@ -1715,16 +1715,22 @@ def _pinned_entry(
 ) -> _Entry:
     extras_text = f"[{','.join(extras)}]" if extras else ""
     text = f"{name}{extras_text}=={version}"
+    req = _lock_requirement(
+        text, marker, where, f"{name!r} version {version!r} does not make a valid pin"
+    )
+    return _Entry(req, where, hashes)
+
+
+def _lock_requirement(text: str, marker: bool | str, where: str, problem: str) -> Requirement:
+    """A lock entry's requirement ``text`` with its marker; ``problem`` starts the error."""
     if isinstance(marker, str):
         text += f" ; {marker}"
     try:
-        req = _normalize(Requirement(text))
+        return _normalize(Requirement(text))
     except (InvalidRequirement, _BadRequirement) as exc:
         raise _Problem(
-            f"{where}: {name!r} version {version!r} does not make a valid pin "
-            f"({_first_line(exc)}): regenerate the lock file"
+            f"{where}: {problem} ({_first_line(exc)}): regenerate the lock file"
         ) from None
-    return _Entry(req, where, hashes)
 
 
 def _reference_entry(
@@ -1755,16 +1761,12 @@ def _reference_entry(
             ) from None
         url = path.as_uri()
         local = str(path)
-    text = f"{name}{extras_text} @ {url}"
-    if isinstance(marker, str):
-        text += f" ; {marker}"
-    try:
-        req = _normalize(Requirement(text))
-    except (InvalidRequirement, _BadRequirement) as exc:
-        raise _Problem(
-            f"{where}: {name!r} has a source that does not make a valid requirement "
-            f"({_first_line(exc)}): regenerate the lock file"
-        ) from None
+    req = _lock_requirement(
+        f"{name}{extras_text} @ {url}",
+        marker,
+        where,
+        f"{name!r} has a source that does not make a valid requirement",
+    )
     return _Entry(req, where, [] if is_dir else hashes, local, is_dir)
 
 
