@@ -130,6 +130,7 @@ def _run_build(args: argparse.Namespace) -> int:
     from .core import sources
     from .core.bundle import BuildOptions, build_bundle
     from .core.events import Progress
+    from .core.paths import absolute_find_links
     from .core.tree import DEFAULT_EXCLUDES
     from .errors import UsageError
 
@@ -156,9 +157,7 @@ def _run_build(args: argparse.Namespace) -> int:
         index=sources.IndexSettings(
             index_url=args.index_url,
             extra_index_urls=tuple(args.extra_index_url),
-            find_links=tuple(
-                str(Path(f).resolve()) if Path(f).exists() else f for f in args.find_links
-            ),
+            find_links=absolute_find_links(args.find_links, (Path.cwd(),), what="--find-links"),
             no_index=args.no_index,
         ),
         docker=args.docker,

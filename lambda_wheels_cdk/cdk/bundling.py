@@ -38,6 +38,7 @@ from ..core.bundle import (
     effective_index,
 )
 from ..core.events import Progress
+from ..core.paths import find_path
 from ..core.target import Target
 from ..core.tree import digest_files, source_files
 from ..errors import InputError, LambdaWheelsError
@@ -53,6 +54,7 @@ class ResolvedInput:
 
     path: Path | None  # a file; None for an inline list or no dependencies
     requirements: tuple[str, ...] | None  # an inline list
+    base_dir: Path | None = None  # where an inline list's relative paths resolve
 
     def describe(self) -> str:
         if self.requirements is not None:
@@ -61,7 +63,7 @@ class ResolvedInput:
 
     def load(self, options: WheelBundlingOptions) -> sources.DependencySpec | None:
         if self.requirements is not None:
-            return sources.from_list(self.requirements)
+            return sources.from_list(self.requirements, base_dir=self.base_dir)
         if self.path is None:
             return None
         return sources.load(
@@ -87,35 +89,59 @@ class ResolvedInput:
         return (spec.fingerprint() if spec is not None else "none"), spec
 
 
-def resolve_input(dependencies: DependencyInput, entry: Path | None, *, what: str) -> ResolvedInput:
+def resolve_input(
+    dependencies: DependencyInput, entry: Path | None, bases: Sequence[Path], *, what: str
+) -> ResolvedInput:
     """Turn the construct's ``dependencies`` argument into a :class:`ResolvedInput`.
 
-    ``None`` auto-detects in ``entry``; a string is a file path (relative to the working
-    directory, like every CDK asset path); a list of strings is an inline requirement list.
+    ``None`` auto-detects in ``entry``; a string is a file or folder path, and a list of
+    strings an inline requirement list. Relative paths (also those inside an inline list) are
+    looked up in ``bases`` in order (:func:`~lambda_wheels_cdk.core.paths.find_path`).
+
+    Raises:
+        InputError: the path exists in none of ``bases`` (every absolute path tried is named).
     """
     if dependencies is None:
         found = sources.detect(entry) if entry is not None else None
         return ResolvedInput(found, None)
     if isinstance(dependencies, str):
-        path = Path(dependencies)
-        if not path.exists():
-            raise InputError(
-                f"{what}: dependency file {dependencies!r} does not exist; pass the path of a "
-                "requirements.txt, pyproject.toml or lock file, or a list of requirements"
-            )
+        path = find_path(
+            dependencies,
+            bases,
+            what=f"{what}: dependencies",
+            hint="pass the path of a requirements.txt, pyproject.toml or lock file (or of its "
+            "folder), or a list of requirements",
+        )
         if path.is_dir():
             found = sources.detect(path)
             if found is None:
                 raise InputError(
-                    f"{what}: {dependencies!r} holds no requirements.txt, pyproject.toml or lock "
+                    f"{what}: {str(path)!r} holds no requirements.txt, pyproject.toml or lock "
                     "file; pass the file itself or a list of requirements"
                 )
-            return ResolvedInput(found.resolve(), None)
-        return ResolvedInput(path.resolve(), None)
+            return ResolvedInput(found, None)
+        return ResolvedInput(path, None)
     reqs = tuple(dependencies)
     if not all(isinstance(r, str) for r in reqs):
         raise InputError(f"{what}: dependencies must be a path or a list of requirement strings")
-    return ResolvedInput(None, reqs)
+    return ResolvedInput(None, reqs, _inline_base(reqs, bases, what))
+
+
+def _inline_base(reqs: tuple[str, ...], bases: Sequence[Path], what: str) -> Path | None:
+    """The first of ``bases`` in which every relative path of an inline list exists."""
+    if len(bases) < 2:
+        return bases[0] if bases else None
+    errors: list[str] = []
+    for base in bases:
+        try:
+            sources.from_list(reqs, base_dir=base)
+        except InputError as exc:
+            errors.append(str(exc))
+            continue
+        return base
+    if len(set(errors)) == 1:
+        return bases[0]  # not about paths: loading reports it with the first base
+    raise InputError(f"{what}: " + "; and ".join(errors))
 
 
 def asset_fingerprint(

@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IValidation
 
 from ..core.bundle import Distribution, read_distributions
+from ..core.paths import find_path, lookup_bases
 from ..core.runtimes import UNZIPPED_LIMIT_BYTES
 from ..core.target import Target
 from ..core.tree import tree_size
@@ -30,7 +31,10 @@ class PythonWheelFunction(lambda_.Function):
     Args:
         scope: the parent construct.
         id: the construct id.
-        entry: folder with the handler source; copied into the bundle (with excludes).
+        entry: folder with the handler source; copied into the bundle (with excludes). A
+            relative path is relative to the working directory. Relative paths in
+            ``dependencies``, ``find_links`` and inline requirement lists are looked up in
+            ``entry`` first, then in the working directory.
         index: the handler file, relative to ``entry``. Default: ``index.py``. A nested path
             (``pkg/app.py``) gives the handler ``pkg.app.<handler>``.
         handler: the function in ``index``. Default: ``handler``.
@@ -72,15 +76,19 @@ class PythonWheelFunction(lambda_.Function):
                 )
         architecture = architecture or lambda_.Architecture.X86_64
         target = target_for(runtime, architecture, what=what)
-        entry_path = Path(entry)
-        if not entry_path.is_dir():
-            raise InputError(
-                f"{what}: entry folder {entry!r} does not exist (relative paths are resolved "
-                f"from {Path.cwd()}); pass the folder that holds {index}"
-            )
+        cwd = Path.cwd()
+        entry_path = find_path(
+            entry,
+            lookup_bases(cwd),
+            what=f"{what}: entry",
+            kind="dir",
+            hint=f"pass the folder that holds {index}",
+        )
         handler_path = _handler(entry_path, index, handler, what)
-        options = bundling or WheelBundlingOptions()
-        resolved = resolve_input(dependencies, entry_path, what=what)
+        # relative paths: entry first (like aws-lambda-python-alpha), then the working directory
+        bases = lookup_bases(entry_path, cwd)
+        options = (bundling or WheelBundlingOptions()).with_absolute_paths(bases, what=what)
+        resolved = resolve_input(dependencies, entry_path, bases, what=what)
         layers: Sequence[lambda_.ILayerVersion] = function_options.get("layers") or ()
         self._lw_target = target
         for layer in layers:
@@ -93,8 +101,8 @@ class PythonWheelFunction(lambda_.Function):
                 targets=[target],
                 resolved=resolved,
                 options=options,
-                source=entry_path.resolve(),
-                asset_path=entry_path.resolve(),  # CDK (Node) resolves relative paths elsewhere
+                source=entry_path,
+                asset_path=entry_path,
                 handler=handler_path,
                 layers=layers,
             )

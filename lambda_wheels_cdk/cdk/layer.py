@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from ..core.paths import lookup_bases
 from ..core.runtimes import WheelArch
 from ..core.target import Target
 from ..errors import InputError, UnsupportedArchitectureError, UsageError
@@ -34,7 +36,9 @@ class PythonWheelLayer(lambda_.LayerVersion):
         scope: the parent construct.
         id: the construct id.
         dependencies: a requirements/lock/pyproject file (or a folder to detect one in), or a
-            list of requirement strings (required).
+            list of requirement strings (required). A relative path is relative to the working
+            directory; relative ``find_links`` are looked up in the dependency file's folder
+            first, then in the working directory.
         compatible_runtimes: Lambda Python runtimes (python3.9 ... python3.14; required).
         compatible_architectures: exactly one architecture. Default: ``[Architecture.X86_64]``.
             Several raise an error: create one layer per architecture.
@@ -80,8 +84,13 @@ class PythonWheelLayer(lambda_.LayerVersion):
             t = target_for(runtime, arches[0], what=what)
             if t not in targets:
                 targets.append(t)
-        options = bundling or WheelBundlingOptions()
-        resolved = resolve_input(dependencies, None, what=what)
+        cwd = Path.cwd()
+        resolved = resolve_input(dependencies, None, lookup_bases(cwd), what=what)
+        # relative find_links: the dependency file's folder first, then the working directory
+        home = resolved.path.parent if resolved.path is not None else None
+        options = (bundling or WheelBundlingOptions()).with_absolute_paths(
+            lookup_bases(home, cwd), what=what
+        )
         asset_path = resolved.path.parent if resolved.path is not None else EMPTY_ASSET_DIR
         try:
             code, bundler, asset_hash = wheel_code(

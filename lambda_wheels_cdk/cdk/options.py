@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..core.bundle import AuditMode, BuildOptions, InstallerName
 from ..core.install import LinkMode
+from ..core.paths import absolute_find_links
 from ..core.runtimes import _SLOTS
 from ..core.sources import IndexSettings
 from ..core.tree import DEFAULT_EXCLUDES
@@ -23,8 +26,10 @@ class WheelBundlingOptions:
             from the environment, or the requirements file's ``--index-url``. Credentials in it
             are used, never printed, and left out of the asset hash.
         extra_index_urls: further indexes. Default: none (plus the environment's and file's).
-        find_links: local folders or URLs of wheels. Default: none. Host ``PIP_FIND_LINKS`` and
-            pip/uv config files are never used.
+        find_links: local folders or URLs of wheels. Default: none. A relative folder is
+            looked up in the function's ``entry`` (a layer's dependency folder) first, then in
+            the working directory. Host ``PIP_FIND_LINKS`` and pip/uv config files are never
+            used.
         no_index: use only ``find_links``. Default: off.
         excludes: glob patterns left out of the handler source copy, in addition to the
             defaults (``.venv``, ``__pycache__``, ``*.pyc``, ``.git``, ``cdk.out``,
@@ -40,7 +45,8 @@ class WheelBundlingOptions:
             ``main``).
         locked: a ``uv.lock`` must match its ``pyproject.toml`` (``uv export --locked``).
             Default: off (``--frozen``: the lock is used as it is).
-        cache_dir: the bundle cache. Default: the user cache dir, or
+        cache_dir: the bundle cache (a relative path is relative to the working directory
+            when the construct is created). Default: the user cache dir, or
             ``$LAMBDA_WHEELS_CACHE_DIR``.
         link_mode: ``"link"`` (default): installed files are cloned (copy-on-write file
             systems) or hard-linked from uv's cache, as uv does; lambda-wheels never modifies a
@@ -89,6 +95,20 @@ class WheelBundlingOptions:
                 link_mode=self.link_mode,
             ),
         )
+
+    def with_absolute_paths(self, bases: Sequence[Path], *, what: str) -> WheelBundlingOptions:
+        """A copy whose paths no longer depend on the working directory at synth time.
+
+        Local ``find_links`` are looked up in ``bases`` in order (the construct's own folder,
+        then the working directory); ``cache_dir`` is made absolute against the working
+        directory (it is created, not looked up), as ``--cache-dir`` is by the CLI.
+
+        Raises:
+            InputError: a local ``find_links`` entry exists in none of ``bases``.
+        """
+        links = absolute_find_links(self.find_links, bases, what=f"{what}: find_links")
+        cache = None if self.cache_dir is None else os.path.abspath(self.cache_dir)
+        return replace(self, find_links=links, cache_dir=cache)
 
     @property
     def build_options(self) -> BuildOptions:

@@ -1153,7 +1153,11 @@ class _RequirementsReader:
                 f"{where}: cannot read the options in {shown} ({exc}): fix the quoting"
             ) from None
         options = self.parse_options(tokens, where=where, shown=shown)
-        base_note = f"paths are relative to the folder of {display}"
+        base_note = (
+            f"paths are relative to {base_dir}"
+            if self.inline
+            else f"paths are relative to the folder of {display}"
+        )
         if args:
             misplaced = [name for name, _ in options if name != "--hash"]
             if misplaced:

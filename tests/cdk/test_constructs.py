@@ -161,7 +161,7 @@ def test_deprecated_runtime(no_bundling_app: cdk.App, entry: Path) -> None:
 
 
 def test_missing_entry(no_bundling_app: cdk.App, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"entry folder .*does not exist"):
+    with pytest.raises(InputError, match=r"entry .*nope.*: no such folder; looked for"):
         PythonWheelFunction(
             _stack(no_bundling_app),
             "Fn",
@@ -193,7 +193,7 @@ def test_code_is_rejected(no_bundling_app: cdk.App, entry: Path) -> None:
 
 
 def test_missing_dependency_file(no_bundling_app: cdk.App, entry: Path) -> None:
-    with pytest.raises(InputError, match=r"dependency file .*missing.txt.* does not exist"):
+    with pytest.raises(InputError, match=r"dependencies .*missing.txt.*: no such file or folder"):
         PythonWheelFunction(
             _stack(no_bundling_app),
             "Fn",
