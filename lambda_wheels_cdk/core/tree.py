@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import fnmatch
 import glob
 import hashlib
 import os
+import re
 import shutil
 import sys
 import time
@@ -214,29 +214,110 @@ def digest_files(root: Path, files: Iterable[tuple[str, Path]]) -> str:
     return h.hexdigest()
 
 
-def matches_exclude(rel: str, patterns: Sequence[str]) -> bool:
-    """Is a POSIX relative path excluded? A pattern matches any path component or the path."""
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """An rsync wildcard pattern as a regex: ``*`` and ``?`` stop at ``/``, ``**`` does not,
+    ``[...]`` is a character class, a trailing ``/***`` also matches the folder itself."""
+    tail = ""
+    if pattern.endswith("/***"):
+        pattern, tail = pattern[:-4], "(?:/.*)?"
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + tail)
+
+
+def matches_exclude(rel: str, patterns: Sequence[str], *, is_dir: bool = False) -> bool:
+    """Is a POSIX relative path excluded, itself or through one of its folders? See
+    :func:`_excluded` for the rules."""
     parts = rel.split("/")
+    return any(
+        _excluded("/".join(parts[:n]), patterns, is_dir=True) for n in range(1, len(parts))
+    ) or _excluded(rel, patterns, is_dir=is_dir)
+
+
+def _excluded(rel: str, patterns: Sequence[str], *, is_dir: bool = False) -> bool:
+    """Does a pattern match this path itself? rsync's ``--exclude`` rules, as
+    aws-lambda-python-alpha's ``assetExcludes`` apply them (``rsync --exclude=PATTERN``):
+
+    * a pattern without ``/`` (or ``**``) matches the last component of a path at any depth
+      (``tests``, ``*.md``); an excluded folder is skipped with all it holds;
+    * a pattern with ``/`` matches the end of the path (``pkg/tests`` also excludes
+      ``src/pkg/tests``); a leading ``/`` anchors it at the entry folder (``/tests``);
+    * a trailing ``/`` matches folders only (``build/`` keeps a file named ``build``);
+    * ``*`` and ``?`` do not match ``/``; ``**`` does; ``dir/***`` is ``dir`` and all in it.
+    """
     for pattern in patterns:
-        pat = pattern.strip().rstrip("/")
+        pat = pattern.strip()
+        if pat.endswith("/") and not pat.endswith("/***"):
+            if not is_dir:
+                continue
+            pat = pat.rstrip("/")
+        anchored = pat.startswith("/")
+        pat = pat.lstrip("/")
         if not pat:
             continue
-        if fnmatch.fnmatchcase(rel, pat) or any(fnmatch.fnmatchcase(p, pat) for p in parts):
+        regex = _pattern_regex(pat)
+        if anchored:
+            if regex.fullmatch(rel):
+                return True
+        elif "/" in pat or "**" in pat:
+            starts = [0, *(i + 1 for i, ch in enumerate(rel) if ch == "/")]
+            if any(regex.fullmatch(rel, start) for start in starts):
+                return True
+        elif regex.fullmatch(rel.rsplit("/", 1)[-1]):
             return True
     return False
 
 
 def source_files(root: Path, excludes: Sequence[str]) -> list[tuple[str, Path]]:
-    """The handler source files to bundle, with excludes applied to files and folders."""
+    """The handler source files to bundle, with excludes applied to files and folders.
+
+    Symbolic links are followed, as ``rsync -L`` does for aws-lambda-python-alpha (a link
+    back to a folder being walked is skipped, not followed forever).
+    """
     out: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
         base = Path(dirpath)
         rel_base = base.relative_to(root).as_posix()
         prefix = "" if rel_base == "." else rel_base + "/"
-        dirnames[:] = sorted(d for d in dirnames if not matches_exclude(prefix + d, excludes))
+        kept = []
+        for d in sorted(dirnames):
+            child = os.path.join(dirpath, d)
+            if _excluded(prefix + d, excludes, is_dir=True):
+                continue
+            if os.path.islink(child):
+                target = os.path.realpath(child)
+                if target == real or real.startswith(target + os.sep) or target in seen:
+                    continue  # a cycle: rsync -L would recurse until it fails
+            kept.append(d)
+        dirnames[:] = kept
+        seen.add(real)
         for name in sorted(filenames):
             rel = prefix + name
-            if not matches_exclude(rel, excludes):
+            if not _excluded(rel, excludes):
                 out.append((rel, base / name))
     return out
 

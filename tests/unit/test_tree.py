@@ -160,3 +160,90 @@ def test_replace_file_keeps_the_mode_and_leaves_other_links(tmp_path: Path) -> N
     if os.name == "posix":
         assert b.stat().st_mode & 0o777 == 0o755
     assert [p.name for p in tmp_path.iterdir()] in (["a", "b"], ["b", "a"])
+
+
+# -- excludes: the rules of `rsync --exclude`, which aws-lambda-python-alpha's assetExcludes use --
+
+_TREE = (
+    "index.py",
+    "notes.md",
+    "tests/test_a.py",
+    "tests/fixtures/data.json",
+    "pkg/__init__.py",
+    "pkg/build",
+    "pkg/tests/test_b.py",
+    "docs/readme.md",
+    "docs/api/ref.md",
+    "build/out.txt",
+    "shared_real/util.py",
+)
+_ALL = {*_TREE, "linked/util.py"}  # linked -> shared_real (a symlink, followed like rsync -L)
+
+#: Files rsync 3.2.7 copies with `rsync -rL --exclude=PATTERN src/ out/` from that tree
+#: (measured), written as what it leaves out.
+_RSYNC_LEAVES_OUT = {
+    "tests": {"tests/test_a.py", "tests/fixtures/data.json", "pkg/tests/test_b.py"},
+    "/tests": {"tests/test_a.py", "tests/fixtures/data.json"},
+    "tests/": {"tests/test_a.py", "tests/fixtures/data.json", "pkg/tests/test_b.py"},
+    "build/": {"build/out.txt"},
+    "build": {"build/out.txt", "pkg/build"},
+    "*.md": {"notes.md", "docs/readme.md", "docs/api/ref.md"},
+    "docs/*.md": {"docs/readme.md"},
+    "docs/**.md": {"docs/readme.md", "docs/api/ref.md"},
+    "docs/**": {"docs/readme.md", "docs/api/ref.md"},
+    "docs/***": {"docs/readme.md", "docs/api/ref.md"},
+    "pkg/tests": {"pkg/tests/test_b.py"},
+    "/pkg/tests": {"pkg/tests/test_b.py"},
+    "fixtures/data.json": {"tests/fixtures/data.json"},
+    "t?sts": {"tests/test_a.py", "tests/fixtures/data.json", "pkg/tests/test_b.py"},
+    "[bd]*": {
+        "build/out.txt",
+        "pkg/build",
+        "docs/readme.md",
+        "docs/api/ref.md",
+        "tests/fixtures/data.json",
+    },
+}
+
+
+@pytest.fixture
+def exclude_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    for rel in _TREE:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (root / "linked").symlink_to("shared_real", target_is_directory=True)
+    return root
+
+
+@pytest.mark.parametrize(("pattern", "left_out"), sorted(_RSYNC_LEAVES_OUT.items()))
+def test_excludes_follow_rsync(exclude_tree: Path, pattern: str, left_out: set[str]) -> None:
+    files = {rel for rel, _ in tree.source_files(exclude_tree, [pattern])}
+    assert files == _ALL - left_out
+
+
+def test_excludes_match_the_real_rsync_where_there_is_one(
+    exclude_tree: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    rsync = shutil.which("rsync")
+    if rsync is None:
+        pytest.skip("rsync is not installed (the literal table above still applies)")
+    for pattern in _RSYNC_LEAVES_OUT:
+        out = tmp_path / "rsync-out"
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run(
+            [rsync, "-rL", f"--exclude={pattern}", f"{exclude_tree}/", f"{out}/"], check=True
+        )
+        copied = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+        ours = {rel for rel, _ in tree.source_files(exclude_tree, [pattern])}
+        assert ours == copied, pattern
+
+
+def test_a_symlink_loop_is_not_followed_forever(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text("")
+    (tmp_path / "pkg" / "again").symlink_to(tmp_path, target_is_directory=True)
+    assert [rel for rel, _ in tree.source_files(tmp_path, ())] == ["pkg/m.py"]
