@@ -96,6 +96,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--docker", action="store_true", help="compile native sdists in the build image (Docker)"
     )
     p.add_argument(
+        "--docker-image",
+        metavar="IMAGE",
+        help="with --docker: build native sdists in IMAGE instead of the runtime's SAM build "
+        "image (it must run the target's Python as `python`, with pip)",
+    )
+    p.add_argument(
         "--no-sdists", action="store_true", help="never build sdists (their build code runs)"
     )
     p.add_argument("--index-url", metavar="URL", help="package index (default: PyPI)")
@@ -165,6 +171,7 @@ def _run_build(args: argparse.Namespace) -> int:
         audit=args.audit,
         cache_dir=args.cache_dir,
         link_mode=args.link_mode,
+        docker_image=args.docker_image,
     )
     out = Path(args.output)
     progress = Progress(out.name or str(out), verbose=args.verbose)

@@ -65,6 +65,10 @@ class SmokeError(LambdaWheelsError, RuntimeError):
     """A bundle failed to import under the target's CPython (``smoke=True``)."""
 
 
+class CommandHookError(LambdaWheelsError, RuntimeError):
+    """A ``command_hooks`` command failed; the message names it and shows its output."""
+
+
 class BundleError(LambdaWheelsError, OSError):
     """Writing the bundle or its cache entry failed (disk full, permissions, ...)."""
 

@@ -42,6 +42,7 @@ from ..core.paths import find_path
 from ..core.target import Target
 from ..core.tree import digest_files, source_files
 from ..errors import InputError, LambdaWheelsError
+from .hooks import STAGES, Stage, commands_of, run_commands, secret_values
 from .options import WheelBundlingOptions
 
 #: A dependency input: a file/folder path, a list of requirement strings, or None (auto-detect).
@@ -151,10 +152,12 @@ def asset_fingerprint(
     resolved: ResolvedInput,
     options: WheelBundlingOptions,
     source: Path | None,
+    hook_input: Path | None = None,
 ) -> str:
-    """The custom asset hash: inputs + targets + options + tool versions + source contents."""
+    """The custom asset hash: inputs + targets + options + tool versions + source contents
+    (+ the command hooks' text, when there are hooks)."""
     spec_fp, spec = resolved.fingerprint(options)
-    index = effective_index(spec or sources.from_list([]), options.build_options, os.environ)
+    index = effective_index(spec or sources.from_list([]), options.build_options, options.environ())
     parts: dict[str, Any] = {
         "kind": kind,
         "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],
@@ -163,8 +166,28 @@ def asset_fingerprint(
         if source is not None
         else None,
     }
+    if options.command_hooks is not None:
+        parts["hooks"] = _hook_text(options, hook_input)
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+#: What ``output_dir`` is when the hooks are asked for their commands at construction (CDK
+#: chooses the real folder only once it knows the hash).
+HOOK_OUTPUT_PLACEHOLDER = "<output_dir>"
+
+
+def _hook_text(options: WheelBundlingOptions, hook_input: Path | None) -> dict[str, list[str]]:
+    """The hooks' commands, with the absolute input folder written as ``<input_dir>`` (the
+    hash must not depend on where the app is checked out)."""
+    hooks = options.command_hooks
+    assert hooks is not None
+    given = str(hook_input) if hook_input is not None else ""
+    out: dict[str, list[str]] = {}
+    for stage in STAGES:
+        commands = commands_of(hooks, stage, given, HOOK_OUTPUT_PLACEHOLDER)
+        out[stage] = [c.replace(given, "<input_dir>") if given else c for c in commands]
+    return out
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -188,8 +211,10 @@ class WheelLocalBundling:
         source: Path | None,
         handler: str | None = None,
         layers: Sequence[Any] = (),
+        hook_input: Path | None = None,
     ) -> None:
         self.label = label
+        self.hook_input = hook_input
         self.handler = handler
         self.layers = tuple(layers)
         self.kind = kind
@@ -199,6 +224,17 @@ class WheelLocalBundling:
         self.source = source
         self.error: LambdaWheelsError | None = None
         self.builds: tuple[DependencyBuild, ...] = ()
+
+    def fingerprint(self) -> str:
+        """lambda-wheels' asset hash for this bundle (:func:`asset_fingerprint`)."""
+        return asset_fingerprint(
+            kind=self.kind,
+            targets=self.targets,
+            resolved=self.resolved,
+            options=self.options,
+            source=self.source,
+            hook_input=self.hook_input,
+        )
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
         """Bundle into CDK's ``output_dir``; ``options`` (CDK's Docker settings) are unused."""
@@ -211,6 +247,8 @@ class WheelLocalBundling:
 
     def _bundle(self, out: Path) -> None:
         progress = Progress(self.label)
+        environ = self.options.environ()
+        self._run_hooks("before_bundling", out, environ, progress)
         spec = self.resolved.load(self.options)
         cache = BundleCache(self.options.cache_dir)
         builds: list[DependencyBuild] = []
@@ -218,7 +256,12 @@ class WheelLocalBundling:
             for target in self.targets:
                 builds.append(
                     build_dependencies(
-                        spec, target, self.options.build_options, cache=cache, log=progress
+                        spec,
+                        target,
+                        self.options.build_options,
+                        cache=cache,
+                        environ=environ,
+                        log=progress,
                     )
                 )
         self.builds = tuple(builds)
@@ -237,8 +280,28 @@ class WheelLocalBundling:
             assemble_layer(out, builds, atomic=False)
         dists = sum(len(b.distributions) for b in builds)
         progress(f"bundled {dists} distributions for {', '.join(map(str, self.targets))}")
+        self._run_hooks("after_bundling", out, environ, progress)
         if self.options.smoke:
             self._smoke(out, progress)
+
+    def _run_hooks(
+        self, stage: Stage, out: Path, environ: dict[str, str], progress: Progress
+    ) -> None:
+        """``command_hooks``: *before* runs in the input folder, *after* in the output folder
+        (where aws-lambda-python-alpha's Docker bundling runs them)."""
+        hooks = self.options.command_hooks
+        if hooks is None:
+            return
+        input_dir = str(self.hook_input) if self.hook_input is not None else os.getcwd()
+        run_commands(
+            stage,
+            commands_of(hooks, stage, input_dir, str(out)),
+            cwd=input_dir if stage == "before_bundling" else str(out),
+            environ=environ,
+            secrets=secret_values(self.options.environment or {}),
+            label=self.label,
+            log=progress,
+        )
 
     def _smoke(self, out: Path, progress: Progress) -> None:
         """Import the bundle under the target's CPython (``smoke=True``)."""
@@ -291,8 +354,14 @@ def wheel_code(
     asset_path: Path,
     handler: str | None = None,
     layers: Sequence[Any] = (),
-) -> tuple[lambda_.AssetCode, WheelLocalBundling, str]:
-    """``Code.from_asset`` with our local bundling and custom hash."""
+    hook_input: Path | None = None,
+) -> tuple[lambda_.AssetCode, WheelLocalBundling, str | None]:
+    """``Code.from_asset`` with our local bundling and the asset hash ``options`` ask for.
+
+    Returns the code, the bundler and the asset hash given to CDK: lambda-wheels' fingerprint
+    (default), the user's ``asset_hash``, or ``None`` with ``asset_hash_type=OUTPUT`` (CDK
+    hashes the bundle at synth).
+    """
     bundler = WheelLocalBundling(
         label=scope_path,
         kind=kind,
@@ -302,17 +371,27 @@ def wheel_code(
         source=source,
         handler=handler,
         layers=layers,
+        hook_input=hook_input,
     )
-    asset_hash = asset_fingerprint(
-        kind=kind, targets=targets, resolved=resolved, options=options, source=source
-    )
+    asset_hash: str | None
+    if options.hash_kind == "custom":
+        asset_hash, hash_type = options.asset_hash, cdk.AssetHashType.CUSTOM
+    elif options.hash_kind == "output":
+        asset_hash, hash_type = None, cdk.AssetHashType.OUTPUT
+        resolved.fingerprint(options)  # validate the inputs at construction all the same
+    else:
+        asset_hash = bundler.fingerprint()
+        hash_type = cdk.AssetHashType.CUSTOM
     first = targets[0]
+    image = options.image
     code = lambda_.Code.from_asset(
         str(asset_path),
         asset_hash=asset_hash,
-        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash_type=hash_type,
         bundling=cdk.BundlingOptions(
-            image=cdk.DockerImage.from_registry(first.build_image),
+            image=image
+            if isinstance(image, cdk.DockerImage)
+            else cdk.DockerImage.from_registry(image or first.build_image),
             platform=first.docker_platform,
             # jsii passes CDK's BundlingOptions struct positionally; its stub spells it as kwargs
             local=cast(cdk.ILocalBundling, bundler),

@@ -105,6 +105,7 @@ class PythonWheelFunction(lambda_.Function):
                 asset_path=entry_path,
                 handler=handler_path,
                 layers=layers,
+                hook_input=entry_path,
             )
         except InputError as exc:
             raise InputError(f"{what}: {exc}") from None
@@ -119,7 +120,9 @@ class PythonWheelFunction(lambda_.Function):
                 **function_options,
             )
         self.target: Target = target
-        self.asset_hash: str = asset_hash
+        #: The asset hash given to CDK: lambda-wheels' fingerprint, or ``bundling.asset_hash``;
+        #: ``None`` with ``asset_hash_type=OUTPUT`` (CDK hashes the bundle at synth).
+        self.asset_hash: Optional[str] = asset_hash
         self._lw_bundler: WheelLocalBundling = bundler
         self._lw_layers: list[lambda_.ILayerVersion] = list(layers)
         self.node.add_validation(_SizeValidation(self))

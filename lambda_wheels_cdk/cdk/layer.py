@@ -101,6 +101,7 @@ class PythonWheelLayer(lambda_.LayerVersion):
                 options=options,
                 source=None,
                 asset_path=asset_path,
+                hook_input=home or cwd,
             )
         except InputError as exc:
             raise InputError(f"{what}: {exc}") from None
@@ -114,7 +115,9 @@ class PythonWheelLayer(lambda_.LayerVersion):
                 **layer_options,
             )
         self.targets: tuple[Target, ...] = tuple(targets)
-        self.asset_hash: str = asset_hash
+        #: The asset hash given to CDK: lambda-wheels' fingerprint, or ``bundling.asset_hash``;
+        #: ``None`` with ``asset_hash_type=OUTPUT`` (CDK hashes the bundle at synth).
+        self.asset_hash: Optional[str] = asset_hash
         self._lw_bundler: WheelLocalBundling = bundler
 
     @property

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal, Optional, Union
+
+import aws_cdk as cdk
 
 from ..core.bundle import AuditMode, BuildOptions, InstallerName
 from ..core.install import LinkMode
@@ -13,6 +16,11 @@ from ..core.paths import absolute_find_links
 from ..core.runtimes import _SLOTS
 from ..core.sources import IndexSettings
 from ..core.tree import DEFAULT_EXCLUDES
+from ..errors import UsageError
+from .hooks import CommandHooks, check_hooks
+
+#: How the asset hash is computed (``asset_hash_type``), as lower-case names.
+HashKind = Literal["source", "output", "custom"]
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -56,6 +64,33 @@ class WheelBundlingOptions:
             ``qemu-aarch64-static`` with ``LAMBDA_WHEELS_ARM64_SYSROOT`` -- with the function's
             PythonWheelLayers on ``sys.path``. A failed import fails synth; no interpreter on
             this host prints why and goes on. Default: off.
+        environment: environment variables for the bundling, over the host's: the installer
+            and the host sdist builds see them (index variables such as ``PIP_INDEX_URL`` are
+            honoured as index settings; other ``PIP_*``/``UV_*`` ones are ignored, as from the
+            host), the command hooks see all of them, and so does the ``docker`` CLI (e.g.
+            ``DOCKER_HOST``) -- but not the build container. Values never enter the asset hash
+            (index URLs enter without credentials) and never appear in the output (hook output
+            masks values of variables named like ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``).
+            Default: none.
+        command_hooks: an object with ``before_bundling(input_dir, output_dir)`` and
+            ``after_bundling(input_dir, output_dir)``, each returning a list of shell commands
+            (aws-lambda-python-alpha's ``ICommandHooks``). Run on the host, each list chained
+            with ``&&`` in one shell (``bash``; ``cmd`` on Windows) with ``environment``:
+            *before* in ``input_dir`` ahead of everything, *after* in ``output_dir`` once the
+            bundle is complete. A failing command fails synth, naming it with its output. The
+            commands' text enters the asset hash; their effects cannot (use
+            ``asset_hash_type=OUTPUT`` when they must). Default: none.
+        image: with ``docker=True``, the image native sdists are compiled in: a
+            ``DockerImage`` (e.g. ``DockerImage.from_build(...)``) or an image name. It must run
+            the target's Python as ``python`` with pip on the target's platform; what it builds
+            is audited. Enters the asset hash. Default: the runtime's SAM build image.
+        asset_hash: a hash of your own that replaces lambda-wheels' fingerprint as the asset
+            hash (CDK hashes it again); keep it changing whenever the bundle must. Default: the
+            fingerprint of the source, dependency inputs, target, options and tool versions.
+        asset_hash_type: ``AssetHashType.SOURCE`` (default): that fingerprint, known at
+            construction, so an unchanged asset is never rebuilt; ``OUTPUT``: CDK hashes the
+            bundle after every bundling (the dependencies still come from the bundle cache);
+            ``CUSTOM``: ``asset_hash`` (implied when it is given).
     """
 
     installer: InstallerName = "uv"
@@ -73,9 +108,19 @@ class WheelBundlingOptions:
     cache_dir: str | None = None
     smoke: bool = False
     link_mode: LinkMode = "link"
+    environment: Optional[Mapping[str, str]] = field(default=None, repr=False)
+    command_hooks: Optional[CommandHooks] = None
+    image: Union[str, cdk.DockerImage, None] = None
+    asset_hash: Optional[str] = None
+    asset_hash_type: Optional[cdk.AssetHashType] = None
     _build: BuildOptions = field(init=False, repr=False, compare=False)
+    _hash_kind: HashKind = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _check_environment(self.environment)
+        if self.command_hooks is not None:
+            check_hooks(self.command_hooks)
+        object.__setattr__(self, "_hash_kind", _hash_kind(self.asset_hash, self.asset_hash_type))
         # validates installer / audit values right away (construction time)
         object.__setattr__(
             self,
@@ -93,6 +138,7 @@ class WheelBundlingOptions:
                 audit=self.audit,
                 cache_dir=self.cache_dir,
                 link_mode=self.link_mode,
+                docker_image=_image_name(self.image),
             ),
         )
 
@@ -115,5 +161,64 @@ class WheelBundlingOptions:
         return self._build
 
     @property
+    def hash_kind(self) -> HashKind:
+        """How the asset hash is made: our fingerprint, CDK's output hash, or ``asset_hash``."""
+        return self._hash_kind
+
+    def environ(self, host: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The bundling environment: ``host`` (default ``os.environ``) with ``environment``."""
+        return {**(os.environ if host is None else host), **(self.environment or {})}
+
+    @property
     def all_excludes(self) -> tuple[str, ...]:
         return (*DEFAULT_EXCLUDES, *self.excludes)
+
+
+def _check_environment(environment: object) -> None:
+    if environment is None:
+        return
+    if not isinstance(environment, Mapping):
+        raise UsageError(
+            f"environment must be a mapping of variable names to strings, not "
+            f"{type(environment).__name__}"
+        )
+    bad = [
+        str(k)
+        for k, v in environment.items()
+        if not isinstance(k, str) or not k or "=" in k or "\0" in k or not isinstance(v, str)
+    ]
+    if bad:
+        raise UsageError(
+            f"environment has invalid entries for {', '.join(map(repr, bad))}: names must be "
+            "non-empty strings without '=', and values strings"
+        )
+
+
+def _image_name(image: object) -> str | None:
+    """The name of a ``DockerImage`` or an image name string (``None`` when unset)."""
+    if image is None:
+        return None
+    name = image if isinstance(image, str) else getattr(image, "image", None)
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"image must be an aws_cdk.DockerImage or an image name, not {image!r}")
+    return name
+
+
+def _hash_kind(asset_hash: str | None, hash_type: object) -> HashKind:
+    kind = None if hash_type is None else str(getattr(hash_type, "value", hash_type)).lower()
+    if kind not in (None, "source", "output", "custom"):
+        raise UsageError(
+            f"asset_hash_type {hash_type!r} must be AssetHashType.SOURCE, OUTPUT or CUSTOM"
+        )
+    if asset_hash is not None:
+        if not isinstance(asset_hash, str) or not asset_hash:
+            raise UsageError("asset_hash must be a non-empty string")
+        if kind not in (None, "custom"):
+            raise UsageError(
+                f"asset_hash is given, so asset_hash_type must be CUSTOM (or unset), not "
+                f"{kind.upper()}"
+            )
+        return "custom"
+    if kind == "custom":
+        raise UsageError("asset_hash_type=CUSTOM needs asset_hash: pass the hash to use")
+    return "output" if kind == "output" else "source"

@@ -100,6 +100,10 @@ class BuildOptions:
             with uv's cache are never modified and keep its modification times. ``"copy"``:
             every installed file is a new copy with the fixed 1980 time (slower on large
             sets). The bundle's contents are the same either way.
+        docker_image: the image ``docker=True`` builds native sdists in. Default: the SAM build
+            image of the target's runtime and architecture. It must run on the target's
+            ``--platform`` and provide the target's Python as ``python`` with pip; what it
+            builds is audited like everything else.
     """
 
     installer: InstallerName = "uv"
@@ -109,8 +113,16 @@ class BuildOptions:
     audit: AuditMode = "strict"
     cache_dir: str | None = None
     link_mode: LinkMode = "link"
+    docker_image: str | None = None
 
     def __post_init__(self) -> None:
+        if self.docker_image is not None and not self.docker:
+            raise UsageError(
+                f"a Docker image ({self.docker_image!r}) is used only to compile native sdists "
+                "with Docker: also pass docker=True / --docker, or leave the image unset"
+            )
+        if self.docker_image is not None and not self.docker_image.strip():
+            raise UsageError("the Docker image name is empty: pass an image name or leave it unset")
         if self.link_mode not in get_args(LinkMode):
             raise UsageError(f"link_mode {self.link_mode!r} must be 'link' (default) or 'copy'")
         if self.installer not in ("uv", "pip"):
@@ -265,6 +277,8 @@ def dependency_key(
         # same contents, other file times: a separate entry, so "copy" never gets a linked tree
         # (added only when not the default, so keys and asset hashes stay as they were)
         data["link_mode"] = options.link_mode
+    if options.docker_image is not None:
+        data["docker_image"] = options.docker_image  # only when set: default keys unchanged
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -778,6 +792,7 @@ def _plan_sdists(
             hashes=sdists.hashes_by_name(plan.requirements),
             environ=environ,
             log=log,
+            image=options.docker_image,
         )
         wheelhouse.append(str(house))
         origins.update(dict.fromkeys(native, "sdist-docker"))

@@ -61,8 +61,10 @@ def build_wheels_in_docker(
     hashes: Mapping[str, Sequence[str]] | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
+    image: str | None = None,
 ) -> list[Path]:
-    """Build ``{name: version}`` from sdists into ``wheelhouse`` in the target's build image.
+    """Build ``{name: version}`` from sdists into ``wheelhouse`` in the target's build image
+    (or in ``image`` when given).
 
     Index settings reach the container as ``PIP_*`` variables passed by name (``-e NAME``), so
     credentials never appear on the command line.
@@ -72,6 +74,7 @@ def build_wheels_in_docker(
         InstallError: the build inside the container failed.
     """
     host_env = dict(os.environ if environ is None else environ)
+    image = image or target.build_image
     binary = docker_binary(host_env)
     names = sorted(pins)
     if shutil.which(binary) is None and not Path(binary).is_file():
@@ -124,7 +127,7 @@ def build_wheels_in_docker(
     for name in sorted(child):
         argv += ["-e", name]
     argv += [
-        target.build_image,
+        image,
         "python",
         "-m",
         "pip",
@@ -140,7 +143,7 @@ def build_wheels_in_docker(
         f"{CONTAINER_OUTPUT}/.docker-requirements.txt",
     ]
     secrets = secrets_of(index)
-    log(f"building {', '.join(names)} from source in {target.build_image} (Docker)")
+    log(f"building {', '.join(names)} from source in {image} (Docker)")
     emit("docker-build", target=str(target), distributions=names)
     try:
         proc = subprocess.run(
@@ -169,7 +172,7 @@ def build_wheels_in_docker(
                 names,
             )
         raise InstallError(
-            f"building {', '.join(names)} in {target.build_image} failed "
+            f"building {', '.join(names)} in {image} failed "
             f"(exit {proc.returncode}):\n{output.strip()}"
         )
     built = sorted(wheelhouse.glob("*.whl"))
