@@ -78,7 +78,8 @@ class WheelBundlingOptions:
             with ``&&`` in one shell (``bash``; ``cmd`` on Windows) with ``environment``:
             *before* in ``input_dir`` ahead of everything, *after* in ``output_dir`` once the
             bundle is complete. A failing command fails synth, naming it with its output. The
-            commands' text enters the asset hash; their effects cannot (use
+            commands' text enters the asset hash (at construction the hooks are asked once
+            with ``output_dir="<output_dir>"``); their effects cannot (use
             ``asset_hash_type=OUTPUT`` when they must). Default: none.
         image: with ``docker=True``, the image native sdists are compiled in: a
             ``DockerImage`` (e.g. ``DockerImage.from_build(...)``) or an image name. It must run
