@@ -27,7 +27,6 @@ import json
 import os
 import posixpath
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -47,7 +46,7 @@ from ..errors import (
     NeedsDockerError,
     UsageError,
 )
-from . import tree
+from . import leftovers, tree
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .install import (
@@ -69,6 +68,8 @@ if TYPE_CHECKING:
     from .index_proxy import FilteringIndexView
 
 CACHE_SCHEMA = "v1"
+#: Work folders under ``<cache>/v1/tmp`` (see :meth:`BundleCache.workdir`).
+WORK_PREFIX = "work-"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
 RESOLVER_REVISION = 3  # 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
@@ -377,10 +378,14 @@ class BundleCache:
                 os.replace(entry, trash)
                 tree.remove_tree(trash)
 
-    def new_workdir(self, key: str) -> Path:
+    @contextlib.contextmanager
+    def workdir(self) -> Iterator[Path]:
+        """A private work folder under ``<cache>/v1/tmp``, removed on exit (or published by
+        :meth:`store`); folders of builds that were killed are swept first."""
         _, _, tmp = self._dirs()
         self.sweep()
-        return Path(tempfile.mkdtemp(prefix=f"{key[:16]}-", dir=tmp))
+        with leftovers.owned_temp_dir(WORK_PREFIX, tmp) as work:
+            yield work
 
     def store(
         self, key: str, work: Path, build: DependencyBuild, record: list[tuple[str, int, int]]
@@ -405,14 +410,19 @@ class BundleCache:
         return replace(build, tree=entry / "tree", cache="miss")
 
     def sweep(self, older_than: float = 6 * 3600) -> None:
-        """Remove temp folders left by killed builds (old enough that no build still uses them)."""
+        """Remove temp folders left by killed builds: work folders whose owner is gone
+        (:func:`.leftovers.sweep`), discarded entries, and folders of older versions once
+        they are ``older_than`` seconds old (no build still uses them)."""
         tmp = self.base / "tmp"
         if not tmp.is_dir():
             return
+        leftovers.sweep(tmp, WORK_PREFIX)
         now = time.time()
         for child in tmp.iterdir():
+            if child.name.startswith(WORK_PREFIX):
+                continue
             with contextlib.suppress(OSError):
-                if now - child.stat().st_mtime > older_than or child.name.startswith("trash-"):
+                if child.name.startswith("trash-") or now - child.stat().st_mtime > older_than:
                     tree.remove_tree(child)
 
 
@@ -453,24 +463,24 @@ def build_dependencies(
         if hit is not None:
             emit("cache-hit", key=key, target=str(target))
             return hit
-        work = cache.new_workdir(key)
         try:
-            refresh = key in cache.invalidated
-            build, record = _install(
-                spec,
-                target,
-                options,
-                index,
-                key,
-                work,
-                env,
-                installer,
-                log,
-                refresh=refresh,
-                page_cache=cache.pages_dir,
-            )
-            cache.invalidated.discard(key)
-            return cache.store(key, work, build, record)
+            with cache.workdir() as work:
+                refresh = key in cache.invalidated
+                build, record = _install(
+                    spec,
+                    target,
+                    options,
+                    index,
+                    key,
+                    work,
+                    env,
+                    installer,
+                    log,
+                    refresh=refresh,
+                    page_cache=cache.pages_dir,
+                )
+                cache.invalidated.discard(key)
+                return cache.store(key, work, build, record)
         except InstallError as exc:
             if type(exc) is not InstallError:  # already specific (Docker, index, sdists)
                 raise
@@ -481,9 +491,6 @@ def build_dependencies(
             raise tree.describe_os_error(
                 exc, f"writing the bundle cache under {cache.root}"
             ) from None
-        finally:
-            if work.exists():
-                tree.remove_tree(work)
 
 
 def _explained(

@@ -14,14 +14,31 @@ Item 2 (a direct URL's password at rest after SIGKILL) is in this module too:
 
 from __future__ import annotations
 
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lambda_wheels_cdk.errors import InputError
+from tests.support.index_server import IndexServer
+from tests.support.processes import HAS_PROC, descendants, wait_for
 
-from .conftest import CliRun
+from .conftest import (
+    TOKEN,
+    USER,
+    CliRun,
+    Packages,
+    Workspace,
+    files_containing,
+    secret_forms,
+)
 
 RunCli = Callable[..., CliRun]
 
@@ -184,3 +201,75 @@ def test_requirement_names_that_look_like_secret_words_are_quoted_as_written(
 
 
 # -- item 2: a direct URL's password at rest after SIGKILL ---------------------------------------
+
+
+def _kill_build_at(
+    moment: str, argv: list[str], env: dict[str, str], temp_root: Path, rng: random.Random
+) -> str:
+    """Start a build, SIGKILL the lambda-wheels process (only it) at ``moment``: what happened."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if moment == "workspace":  # as soon as the installer's temp folder exists
+            seen = wait_for(lambda: any(temp_root.glob("lw-*-*")), 60, step=0.002)
+        elif moment == "installer":  # while the installer runs
+            seen = wait_for(lambda: len(descendants(proc.pid)) > 0, 60, step=0.002)
+            time.sleep(0.2)
+        else:
+            seen = True
+            time.sleep(rng.uniform(0.0, 3.0))
+        finished = proc.poll() is not None
+        if not finished:
+            os.kill(proc.pid, signal.SIGKILL)
+        return f"{moment}:{'finished' if finished else 'killed'}{'' if seen else '(late)'}"
+    finally:
+        proc.wait(timeout=60)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not HAS_PROC, reason="finds the installer child through Linux's /proc")
+def test_killed_builds_leave_no_password_on_disk(
+    tmp_path: Path, ws: Workspace, packages: Packages
+) -> None:
+    """A direct URL with credentials, builds killed at several moments: no file under the
+    temp folder or the bundle cache holds the password -- during the kills, and the next
+    build leaves no temp folder of the killed ones behind."""
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp_root), "TEMP": str(temp_root), "TMP": str(temp_root)}
+    seed = int(os.environ.get("LW_KILL_SEED", time.time_ns() % 1_000_000))
+    rng = random.Random(seed)
+    needles = secret_forms(TOKEN)
+    # every request waits: the installer is mid-download for a while at each kill
+    with IndexServer(packages.folder.iterdir(), auth=(USER, TOKEN), delay=0.3) as server:
+        wheel = packages.file("lw_many-")
+        requirement = f"lw-many @ http://{USER}:{TOKEN}@{server.netloc}/files/{wheel.name}"
+
+        def argv(out: Path, *extra: str) -> list[str]:
+            return [
+                sys.executable, "-m", "lambda_wheels_cdk", "build", "--runtime", "python3.12",
+                "--arch", "x86_64", "--no-index", "-o", str(out), *extra, requirement,
+            ]  # fmt: skip
+
+        outcomes = []
+        for i, moment in enumerate(["workspace", "installer", "installer", "random", "random"]):
+            if ws.deps.exists():
+                shutil.rmtree(ws.deps)  # every kill hits an install
+            outcomes.append(
+                _kill_build_at(moment, argv(tmp_path / f"out-{i}"), env, temp_root, rng)
+            )
+            where = f"seed {seed} (LW_KILL_SEED), kills: {', '.join(outcomes)}"
+            assert files_containing(temp_root, needles) == [], where
+            assert files_containing(ws.cache, needles) == [], where
+        assert any(o.endswith("killed") for o in outcomes[:3]), where
+
+        # the next build: succeeds, and removes what the killed ones left
+        done = subprocess.run(
+            argv(tmp_path / "final"), env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "final" / "lw_many").is_dir()
+    assert sorted(p.name for p in temp_root.iterdir() if p.name.startswith("lw-")) == [], where
+    work = ws.cache / "v1" / "tmp"
+    assert sorted(p.name for p in work.iterdir()) == [], where
+    assert files_containing(temp_root, needles) == [] and files_containing(ws.cache, needles) == []
+    print(where)
