@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from . import __version__
 from .core.target import Target
@@ -389,12 +393,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _cleanup_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, ``kill``) ends the command like Ctrl-C does: ``finally``
+    blocks run, so temp folders are removed and the installer is stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with _cleanup_on_sigterm():
+            return handler(args)
     except LambdaWheelsError as exc:
         print(f"lambda-wheels {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
