@@ -577,6 +577,14 @@ def _install(
             link_mode=options.link_mode,
             refresh=refresh,
         )
+        projects = {n: p for n, p in spec.local_paths.items() if not p.endswith(".whl")}
+        if count and projects:  # folders and sdist files: built here, like pure sdists
+            from . import sdists
+
+            uv = inst if isinstance(inst, UvInstaller) else UvInstaller(environ=environ)
+            plan = sdists.build_local_projects(
+                projects, plan, uv, work / "local-wheels", allow=options.allow_sdists, log=detail
+            )
         from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
 
         view: FilteringIndexView[IndexSettings] | None = None

@@ -1402,8 +1402,9 @@ class _RequirementsReader:
         elif name == "-e":
             raise _Problem(
                 f"{where}: editable requirement {shown} is not supported: an editable install "
-                "links to a source folder that does not exist inside a Lambda bundle; remove "
-                "'-e' to install it normally (for example './pkg')"
+                "links to a source folder that does not exist inside a Lambda bundle; write "
+                f"{_quoted(value)} (without -e) to have the project built into a wheel and "
+                "installed (pure-Python projects only)"
             )
         elif name == "--hash":
             raise _Problem(
