@@ -120,6 +120,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="uv.lock must match pyproject.toml (default: use the lock as it is, --frozen)",
     )
     p.add_argument("--exclude", action="append", default=[], help="extra source exclude pattern")
+    p.add_argument(
+        "--follow-external-symlinks",
+        action="store_true",
+        help="copy what symbolic links in --source that leave it point to (default: refuse "
+        "them; links inside it are always followed)",
+    )
     p.add_argument("--audit", choices=("strict", "warn", "off"), default="strict")
     p.add_argument("--cache-dir", metavar="DIR", help="bundle cache (default: user cache dir)")
     p.add_argument(
@@ -187,6 +193,7 @@ def _run_build(args: argparse.Namespace) -> int:
         source=Path(args.source) if args.source else None,
         excludes=(*DEFAULT_EXCLUDES, *args.exclude),
         log=progress,
+        follow_external_symlinks=args.follow_external_symlinks,
     )
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2))

@@ -162,7 +162,14 @@ def asset_fingerprint(
         "kind": kind,
         "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],
         "excludes": list(options.all_excludes) if source is not None else [],
-        "source": digest_files(source, source_files(source, options.all_excludes))
+        "source": digest_files(
+            source,
+            source_files(
+                source,
+                options.all_excludes,
+                follow_external_symlinks=options.follow_external_symlinks,
+            ),
+        )
         if source is not None
         else None,
     }
@@ -266,8 +273,13 @@ class WheelLocalBundling:
                 )
         self.builds = tuple(builds)
         if self.kind == "function":
+            follow = self.options.follow_external_symlinks
             check_unzipped_size(
-                self.label, builds[0] if builds else None, self.source, self.options.all_excludes
+                self.label,
+                builds[0] if builds else None,
+                self.source,
+                self.options.all_excludes,
+                follow_external_symlinks=follow,
             )
             assemble_function(
                 out,
@@ -275,6 +287,7 @@ class WheelLocalBundling:
                 self.source,
                 self.options.all_excludes,
                 atomic=False,
+                follow_external_symlinks=follow,
             )
         elif builds:
             assemble_layer(out, builds, atomic=False)

@@ -42,6 +42,11 @@ class WheelBundlingOptions:
         excludes: glob patterns left out of the handler source copy, in addition to the
             defaults (``.venv``, ``__pycache__``, ``*.pyc``, ``.git``, ``cdk.out``,
             ``node_modules``, tool caches). Default: none.
+        follow_external_symlinks: copy what symbolic links in ``entry`` that point outside it
+            point to. Default: off -- such a link fails at construction with ``InputError``
+            (it could ship a file such as ``~/.aws/credentials``). Links that stay inside
+            ``entry`` are always followed (copied as what they point to), like
+            ``PythonFunction``'s ``rsync -L``.
         docker: compile requirements that ship only native sdists inside the runtime's build
             image (``public.ecr.aws/sam/build-pythonX.Y``, arch-aware) with ``$CDK_DOCKER`` /
             ``docker``. Default: off; such requirements fail synth with the list of packages.
@@ -100,6 +105,7 @@ class WheelBundlingOptions:
     find_links: Sequence[str] = ()
     no_index: bool = False
     excludes: Sequence[str] = ()
+    follow_external_symlinks: bool = False
     docker: bool = False
     allow_sdists: bool = True
     audit: AuditMode = "strict"

@@ -939,12 +939,19 @@ def check_unzipped_size(
     deps: DependencyBuild | None,
     source: Path | None = None,
     excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
+    *,
+    follow_external_symlinks: bool = False,
 ) -> int:
     """Refuse a function bundle over Lambda's 250 MiB unzipped, before writing it.
 
-    Returns the size in bytes. Raises :class:`AuditError` naming the largest parts.
+    Returns the size in bytes. Raises :class:`AuditError` naming the largest parts, and
+    :class:`InputError` for source links or names :func:`tree.source_files` refuses.
     """
-    files = tree.source_files(source, excludes) if source is not None else []
+    files = (
+        tree.source_files(source, excludes, follow_external_symlinks=follow_external_symlinks)
+        if source is not None
+        else []
+    )
     sources = [(path.stat().st_size, rel) for rel, path in files]
     total = (deps.size if deps is not None else 0) + sum(size for size, _ in sources)
     if total <= UNZIPPED_LIMIT_BYTES:
@@ -962,8 +969,11 @@ def check_unzipped_size(
     )
 
 
-def source_digest(source: Path, excludes: Sequence[str]) -> str:
-    return tree.digest_files(source, tree.source_files(source, excludes))
+def source_digest(
+    source: Path, excludes: Sequence[str], *, follow_external_symlinks: bool = False
+) -> str:
+    files = tree.source_files(source, excludes, follow_external_symlinks=follow_external_symlinks)
+    return tree.digest_files(source, files)
 
 
 def assemble_function(
@@ -973,6 +983,7 @@ def assemble_function(
     excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
     *,
     atomic: bool = True,
+    follow_external_symlinks: bool = False,
 ) -> int:
     """Write a function bundle: dependencies at the root, then the handler source.
 
@@ -991,7 +1002,10 @@ def assemble_function(
         copied = 0
         if source is not None:
             collisions: list[str] = []
-            for rel, path in tree.source_files(source, excludes):
+            files = tree.source_files(
+                source, excludes, follow_external_symlinks=follow_external_symlinks
+            )
+            for rel, path in files:
                 dst = build_dir / rel
                 if dst.exists():
                     collisions.append(rel)
@@ -1056,8 +1070,13 @@ def build_bundle(
     cache: BundleCache | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
+    follow_external_symlinks: bool = False,
 ) -> Manifest:
-    """Build a function bundle in ``out`` (replaced atomically) and return its manifest."""
+    """Build a function bundle in ``out`` (replaced atomically) and return its manifest.
+
+    ``follow_external_symlinks``: copy what links in ``source`` that leave it point to
+    (default: refuse them, see :func:`tree.source_files`).
+    """
     options = options or BuildOptions()
     env = os.environ if environ is None else environ
     if source is not None and not source.is_dir():
@@ -1065,8 +1084,9 @@ def build_bundle(
     deps = None
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
-    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes)
-    copied = assemble_function(out, deps, source, excludes)
+    follow = {"follow_external_symlinks": follow_external_symlinks}
+    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, **follow)
+    copied = assemble_function(out, deps, source, excludes, **follow)
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
         target=target,

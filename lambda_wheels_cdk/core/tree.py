@@ -290,36 +290,88 @@ def _excluded(rel: str, patterns: Sequence[str], *, is_dir: bool = False) -> boo
     return False
 
 
-def source_files(root: Path, excludes: Sequence[str]) -> list[tuple[str, Path]]:
+def source_files(
+    root: Path, excludes: Sequence[str], *, follow_external_symlinks: bool = False
+) -> list[tuple[str, Path]]:
     """The handler source files to bundle, with excludes applied to files and folders.
 
-    Symbolic links are followed, as ``rsync -L`` does for aws-lambda-python-alpha (a link
-    back to a folder being walked is skipped, not followed forever).
+    Symbolic links follow ``PythonFunction``'s ``rsync -rL`` of the entry folder inside Docker,
+    where nothing outside that folder exists: a link to a file or folder inside ``root`` is
+    followed (copied as what it points to, also when that is copied elsewhere too); a link
+    that leaves ``root`` is refused unless ``follow_external_symlinks``; a link to nothing is
+    refused; a folder link back to a folder it is inside (a cycle) is skipped. Names must be
+    UTF-8. Anything that is neither a file nor a folder (a named pipe, a socket) is skipped,
+    as rsync does. Excluded paths are never looked at. Order: a folder's files, then its
+    subfolders, each sorted by name.
+
+    Raises:
+        InputError: every link that leaves ``root`` or points to nothing, and every name that
+            is not UTF-8, listed at once.
     """
-    out: list[tuple[str, Path]] = []
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        base = Path(dirpath)
-        rel_base = base.relative_to(root).as_posix()
-        prefix = "" if rel_base == "." else rel_base + "/"
-        kept = []
-        for d in sorted(dirnames):
-            child = os.path.join(dirpath, d)
-            if _excluded(prefix + d, excludes, is_dir=True):
+    real_root = os.path.realpath(root)
+    files: list[tuple[str, Path]] = []
+    problems: list[str] = []
+
+    def inside(real: str) -> bool:
+        return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+    def walk(folder: str, prefix: str, parents: frozenset[str]) -> None:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        subfolders: list[tuple[str, str, str]] = []
+        for entry in entries:
+            rel = prefix + entry.name
+            is_dir = entry.is_dir()
+            if _excluded(rel, excludes, is_dir=is_dir):
                 continue
-            if os.path.islink(child):
-                target = os.path.realpath(child)
-                if target == real or real.startswith(target + os.sep) or target in seen:
-                    continue  # a cycle: rsync -L would recurse until it fails
-            kept.append(d)
-        dirnames[:] = kept
-        seen.add(real)
-        for name in sorted(filenames):
-            rel = prefix + name
-            if not _excluded(rel, excludes):
-                out.append((rel, base / name))
-    return out
+            if not _is_utf8(entry.name):
+                problems.append(
+                    f"{os.fsencode(rel)!r}: the name is not UTF-8 (Lambda's zip and Python "
+                    "imports need UTF-8 names): rename it, or exclude it"
+                )
+                continue
+            real = os.path.realpath(entry.path)
+            if entry.is_symlink():
+                if not os.path.exists(entry.path):
+                    problems.append(
+                        f"{rel}: a symbolic link to {os.readlink(entry.path)}, which does not "
+                        "exist: remove the link, or exclude it"
+                    )
+                    continue
+                if not inside(real) and not follow_external_symlinks:
+                    problems.append(
+                        f"{rel}: a symbolic link to {real}, outside {real_root}: it would copy "
+                        "that into the bundle. Copy what you need into the folder, exclude the "
+                        "link (excludes / --exclude), or allow links that leave the folder "
+                        "(follow_external_symlinks=True / --follow-external-symlinks)"
+                    )
+                    continue
+                if is_dir and real in parents:
+                    continue  # a cycle: rsync -L would recurse until the path is too long
+            if is_dir:
+                subfolders.append((entry.path, rel, real))
+            elif entry.is_file():
+                files.append((rel, Path(entry.path)))
+        for path, rel, real in subfolders:
+            walk(path, rel + "/", parents | {real})
+
+    walk(os.fspath(root), "", frozenset({real_root}))
+    if problems:
+        from ..errors import InputError
+
+        count = f"{len(problems)} problems" if len(problems) > 1 else "a problem"
+        listed = "\n".join(f"  {problem}" for problem in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise InputError(f"the source folder {root} has {count}:\n{listed}{more}")
+    return files
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes (surrogate escapes) or lone surrogates
+        return False
+    return True
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
