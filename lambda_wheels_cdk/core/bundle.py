@@ -342,7 +342,11 @@ class BundleCache:
             ) from None
 
     def lookup(self, key: str, target: Target) -> DependencyBuild | None:
-        """A verified entry, or ``None`` (missing, or changed since written -> discarded)."""
+        """A verified entry, or ``None`` (missing, or changed since written -> discarded).
+
+        Verified: the same files with the sizes, modification times and modes recorded when
+        it was published (and only bundle modes, see :func:`tree.bundle_mode`).
+        """
         entry = self.entry(key)
         manifest_path = entry / "manifest.json"
         if not manifest_path.is_file():
@@ -350,9 +354,15 @@ class BundleCache:
         try:
             data = json.loads(manifest_path.read_text(encoding="utf-8"))
             record = [tuple(row) for row in data["record"]]
+            if any(len(row) != 4 for row in record):  # written by a version without modes
+                emit("cache-invalid", key=key, reason="an older record format")
+                self.discard(key)
+                return None
+            if tree.MODES and any(row[3] not in (tree.FILE_MODE, tree.EXEC_MODE) for row in record):
+                raise ValueError("its record has a file mode a bundle never has")
             tree_dir = entry / "tree"
             if not tree_dir.is_dir() or [tuple(r) for r in tree.tree_record(tree_dir)] != record:
-                raise ValueError("content does not match its record")
+                raise ValueError("content does not match its record (size, time or mode)")
             return DependencyBuild(
                 key=key,
                 tree=tree_dir,
@@ -388,7 +398,7 @@ class BundleCache:
             yield work
 
     def store(
-        self, key: str, work: Path, build: DependencyBuild, record: list[tuple[str, int, int]]
+        self, key: str, work: Path, build: DependencyBuild, record: list[tuple[str, int, int, int]]
     ) -> DependencyBuild:
         """Publish ``work/tree`` as the entry for ``key`` (atomic rename; caller holds the lock).
 
@@ -551,7 +561,7 @@ def _install(
     *,
     refresh: bool = False,
     page_cache: Path | None = None,
-) -> tuple[DependencyBuild, list[tuple[str, int, int]]]:
+) -> tuple[DependencyBuild, list[tuple[str, int, int, int]]]:
     """Install into ``work/tree``; the build and the tree's record (see :func:`tree_record`)."""
     inst = installer or make_installer(options.installer, environ=environ)
     detail: Log = getattr(log, "detail", quiet)
@@ -624,7 +634,7 @@ def _install(
             seconds=round(time.monotonic() - started, 3),
         )
         record = tree.tree_record(dest)  # one walk: sizes for the manifest and the cache
-        sizes = {rel: size for rel, size, _ in record}
+        sizes = {row[0]: row[1] for row in record}
         distributions = read_distributions(dest, target, origins, sizes=sizes)
         notes = _explain_versions(unpinned, distributions, target, view, pages)
     distributions = tuple(
@@ -1012,6 +1022,8 @@ def assemble_function(
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, dst)
+                if tree.MODES:
+                    os.chmod(dst, tree.bundle_mode(path.stat().st_mode))
                 os.utime(dst, (tree.FIXED_MTIME, tree.FIXED_MTIME))
                 copied += 1
             if collisions:
@@ -1019,6 +1031,7 @@ def assemble_function(
                     f"the entry folder {source.name!r} has files that an installed dependency "
                     f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
                 )
+        tree.set_folder_modes(build_dir)
         if atomic:
             tree.atomic_replace_dir(build_dir, out)
         return copied
@@ -1049,6 +1062,7 @@ def assemble_layer(out: Path, parts: Sequence[DependencyBuild], *, atomic: bool 
             for part in parts:
                 tree.copy_tree(part.tree, build_dir / layer_site_packages(part.target))
             layout = "per-version"
+        tree.set_folder_modes(build_dir)
         if atomic:
             tree.atomic_replace_dir(build_dir, out)
         return layout
