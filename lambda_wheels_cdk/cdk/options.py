@@ -64,6 +64,11 @@ class WheelBundlingOptions:
         link_mode: ``"link"`` (default): installed files are cloned (copy-on-write file
             systems) or hard-linked from uv's cache, as uv does; lambda-wheels never modifies a
             shared file. ``"copy"``: new copies (slower for large sets). Same asset contents.
+        verify_cache: hash every file of a bundle-cache entry against the sha256 recorded
+            when it was cached, before using it: a file whose bytes changed while its size and
+            time stayed the same is caught, and the entry rebuilt with fresh downloads (with a
+            warning). About 0.3 s per 250 MB. Does not change the asset hash. Default
+            (``None``): on when the bundling environment has ``CI=true``, else off.
         smoke: after bundling, import every top-level module of every distribution (and the
             handler module) under a CPython of the target's version -- native, or arm64 under
             ``qemu-aarch64-static`` with ``LAMBDA_WHEELS_ARM64_SYSROOT`` -- with the function's
@@ -115,6 +120,7 @@ class WheelBundlingOptions:
     cache_dir: str | None = None
     smoke: bool = False
     link_mode: LinkMode = "link"
+    verify_cache: Optional[bool] = None
     environment: Optional[Mapping[str, str]] = field(default=None, repr=False)
     command_hooks: Optional[CommandHooks] = None
     image: Union[str, cdk.DockerImage, None] = None
@@ -146,6 +152,7 @@ class WheelBundlingOptions:
                 cache_dir=self.cache_dir,
                 link_mode=self.link_mode,
                 docker_image=_image_name(self.image),
+                verify_cache=self.verify_cache,
             ),
         )
 

@@ -129,3 +129,112 @@ def test_a_shared_file_with_another_mode_is_copied_not_chmod_ed(
     assert result.code == 0, result.err
     assert stat.S_IMODE((tmp_path / "b" / "six.py").stat().st_mode) == 0o644
     assert stat.S_IMODE(uv_copy.stat().st_mode) == 0o664, "uv's cache was not changed"
+
+
+# -- item 11: verify mode --------------------------------------------------------------------------
+
+
+def _tamper_keeping_size_time_and_mode(entry: Path) -> bytes:
+    """Rewrite six.py in the cache entry in place with other bytes of the same length, then
+    put its modification time back: the record check cannot see it. Returns the original."""
+    path = entry / "tree" / "six.py"
+    before = path.stat()
+    original = path.read_bytes()
+    with open(path, "r+b") as fh:  # in place: a hard-linked uv cache file changes too
+        fh.write(b"raise SystemExit('tampered')\n".ljust(len(original), b"#")[: len(original)])
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_mode) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_mode,
+    )
+    return original
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "ci"),
+    [
+        ("--verify-cache", "--verify-cache", None),
+        ("--verify-cache", None, "true"),  # CI=true turns it on
+        (None, "--verify-cache", None),  # an entry cached without hashes cannot be verified
+    ],
+)
+def test_verify_mode_rebuilds_a_tampered_entry(
+    first: str | None,
+    second: str | None,
+    ci: str | None,
+    tmp_path: Path,
+    ws: Workspace,
+    index: IndexServer,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    assert _build(run_cli, tmp_path / "a", index, *filter(None, [first]), "six==1.17.0").code == 0
+    (entry,) = ws.cache_entries()
+    original = _tamper_keeping_size_time_and_mode(entry)
+    if ci is not None:
+        monkeypatch.setenv("CI", ci)
+    result = _build(run_cli, tmp_path / "b", index, *filter(None, [second]), "six==1.17.0")
+    assert result.code == 0, result.err
+    assert (tmp_path / "b" / "six.py").read_bytes() == original
+    assert len(ws.events("install-start")) == 2
+    (invalid,) = ws.events("cache-invalid")
+    reason = str(invalid["reason"])
+    if first is None:
+        assert "no file hashes" in reason
+    else:
+        assert "1 file(s) changed" in reason and "six.py" in reason
+    assert "warning: the cached dependencies for python3.12/x86_64" in result.err
+    assert "rebuilding them with fresh downloads" in result.err
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_without_verify_mode_such_a_tamper_is_not_seen(
+    ci: str | None,
+    tmp_path: Path,
+    ws: Workspace,
+    index: IndexServer,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The documented limit of the default (sizes, times, modes): off outside CI, or turned
+    off in CI with --no-verify-cache."""
+    monkeypatch.delenv("CI", raising=False)
+    assert _build(run_cli, tmp_path / "a", index, "--verify-cache", "six==1.17.0").code == 0
+    (entry,) = ws.cache_entries()
+    original = _tamper_keeping_size_time_and_mode(entry)
+    args = ["--no-verify-cache"] if ci else []
+    if ci is not None:
+        monkeypatch.setenv("CI", ci)
+    result = _build(run_cli, tmp_path / "b", index, *args, "six==1.17.0")
+    assert result.code == 0, result.err
+    assert (tmp_path / "b" / "six.py").read_bytes() != original
+    assert len(ws.events("install-start")) == 1 and ws.events("cache-invalid") == []
+
+
+@pytest.mark.cdk
+def test_verify_cache_in_the_constructs_keeps_the_asset_hash(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+
+    from lambda_wheels_cdk import PythonWheelFunction, WheelBundlingOptions
+
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "index.py").write_text("def handler(e, c):\n    return 1\n")
+    hashes = []
+    for verify in (None, True, False):
+        app = cdk.App(outdir=str(tmp_path / "cdk.out"), context={"aws:cdk:bundling-stacks": []})
+        options = WheelBundlingOptions(verify_cache=verify)
+        assert options.build_options.verify_cache is verify
+        fn = PythonWheelFunction(
+            cdk.Stack(app, "S"),
+            "Fn",
+            entry=str(tmp_path / "svc"),
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            dependencies=["six==1.17.0"],
+            bundling=options,
+        )
+        hashes.append(fn.asset_hash)
+    assert len(set(hashes)) == 1
