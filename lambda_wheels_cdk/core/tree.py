@@ -22,7 +22,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -158,24 +158,24 @@ def replace_file(path: str, data: bytes) -> None:
     """Give ``path`` new content as a new file (its :func:`bundle_mode` on POSIX, else the
     same mode): other hard links keep the old one."""
     mode = os.stat(path).st_mode
-    mode = bundle_mode(mode) if MODES else stat.S_IMODE(mode)
-    tmp = f"{path}.lw-{uuid.uuid4().hex[:12]}"
-    try:
+
+    def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    _replace(path, write, bundle_mode(mode) if MODES else stat.S_IMODE(mode))
 
 
 def _replace_with_copy(path: str, mode: int) -> None:
     """Make ``path`` a new file with the same bytes and ``mode`` (other hard links keep theirs)."""
+    _replace(path, lambda tmp: shutil.copyfile(path, tmp), mode)
+
+
+def _replace(path: str, write: Callable[[str], object], mode: int) -> None:
+    """``write`` a temp file beside ``path``, give it ``mode``, rename it over ``path``."""
     tmp = f"{path}.lw-{uuid.uuid4().hex[:12]}"
     try:
-        shutil.copyfile(path, tmp)
+        write(tmp)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

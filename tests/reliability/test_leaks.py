@@ -70,6 +70,15 @@ def _build(run_cli: RunCli, tmp_path: Path, *args: str) -> CliRun:
     )
 
 
+def _message_for(run_cli: RunCli, tmp_path: Path, text: str) -> str:
+    """The error of a build from a requirements file holding ``text`` (bad input: exit 2)."""
+    (tmp_path / "requirements.txt").write_text(text)
+    result = _build(run_cli, tmp_path, "-r", str(tmp_path / "requirements.txt"))
+    assert result.code == 2 and isinstance(result.error, InputError), result.err
+    _assert_no_secret(result)
+    return str(result.error)
+
+
 def _assert_no_secret(result: CliRun) -> None:
     for secret in SECRETS:
         assert secret not in result.out + result.err, result.err
@@ -145,19 +154,17 @@ def test_a_bad_line_of_a_real_requirements_file_is_masked_and_cut(
     tmp_path: Path, run_cli: RunCli
 ) -> None:
     long_tail = "x" * 200
-    (tmp_path / "requirements.txt").write_text(
+    message = _message_for(
+        run_cli,
+        tmp_path,
         "six==1.17.0\n"
         "requests>=2\n"
         "idna\n"
         "certifi\n"
         f"mypkg password={NETRC_PASSWORD}\n"
         f"other api_key: {AWS_SECRET}\n"
-        f"bad==1 ;;; {long_tail}\n"
+        f"bad==1 ;;; {long_tail}\n",
     )
-    result = _build(run_cli, tmp_path, "-r", str(tmp_path / "requirements.txt"))
-    assert result.code == 2, result.err
-    _assert_no_secret(result)
-    message = str(result.error)
     assert "requirements.txt:5: 'mypkg password=***'" in message
     assert "requirements.txt:6: 'other api_key: ***'" in message
     assert long_tail not in message and "requirements.txt:7: 'bad==1 ;;; xxx" in message
@@ -173,10 +180,7 @@ def test_a_bad_line_of_a_real_requirements_file_is_masked_and_cut(
 def test_a_one_line_file_with_a_bad_line_says_why_without_the_text(
     line: str, tmp_path: Path, run_cli: RunCli
 ) -> None:
-    (tmp_path / "requirements.txt").write_text(f"# deps\n{line}\n")
-    result = _build(run_cli, tmp_path, "-r", str(tmp_path / "requirements.txt"))
-    assert result.code == 2, result.err
-    message = str(result.error)
+    message = _message_for(run_cli, tmp_path, f"# deps\n{line}\n")
     assert message.startswith("requirements.txt:2: ")
     assert line not in message
     assert "fix line 2" in message
@@ -194,10 +198,8 @@ def test_a_one_line_file_with_a_bad_line_says_why_without_the_text(
 def test_requirement_names_that_look_like_secret_words_are_quoted_as_written(
     line: str, tmp_path: Path, run_cli: RunCli
 ) -> None:
-    (tmp_path / "requirements.txt").write_text(f"six\nidna\n{line}\n")
-    result = _build(run_cli, tmp_path, "-r", str(tmp_path / "requirements.txt"))
-    assert result.code == 2, result.err
-    assert f"requirements.txt:3: {line!r}" in str(result.error)
+    message = _message_for(run_cli, tmp_path, f"six\nidna\n{line}\n")
+    assert f"requirements.txt:3: {line!r}" in message
 
 
 # -- item 2: a direct URL's password at rest after SIGKILL ---------------------------------------

@@ -20,37 +20,10 @@ import pytest
 
 from lambda_wheels_cdk.errors import InputError, InstallError
 
-from .conftest import CliRun, Workspace
+from .conftest import CliRun, Workspace, backend_source
 
 RunCli = Callable[..., CliRun]
 pytestmark = pytest.mark.e2e
-
-_BACKEND = """
-import base64, hashlib, os, zipfile
-
-NAME, VERSION, TAG = {name!r}, "0.1", {tag!r}
-FILES = {files!r}
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = NAME.replace("-", "_")
-    info = f"{{dist}}-{{VERSION}}.dist-info"
-    files = {{path: bytes.fromhex(data) for path, data in FILES.items()}}
-    files[info + "/METADATA"] = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode()
-    pure = "true" if TAG.endswith("-none-any") else "false"
-    files[info + "/WHEEL"] = (
-        f"Wheel-Version: 1.0\\nGenerator: lw-tests\\nRoot-Is-Purelib: {{pure}}\\nTag: {{TAG}}\\n"
-    ).encode()
-    filename = f"{{dist}}-{{VERSION}}-{{TAG}}.whl"
-    rows = []
-    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            rows.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
-        zf.writestr(info + "/RECORD", "\\n".join([*rows, info + "/RECORD,,"]) + "\\n")
-    return filename
-"""
 
 
 def make_project(
@@ -62,8 +35,7 @@ def make_project(
         '[build-system]\nrequires = []\nbuild-backend = "lw_backend"\nbackend-path = ["."]\n\n'
         f'[project]\nname = "{name}"\nversion = "0.1"\n'
     )
-    hexed = {path: data.hex() for path, data in files.items()}
-    (folder / "lw_backend.py").write_text(_BACKEND.format(name=name, tag=tag, files=hexed))
+    (folder / "lw_backend.py").write_text(backend_source(name, "0.1", files=files, tag=tag))
     return folder
 
 
