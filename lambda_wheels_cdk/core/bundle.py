@@ -56,6 +56,7 @@ from .install import (
     NoFittingWheelError,
     UvInstaller,
     make_installer,
+    sweep_workspaces,
 )
 from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
 from .sources import DependencySpec, IndexSettings
@@ -74,6 +75,8 @@ WORK_PREFIX = "work-"
 RESOLVER_REVISION = 3  # 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
 _NOTIFIED: set[tuple[str, ...]] = set()
+#: Caches whose leftovers (and the system temp folder's) this process has swept.
+_SWEPT: set[Path] = set()
 InstallerName = Literal["uv", "pip"]
 AuditMode = Literal["strict", "warn", "off"]
 
@@ -507,6 +510,10 @@ def build_dependencies(
     index = effective_index(spec, options, env)
     key = dependency_key(spec.fingerprint(), target, options, index)
     verify = options.verifies_cache(env)
+    if cache.root not in _SWEPT:  # what killed builds left: once per process, hits included
+        _SWEPT.add(cache.root)
+        sweep_workspaces()
+        cache.sweep()
 
     hit = cache.lookup(key, target, verify=verify)
     if hit is not None:

@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from typing import Final, Literal, Protocol
 from ..errors import BundleError, InstallError
 from . import sources
 from .hostenv import installer_environment
-from .leftovers import owned_temp_dir, popen_dying_with_parent
+from .leftovers import owned_temp_dir, popen_dying_with_parent, sweep
 from .runtimes import _SLOTS
 from .sources import IndexSettings
 from .target import Target
@@ -284,6 +285,16 @@ class _Workspace:
     env: Mapping[str, str]
 
 
+#: Installer workspaces in the system temp folder, by installer.
+WORKSPACE_PREFIXES: Final = {"uv": "lw-uv-", "pip": "lw-pip-"}
+
+
+def sweep_workspaces() -> None:
+    """Remove the workspaces of builds that were killed (their owner process is gone)."""
+    for prefix in WORKSPACE_PREFIXES.values():
+        sweep(Path(tempfile.gettempdir()), prefix)
+
+
 @contextlib.contextmanager
 def _workspace(plan: InstallPlan, prefix: str) -> Iterator[_Workspace]:
     with owned_temp_dir(prefix) as work:
@@ -442,7 +453,7 @@ class UvInstaller(_ChildRunner):
     def install(
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
-        with _workspace(plan, "lw-uv-") as work:
+        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -464,7 +475,7 @@ class UvInstaller(_ChildRunner):
 
         Used to find out whether an sdist is pure; the result is inspected, never shipped.
         """
-        with _workspace(plan, "lw-uv-") as work:
+        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -493,7 +504,7 @@ class UvInstaller(_ChildRunner):
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with _workspace(plan, "lw-uv-") as work:
+        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -577,7 +588,7 @@ class PipInstaller(_ChildRunner):
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
         self.version()
-        with _workspace(plan, "lw-pip-") as work:
+        with _workspace(plan, WORKSPACE_PREFIXES["pip"]) as work:
             argv = [
                 self.python,
                 "-m",
@@ -595,7 +606,7 @@ class PipInstaller(_ChildRunner):
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with _workspace(plan, "lw-pip-") as work:
+        with _workspace(plan, WORKSPACE_PREFIXES["pip"]) as work:
             report = work.folder / "report.json"
             argv = [
                 self.python,

@@ -274,4 +274,25 @@ def test_killed_builds_leave_no_password_on_disk(
     work = ws.cache / "v1" / "tmp"
     assert sorted(p.name for p in work.iterdir()) == [], where
     assert files_containing(temp_root, needles) == [] and files_containing(ws.cache, needles) == []
+    assert files_containing(ws.root / "uv-cache", needles) == [], "uv keeps no credentials"
     print(where)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_direct_url_s_credentials_reach_the_installer_through_its_environment(
+    installer: str, tmp_path: Path, ws: Workspace, packages: Packages, run_cli: RunCli
+) -> None:
+    """The requirements file says ${LAMBDA_WHEELS_URL_CREDENTIALS_0}: both installers expand it
+    (a 401 otherwise), and the credentials were sent with every request."""
+    with IndexServer(packages.folder.iterdir(), auth=(USER, TOKEN)) as server:
+        wheel = packages.file("lw_dep-1.0")
+        url = f"http://{USER}:{TOKEN}@{server.netloc}/files/{wheel.name}"
+        result = _build(
+            run_cli, tmp_path, "--installer", installer, "--no-index", "-v", f"lw-dep @ {url}"
+        )
+        assert result.code == 0, result.err
+        assert server.requests and all(r.authorized for r in server.requests)
+    assert (tmp_path / "out" / "lw_dep").is_dir()
+    assert TOKEN not in result.out + result.err
+    assert files_containing(ws.cache, secret_forms(TOKEN)) == []

@@ -48,44 +48,53 @@ def test_sigkill_of_the_build_kills_the_installer_and_the_next_build_sweeps(
     temp_root = tmp_path / "tmp"
     temp_root.mkdir()
     env = {**os.environ, "TMPDIR": str(temp_root)}
-    # every answer takes 30 s, and the installer downloads a direct URL itself (not through
-    # the filtering view, which dies with the build): without a guard it outlives the test
-    with IndexServer(packages.folder.iterdir(), delay=30) as slow:
-        wheel = packages.file("six-1.17.0")
-        url = f"http://{slow.netloc}/files/{wheel.name}"
-        build = subprocess.Popen(
-            _build_argv(guard, tmp_path / "out", "--no-index", f"six @ {url}"),
-            env={**env, "UV_HTTP_TIMEOUT": "120"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            assert wait_for(lambda: slow.requests_to("/files/"), 60), "the installer's download"
-            children = descendants(build.pid)
-            assert any("uv" in p.command for p in children), children
-            assert any(temp_root.glob("lw-uv-*")), "the installer's temp folder"
-            os.kill(build.pid, signal.SIGKILL)
-        finally:
-            build.wait(timeout=60)
-        shown = [(p.pid, p.command[:80]) for p in children]
-        if guard == "watchdog":
-            assert any("-I -S -c" in p.command for p in children), shown
-        assert wait_for(lambda: not any(alive(p) for p in children), 2), (
-            f"still running 2 s after the build was killed: "
-            f"{[(p.pid, p.command[:80]) for p in children if alive(p)]}"
-        )
-    left = sorted(p.name for p in temp_root.iterdir())
-    assert any(name.startswith("lw-uv-") for name in left), left  # SIGKILL runs no cleanup
 
-    with IndexServer(packages.folder.iterdir()) as index:
+    def build(out: str, *args: str) -> None:
         done = subprocess.run(
-            _build_argv(guard, tmp_path / "next", "--index-url", index.url, "six==1.17.0"),
+            _build_argv(guard, tmp_path / out, "--index-url", index.url, *args),
             env=env,
             capture_output=True,
             text=True,
             timeout=300,
         )
-    assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, done.stderr
+
+    with IndexServer(packages.folder.iterdir()) as index:
+        build("warm", "six==1.17.0")  # the "next build" below is then a cache hit
+
+        # every answer takes 30 s, and the installer downloads a direct URL itself (not through
+        # the filtering view, which dies with the build): without a guard it outlives the test
+        with IndexServer(packages.folder.iterdir(), delay=30) as slow:
+            wheel = packages.file("six-1.17.0")
+            url = f"http://{slow.netloc}/files/{wheel.name}"
+            killed = subprocess.Popen(
+                _build_argv(guard, tmp_path / "out", "--no-index", f"six @ {url}"),
+                env={**env, "UV_HTTP_TIMEOUT": "120"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                assert wait_for(lambda: slow.requests_to("/files/"), 60), "the download"
+                children = descendants(killed.pid)
+                assert any("uv" in p.command for p in children), children
+                assert any(temp_root.glob("lw-uv-*")), "the installer's temp folder"
+                os.kill(killed.pid, signal.SIGKILL)
+            finally:
+                killed.wait(timeout=60)
+            shown = [(p.pid, p.command[:80]) for p in children]
+            if guard == "watchdog":
+                assert any("-I -S -c" in p.command for p in children), shown
+            assert wait_for(lambda: not any(alive(p) for p in children), 2), (
+                f"still running 2 s after the build was killed: "
+                f"{[(p.pid, p.command[:80]) for p in children if alive(p)]}"
+            )
+        left = sorted(p.name for p in temp_root.iterdir())
+        assert any(name.startswith("lw-uv-") for name in left), left  # no cleanup ran
+        assert list((ws.cache / "v1" / "tmp").glob("work-*")), "nor in the cache"
+
+        hits = len(ws.events("cache-hit"))
+        build("next", "six==1.17.0")
+        assert len(ws.events("cache-hit")) == hits + 1, "the next build installs nothing"
     assert sorted(temp_root.iterdir()) == [], "the next build removes what the killed one left"
     assert sorted((ws.cache / "v1" / "tmp").iterdir()) == []
 
