@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from . import __version__
 from .core.target import Target
@@ -116,8 +120,21 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="uv.lock must match pyproject.toml (default: use the lock as it is, --frozen)",
     )
     p.add_argument("--exclude", action="append", default=[], help="extra source exclude pattern")
+    p.add_argument(
+        "--follow-external-symlinks",
+        action="store_true",
+        help="copy what symbolic links in --source that leave it point to (default: refuse "
+        "them; links inside it are always followed)",
+    )
     p.add_argument("--audit", choices=("strict", "warn", "off"), default="strict")
     p.add_argument("--cache-dir", metavar="DIR", help="bundle cache (default: user cache dir)")
+    p.add_argument(
+        "--verify-cache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hash cached files against the sha256 recorded when they were cached, before "
+        "using them (about 0.3 s per 250 MB); default: on when CI=true",
+    )
     p.add_argument(
         "--link-mode",
         choices=("link", "copy"),
@@ -202,6 +219,7 @@ def _run_build(args: argparse.Namespace) -> int:
         bytecode=args.bytecode,
         bytecode_interpreter=args.bytecode_interpreter,
         allow_python_download=args.allow_python_download,
+        verify_cache=args.verify_cache,
     )
     out = Path(args.output)
     progress = Progress(out.name or str(out), verbose=args.verbose)
@@ -213,6 +231,7 @@ def _run_build(args: argparse.Namespace) -> int:
         source=Path(args.source) if args.source else None,
         excludes=(*DEFAULT_EXCLUDES, *args.exclude),
         log=progress,
+        follow_external_symlinks=args.follow_external_symlinks,
     )
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2))
@@ -419,12 +438,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _cleanup_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, ``kill``) ends the command like Ctrl-C does: ``finally``
+    blocks run, so temp folders are removed and the installer is stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with _cleanup_on_sigterm():
+            return handler(args)
     except LambdaWheelsError as exc:
         print(f"lambda-wheels {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

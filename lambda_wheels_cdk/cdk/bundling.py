@@ -166,7 +166,14 @@ def asset_fingerprint(
         "kind": kind,
         "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],
         "excludes": list(options.all_excludes) if source is not None else [],
-        "source": digest_files(source, source_files(source, options.all_excludes))
+        "source": digest_files(
+            source,
+            source_files(
+                source,
+                options.all_excludes,
+                follow_external_symlinks=options.follow_external_symlinks,
+            ),
+        )
         if source is not None
         else None,
     }
@@ -285,11 +292,27 @@ class WheelLocalBundling:
         if self.kind == "function":
             deps = builds[0] if builds else None
             excludes = self.options.all_excludes
+            follow = self.options.follow_external_symlinks
             bytecode = function_bytecode(
-                self.targets[0], deps, self.source, excludes, build, cache, progress
+                self.targets[0], deps, self.source, excludes, build, cache, progress, follow
             )
-            check_unzipped_size(self.label, deps, self.source, excludes, bytecode)
-            assemble_function(out, deps, self.source, excludes, atomic=False, bytecode=bytecode)
+            check_unzipped_size(
+                self.label,
+                deps,
+                self.source,
+                excludes,
+                bytecode,
+                follow_external_symlinks=follow,
+            )
+            assemble_function(
+                out,
+                deps,
+                self.source,
+                excludes,
+                atomic=False,
+                bytecode=bytecode,
+                follow_external_symlinks=follow,
+            )
         elif builds:
             layout = layer_layout(builds)
             reports = layer_bytecode(builds, layout, build, cache, progress)

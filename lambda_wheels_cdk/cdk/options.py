@@ -43,6 +43,11 @@ class WheelBundlingOptions:
         excludes: glob patterns left out of the handler source copy, in addition to the
             defaults (``.venv``, ``__pycache__``, ``*.pyc``, ``.git``, ``cdk.out``,
             ``node_modules``, tool caches). Default: none.
+        follow_external_symlinks: copy what symbolic links in ``entry`` that point outside it
+            point to. Default: off -- such a link fails at construction with ``InputError``
+            (it could ship a file such as ``~/.aws/credentials``). Links that stay inside
+            ``entry`` are always followed (copied as what they point to), like
+            ``PythonFunction``'s ``rsync -L``.
         docker: compile requirements that ship only native sdists inside the runtime's build
             image (``public.ecr.aws/sam/build-pythonX.Y``, arch-aware) with ``$CDK_DOCKER`` /
             ``docker``. Default: off; such requirements fail synth with the list of packages.
@@ -60,6 +65,11 @@ class WheelBundlingOptions:
         link_mode: ``"link"`` (default): installed files are cloned (copy-on-write file
             systems) or hard-linked from uv's cache, as uv does; lambda-wheels never modifies a
             shared file. ``"copy"``: new copies (slower for large sets). Same asset contents.
+        verify_cache: hash every file of a bundle-cache entry against the sha256 recorded
+            when it was cached, before using it: a file whose bytes changed while its size and
+            time stayed the same is caught, and the entry rebuilt with fresh downloads (with a
+            warning). About 0.3 s per 250 MB. Does not change the asset hash. Default
+            (``None``): on when the bundling environment has ``CI=true``, else off.
         smoke: after bundling, import every top-level module of every distribution (and the
             handler module) under a CPython of the target's version -- native, or arm64 under
             ``qemu-aarch64-static`` with ``LAMBDA_WHEELS_ARM64_SYSROOT`` -- with the function's
@@ -112,6 +122,7 @@ class WheelBundlingOptions:
     find_links: Sequence[str] = ()
     no_index: bool = False
     excludes: Sequence[str] = ()
+    follow_external_symlinks: bool = False
     docker: bool = False
     allow_sdists: bool = True
     audit: AuditMode = "strict"
@@ -121,6 +132,7 @@ class WheelBundlingOptions:
     cache_dir: str | None = None
     smoke: bool = False
     link_mode: LinkMode = "link"
+    verify_cache: Optional[bool] = None
     environment: Optional[Mapping[str, str]] = field(default=None, repr=False)
     command_hooks: Optional[CommandHooks] = None
     image: Union[str, cdk.DockerImage, None] = None
@@ -158,6 +170,7 @@ class WheelBundlingOptions:
                 bytecode=self.bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
                 bytecode_interpreter=self.bytecode_interpreter,
                 allow_python_download=self.allow_python_download,
+                verify_cache=self.verify_cache,
             ),
         )
 

@@ -27,7 +27,6 @@ import json
 import os
 import posixpath
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -47,7 +46,7 @@ from ..errors import (
     NeedsDockerError,
     UsageError,
 )
-from . import tree
+from . import leftovers, tree
 from .bytecode import BytecodeMode, BytecodeReport, Unit, compile_units, mode_of
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
@@ -58,6 +57,7 @@ from .install import (
     NoFittingWheelError,
     UvInstaller,
     make_installer,
+    sweep_workspaces,
 )
 from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
 from .sources import DependencySpec, IndexSettings
@@ -70,10 +70,14 @@ if TYPE_CHECKING:
     from .index_proxy import FilteringIndexView
 
 CACHE_SCHEMA = "v1"
+#: Work folders under ``<cache>/v1/tmp`` (see :meth:`BundleCache.workdir`).
+WORK_PREFIX = "work-"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
 RESOLVER_REVISION = 3  # 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
 _NOTIFIED: set[tuple[str, ...]] = set()
+#: Caches whose leftovers (and the system temp folder's) this process has swept.
+_SWEPT: set[Path] = set()
 InstallerName = Literal["uv", "pip"]
 AuditMode = Literal["strict", "warn", "off"]
 
@@ -113,6 +117,13 @@ class BuildOptions:
             pyenv, in uv's interpreters or by ``uv python find``.
         allow_python_download: when no CPython of the target's version is found, let uv
             download one (``uv python install``). Default: off.
+        verify_cache: hash every file of a cache entry against the sha256 recorded when it was
+            published before using it (a file whose bytes changed while its size and time
+            stayed the same is caught); entries are published with those hashes. A mismatch,
+            or an entry published without hashes, is rebuilt with fresh downloads, with a
+            warning. Costs about 0.3 s per 250 MB per use. Default (``None``): on when the
+            environment has ``CI=true`` (GitHub Actions, GitLab CI, CircleCI and others set
+            it), else off. Does not change the cache key or the asset hash.
     """
 
     installer: InstallerName = "uv"
@@ -126,6 +137,13 @@ class BuildOptions:
     bytecode: BytecodeMode = "all"
     bytecode_interpreter: str | None = None
     allow_python_download: bool = False
+    verify_cache: bool | None = None
+
+    def verifies_cache(self, environ: Mapping[str, str]) -> bool:
+        """Whether cache entries are hashed before use (:attr:`verify_cache`, else ``CI``)."""
+        if self.verify_cache is not None:
+            return self.verify_cache
+        return environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
     def __post_init__(self) -> None:
         try:
@@ -320,9 +338,10 @@ class BundleCache:
         # absolute: installers run in their own working folder
         self.root = (Path(root) if root is not None else default_cache_dir()).resolve()
         self.base = self.root / CACHE_SCHEMA
-        #: Keys whose entry was found changed and discarded by this object: rebuilt with the
-        #: installer's cache refreshed (a changed hard-linked file is changed in uv's cache too).
-        self.invalidated: set[str] = set()
+        #: Keys whose entry was found changed and discarded by this object, and why: rebuilt
+        #: with the installer's cache refreshed (a changed hard-linked file is changed in uv's
+        #: cache too).
+        self.invalidated: dict[str, str] = {}
 
     def _dirs(self) -> tuple[Path, Path, Path]:
         deps, locks, tmp = self.base / "deps", self.base / "locks", self.base / "tmp"
@@ -359,8 +378,13 @@ class BundleCache:
                 "if no build is running, delete that file"
             ) from None
 
-    def lookup(self, key: str, target: Target) -> DependencyBuild | None:
-        """A verified entry, or ``None`` (missing, or changed since written -> discarded)."""
+    def lookup(self, key: str, target: Target, *, verify: bool = False) -> DependencyBuild | None:
+        """A verified entry, or ``None`` (missing, or changed since written -> discarded).
+
+        Verified: the same files with the sizes, modification times and modes recorded when
+        it was published (and only bundle modes, see :func:`tree.bundle_mode`); with
+        ``verify``, also the same sha256 of every file (an entry without them is discarded).
+        """
         entry = self.entry(key)
         manifest_path = entry / "manifest.json"
         if not manifest_path.is_file():
@@ -368,9 +392,17 @@ class BundleCache:
         try:
             data = json.loads(manifest_path.read_text(encoding="utf-8"))
             record = [tuple(row) for row in data["record"]]
+            if any(len(row) != 4 for row in record):  # written by a version without modes
+                emit("cache-invalid", key=key, reason="an older record format")
+                self.discard(key)
+                return None
+            if tree.MODES and any(row[3] not in (tree.FILE_MODE, tree.EXEC_MODE) for row in record):
+                raise ValueError("its record has a file mode a bundle never has")
             tree_dir = entry / "tree"
             if not tree_dir.is_dir() or [tuple(r) for r in tree.tree_record(tree_dir)] != record:
-                raise ValueError("content does not match its record")
+                raise ValueError("content does not match its record (size, time or mode)")
+            if verify:
+                _verify_digests(tree_dir, record, data.get("sha256"))
             return DependencyBuild(
                 key=key,
                 tree=tree_dir,
@@ -383,7 +415,7 @@ class BundleCache:
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             emit("cache-invalid", key=key, reason=str(exc))
-            self.invalidated.add(key)
+            self.invalidated[key] = str(exc)
             self.discard(key)
             return None
 
@@ -396,19 +428,30 @@ class BundleCache:
                 os.replace(entry, trash)
                 tree.remove_tree(trash)
 
-    def new_workdir(self, key: str) -> Path:
+    @contextlib.contextmanager
+    def workdir(self) -> Iterator[Path]:
+        """A private work folder under ``<cache>/v1/tmp``, removed on exit (or published by
+        :meth:`store`); folders of builds that were killed are swept first."""
         _, _, tmp = self._dirs()
         self.sweep()
-        return Path(tempfile.mkdtemp(prefix=f"{key[:16]}-", dir=tmp))
+        with leftovers.owned_temp_dir(WORK_PREFIX, tmp) as work:
+            yield work
 
     def store(
-        self, key: str, work: Path, build: DependencyBuild, record: list[tuple[str, int, int]]
+        self,
+        key: str,
+        work: Path,
+        build: DependencyBuild,
+        record: list[tuple[str, int, int, int]],
+        *,
+        digests: bool = False,
     ) -> DependencyBuild:
         """Publish ``work/tree`` as the entry for ``key`` (atomic rename; caller holds the lock).
 
-        ``record`` is the tree's :func:`tree.tree_record`, as the install already computed it.
+        ``record`` is the tree's :func:`tree.tree_record`, as the install already computed it;
+        ``digests`` also records every file's sha256 (for ``verify`` lookups).
         """
-        manifest = {
+        manifest: dict[str, Any] = {
             "key": key,
             "target": str(build.target),
             "installer": build.installer,
@@ -417,6 +460,8 @@ class BundleCache:
             "size": build.size,
             "record": record,
         }
+        if digests:
+            manifest["sha256"] = tree.file_digests(work / "tree", (row[0] for row in record))
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         entry = self.entry(key)
         self.discard(key)
@@ -424,15 +469,37 @@ class BundleCache:
         return replace(build, tree=entry / "tree", cache="miss")
 
     def sweep(self, older_than: float = 6 * 3600) -> None:
-        """Remove temp folders left by killed builds (old enough that no build still uses them)."""
+        """Remove temp folders left by killed builds: work folders whose owner is gone
+        (:func:`.leftovers.sweep`), discarded entries, and folders of older versions once
+        they are ``older_than`` seconds old (no build still uses them)."""
         tmp = self.base / "tmp"
         if not tmp.is_dir():
             return
+        leftovers.sweep(tmp, WORK_PREFIX)
         now = time.time()
         for child in tmp.iterdir():
+            if child.name.startswith(WORK_PREFIX):
+                continue
             with contextlib.suppress(OSError):
-                if now - child.stat().st_mtime > older_than or child.name.startswith("trash-"):
+                if child.name.startswith("trash-") or now - child.stat().st_mtime > older_than:
                     tree.remove_tree(child)
+
+
+def _verify_digests(root: Path, record: Sequence[Sequence[Any]], recorded: object) -> None:
+    """Raise ``ValueError`` unless every file of ``record`` has the sha256 ``recorded``."""
+    names = [str(row[0]) for row in record]
+    if not isinstance(recorded, dict) or set(recorded) != set(names):
+        raise ValueError("it has no file hashes to verify (it was published with verify mode off)")
+    changed = [
+        rel for rel, digest in tree.file_digests(root, names).items() if digest != recorded[rel]
+    ]
+    if changed:
+        shown = ", ".join(changed[:5]) + (
+            f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        )
+        raise ValueError(
+            f"{len(changed)} file(s) changed although their size, time and mode did not: {shown}"
+        )
 
 
 # -- installing ------------------------------------------------------------------------------
@@ -461,35 +528,47 @@ def build_dependencies(
     cache = cache or BundleCache(options.cache_dir)
     index = effective_index(spec, options, env)
     key = dependency_key(spec.fingerprint(), target, options, index)
+    verify = options.verifies_cache(env)
+    if cache.root not in _SWEPT:  # what killed builds left: once per process, hits included
+        _SWEPT.add(cache.root)
+        sweep_workspaces()
+        cache.sweep()
 
-    hit = cache.lookup(key, target)
+    hit = cache.lookup(key, target, verify=verify)
     if hit is not None:
         emit("cache-hit", key=key, target=str(target))
         log(f"dependencies for {target} unchanged (cache {key[:12]})")
         return hit
     with cache.lock(key):
-        hit = cache.lookup(key, target)  # another process may have built it while we waited
+        # another process may have built it while we waited
+        hit = cache.lookup(key, target, verify=verify)
         if hit is not None:
             emit("cache-hit", key=key, target=str(target))
             return hit
-        work = cache.new_workdir(key)
         try:
-            refresh = key in cache.invalidated
-            build, record = _install(
-                spec,
-                target,
-                options,
-                index,
-                key,
-                work,
-                env,
-                installer,
-                log,
-                refresh=refresh,
-                page_cache=cache.pages_dir,
-            )
-            cache.invalidated.discard(key)
-            return cache.store(key, work, build, record)
+            with cache.workdir() as work:
+                refresh = key in cache.invalidated
+                if refresh:
+                    log(
+                        f"warning: the cached dependencies for {target} (cache {key[:12]}) "
+                        f"cannot be used: {cache.invalidated[key]}; rebuilding them with fresh "
+                        "downloads"
+                    )
+                build, record = _install(
+                    spec,
+                    target,
+                    options,
+                    index,
+                    key,
+                    work,
+                    env,
+                    installer,
+                    log,
+                    refresh=refresh,
+                    page_cache=cache.pages_dir,
+                )
+                cache.invalidated.pop(key, None)
+                return cache.store(key, work, build, record, digests=verify)
         except InstallError as exc:
             if type(exc) is not InstallError:  # already specific (Docker, index, sdists)
                 raise
@@ -500,9 +579,6 @@ def build_dependencies(
             raise tree.describe_os_error(
                 exc, f"writing the bundle cache under {cache.root}"
             ) from None
-        finally:
-            if work.exists():
-                tree.remove_tree(work)
 
 
 def _explained(
@@ -563,7 +639,7 @@ def _install(
     *,
     refresh: bool = False,
     page_cache: Path | None = None,
-) -> tuple[DependencyBuild, list[tuple[str, int, int]]]:
+) -> tuple[DependencyBuild, list[tuple[str, int, int, int]]]:
     """Install into ``work/tree``; the build and the tree's record (see :func:`tree_record`)."""
     inst = installer or make_installer(options.installer, environ=environ)
     detail: Log = getattr(log, "detail", quiet)
@@ -589,6 +665,14 @@ def _install(
             link_mode=options.link_mode,
             refresh=refresh,
         )
+        projects = {n: p for n, p in spec.local_paths.items() if not p.endswith(".whl")}
+        if count and projects:  # folders and sdist files: built here, like pure sdists
+            from . import sdists
+
+            uv = inst if isinstance(inst, UvInstaller) else UvInstaller(environ=environ)
+            plan = sdists.build_local_projects(
+                projects, plan, uv, work / "local-wheels", allow=options.allow_sdists, log=detail
+            )
         from .index_proxy import FilteringIndexView, needs_filtering_view, uv_superset_platform
 
         view: FilteringIndexView[IndexSettings] | None = None
@@ -628,7 +712,7 @@ def _install(
             seconds=round(time.monotonic() - started, 3),
         )
         record = tree.tree_record(dest)  # one walk: sizes for the manifest and the cache
-        sizes = {rel: size for rel, size, _ in record}
+        sizes = {row[0]: row[1] for row in record}
         distributions = read_distributions(dest, target, origins, sizes=sizes)
         notes = _explain_versions(unpinned, distributions, target, view, pages)
     distributions = tuple(
@@ -944,13 +1028,20 @@ def check_unzipped_size(
     source: Path | None = None,
     excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
     bytecode: BytecodeReport | None = None,
+    *,
+    follow_external_symlinks: bool = False,
 ) -> int:
     """Refuse a function bundle over Lambda's 250 MiB unzipped, before writing it.
 
     Returns the size in bytes (bytecode included). Raises :class:`AuditError` naming the
-    largest parts, and saying so when it is the bytecode that makes it too big.
+    largest parts, and saying so when it is the bytecode that makes it too big, and
+    :class:`InputError` for source links or names :func:`tree.source_files` refuses.
     """
-    files = tree.source_files(source, excludes) if source is not None else []
+    files = (
+        tree.source_files(source, excludes, follow_external_symlinks=follow_external_symlinks)
+        if source is not None
+        else []
+    )
     sources = [(path.stat().st_size, rel) for rel, path in files]
     pyc = bytecode.size if bytecode is not None else 0
     total = (deps.size if deps is not None else 0) + sum(size for size, _ in sources) + pyc
@@ -977,8 +1068,11 @@ def check_unzipped_size(
     )
 
 
-def source_digest(source: Path, excludes: Sequence[str]) -> str:
-    return tree.digest_files(source, tree.source_files(source, excludes))
+def source_digest(
+    source: Path, excludes: Sequence[str], *, follow_external_symlinks: bool = False
+) -> str:
+    files = tree.source_files(source, excludes, follow_external_symlinks=follow_external_symlinks)
+    return tree.digest_files(source, files)
 
 
 def assemble_function(
@@ -989,6 +1083,7 @@ def assemble_function(
     *,
     atomic: bool = True,
     bytecode: BytecodeReport | None = None,
+    follow_external_symlinks: bool = False,
 ) -> int:
     """Write a function bundle: dependencies at the root, then the handler source, then the
     bytecode of both.
@@ -1008,13 +1103,18 @@ def assemble_function(
         copied = 0
         if source is not None:
             collisions: list[str] = []
-            for rel, path in tree.source_files(source, excludes):
+            files = tree.source_files(
+                source, excludes, follow_external_symlinks=follow_external_symlinks
+            )
+            for rel, path in files:
                 dst = build_dir / rel
                 if dst.exists():
                     collisions.append(rel)
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, dst)
+                if tree.MODES:
+                    os.chmod(dst, tree.bundle_mode(path.stat().st_mode))
                 os.utime(dst, (tree.FIXED_MTIME, tree.FIXED_MTIME))
                 copied += 1
             if collisions:
@@ -1023,6 +1123,7 @@ def assemble_function(
                     f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
                 )
         _add_bytecode(build_dir, bytecode)
+        tree.set_folder_modes(build_dir)
         if atomic:
             tree.atomic_replace_dir(build_dir, out)
         return copied
@@ -1074,13 +1175,17 @@ def function_bytecode(
     options: BuildOptions,
     cache: BundleCache,
     log: Log = quiet,
+    follow_external_symlinks: bool = False,
 ) -> BytecodeReport:
     """The bytecode of a function bundle: its dependencies' and (mode ``all``) its source's."""
     units: list[Unit] = []
     if deps is not None:
         units.append(Unit(deps.tree, "", FUNCTION_MOUNT, key=deps.key))
     if source is not None and options.bytecode == "all":
-        files = tuple(rel for rel, _ in tree.source_files(source, excludes))
+        listed = tree.source_files(
+            source, excludes, follow_external_symlinks=follow_external_symlinks
+        )
+        files = tuple(rel for rel, _ in listed)
         units.append(Unit(source, "", FUNCTION_MOUNT, files=files))
     return _compile(target, units, options, cache, log)
 
@@ -1112,6 +1217,7 @@ def _compile(
         mode=options.bytecode,
         interpreter=options.bytecode_interpreter,
         allow_download=options.allow_python_download,
+        verify=options.verifies_cache(os.environ),
         log=log,
     )
 
@@ -1133,6 +1239,7 @@ def assemble_layer(
         for part in parts[:1] if layout == "shared" else parts:
             tree.copy_tree(part.tree, build_dir / layer_folder(layout, part.target))
         _add_bytecode(build_dir, bytecode)
+        tree.set_folder_modes(build_dir)
         if atomic:
             tree.atomic_replace_dir(build_dir, out)
         return layout
@@ -1154,8 +1261,13 @@ def build_bundle(
     cache: BundleCache | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
+    follow_external_symlinks: bool = False,
 ) -> Manifest:
-    """Build a function bundle in ``out`` (replaced atomically) and return its manifest."""
+    """Build a function bundle in ``out`` (replaced atomically) and return its manifest.
+
+    ``follow_external_symlinks``: copy what links in ``source`` that leave it point to
+    (default: refuse them, see :func:`tree.source_files`).
+    """
     options = options or BuildOptions()
     env = os.environ if environ is None else environ
     if source is not None and not source.is_dir():
@@ -1164,9 +1276,10 @@ def build_bundle(
     cache = cache or BundleCache(options.cache_dir)
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
-    bytecode = function_bytecode(target, deps, source, excludes, options, cache, log)
-    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, bytecode)
-    copied = assemble_function(out, deps, source, excludes, bytecode=bytecode)
+    follow = {"follow_external_symlinks": follow_external_symlinks}
+    bytecode = function_bytecode(target, deps, source, excludes, options, cache, log, **follow)
+    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, bytecode, **follow)
+    copied = assemble_function(out, deps, source, excludes, bytecode=bytecode, **follow)
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
         target=target,

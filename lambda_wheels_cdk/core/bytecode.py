@@ -225,13 +225,19 @@ class Bytecode:
     cache: Literal["hit", "miss"]
 
 
-def _lookup(cache: BundleCache, key: str) -> Bytecode | None:
+def _lookup(cache: BundleCache, key: str, *, verify: bool = False) -> Bytecode | None:
+    """A verified entry (sizes, times and modes; with ``verify`` also every file's sha256),
+    or ``None``: missing, or changed since written (then discarded)."""
     entry = cache.entry(key, kind="pyc")
     try:
         data = json.loads((entry / "record.json").read_text(encoding="utf-8"))
         record = [tuple(row) for row in data["record"]]
         if [tuple(r) for r in tree.tree_record(entry / "tree")] != record:
-            raise ValueError("content does not match its record")
+            raise ValueError("content does not match its record (size, time or mode)")
+        if verify:
+            names = [str(row[0]) for row in record]
+            if tree.file_digests(entry / "tree", names) != data["sha256"]:
+                raise ValueError("a file's sha256 differs from the one recorded")
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -241,7 +247,7 @@ def _lookup(cache: BundleCache, key: str) -> Bytecode | None:
     return Bytecode(
         tree=entry / "tree",
         files=len(record),
-        size=sum(int(size) for _, size, _ in record),
+        size=sum(int(row[1]) for row in record),
         failed=tuple((str(a), str(b)) for a, b in data["failed"]),
         cache="hit",
     )
@@ -250,15 +256,25 @@ def _lookup(cache: BundleCache, key: str) -> Bytecode | None:
 def _publish(
     cache: BundleCache, key: str, work: Path, failed: Sequence[tuple[str, str]]
 ) -> Bytecode:
-    """Publish ``work/tree`` under ``key`` (the caller holds the key's lock)."""
+    """Publish ``work/tree`` under ``key`` (the caller holds the key's lock): the fixed time
+    and a bundle's file mode on every file this entry owns alone, a record, and each file's
+    sha256 (for ``verify_cache``)."""
     out = work / "tree"
     out.mkdir(exist_ok=True)
     times = (tree.FIXED_MTIME, tree.FIXED_MTIME)
     for _, path in tree.iter_files(out):
-        if path.stat().st_nlink == 1:  # ours alone (a linked file keeps its entry's time)
+        if path.stat().st_nlink == 1:  # ours alone (a linked file is another entry's)
+            if tree.MODES:
+                os.chmod(path, tree.FILE_MODE)
             os.utime(path, times)
+    tree.set_folder_modes(out)
     record = tree.tree_record(out)
-    data = {"key": key, "record": record, "failed": [list(f) for f in failed]}
+    data = {
+        "key": key,
+        "record": record,
+        "failed": [list(f) for f in failed],
+        "sha256": tree.file_digests(out, (row[0] for row in record)),
+    }
     (work / "record.json").write_text(json.dumps(data), encoding="utf-8")
     entry = cache.entry(key, kind="pyc")
     cache.discard(key, kind="pyc")
@@ -267,7 +283,7 @@ def _publish(
     return Bytecode(
         tree=entry / "tree",
         files=len(record),
-        size=sum(size for _, size, _ in record),
+        size=sum(int(row[1]) for row in record),
         failed=tuple(failed),
         cache="miss",
     )
@@ -281,6 +297,7 @@ def compile_tree(
     *,
     key: str | None = None,
     files: Sequence[str] | None = None,
+    verify: bool = False,
     log: Log = quiet,
 ) -> Bytecode:
     """Bytecode for every ``.py`` under ``root`` (or the ``.py`` among ``files``, relative POSIX
@@ -289,6 +306,7 @@ def compile_tree(
     With ``key`` (from :func:`bundle_key`) a rebuild finds the whole result without reading
     the sources. Otherwise, and on a miss, each distribution's bytecode is looked up by the
     content of its sources, so only distributions never compiled before are compiled.
+    ``verify`` hashes cached files before they are used (``verify_cache``).
 
     Raises:
         BundleError: the interpreter failed (not a source that does not compile: that is
@@ -299,36 +317,33 @@ def compile_tree(
     if key is None:
         files = python_files(root) if files is None else files
         key = _content_key("tree", root, files, mount, compiler)
-    hit = _lookup(cache, key)
+    hit = _lookup(cache, key, verify=verify)
     if hit is not None:
         return hit
-    with cache.lock(key):
-        hit = _lookup(cache, key)
-        if hit is not None:
-            return hit
-        files = python_files(root) if files is None else files
-        parts = [
-            (_content_key("part", root, rels, mount, compiler), rels)
-            for _, rels in sorted(groups(root, files).items())
-        ]
-        found = {k: _lookup(cache, k) for k, _ in parts}
-        misses = [(k, rels) for k, rels in parts if found[k] is None]
-        if misses:
-            found.update(_compile_parts(misses, root, mount, compiler, cache, log))
-        work = cache.new_workdir(key)
-        try:
-            failed: list[tuple[str, str]] = []
-            for part_key, _ in parts:
-                part = found[part_key]
-                assert part is not None
-                tree.copy_tree(part.tree, work / "tree", link=True)
-                failed.extend(part.failed)
-            return _publish(cache, key, work, sorted(failed))
-        except OSError as exc:
-            raise tree.describe_os_error(exc, f"writing bytecode under {cache.root}") from None
-        finally:
-            if work.exists():
-                tree.remove_tree(work)
+    try:
+        with cache.lock(key):
+            hit = _lookup(cache, key, verify=verify)
+            if hit is not None:
+                return hit
+            files = python_files(root) if files is None else files
+            parts = [
+                (_content_key("part", root, rels, mount, compiler), rels)
+                for _, rels in sorted(groups(root, files).items())
+            ]
+            found = {k: _lookup(cache, k, verify=verify) for k, _ in parts}
+            misses = [(k, rels) for k, rels in parts if found[k] is None]
+            if misses:
+                found.update(_compile_parts(misses, root, mount, compiler, cache, log))
+            with cache.workdir() as work:
+                failed: list[tuple[str, str]] = []
+                for part_key, _ in parts:
+                    part = found[part_key]
+                    assert part is not None
+                    tree.copy_tree(part.tree, work / "tree", link=True)
+                    failed.extend(part.failed)
+                return _publish(cache, key, work, sorted(failed))
+    except OSError as exc:
+        raise tree.describe_os_error(exc, f"writing bytecode under {cache.root}") from None
 
 
 def _compile_parts(
@@ -344,18 +359,16 @@ def _compile_parts(
     count = sum(len(rels) for _, rels in parts)
     log(f"compiling {count} module{'s' * (count != 1)} with CPython {compiler.version}")
     emit("bytecode-compile", files=count, python=compiler.version)
-    batch = cache.new_workdir("pyc-batch")
-    try:
+    out: dict[str, Bytecode] = {}
+    with cache.workdir() as batch:
         errors = compile_files(compiler, root, [r for _, rels in parts for r in rels], mount, batch)
-        out: dict[str, Bytecode] = {}
         for part_key, rels in parts:
             with cache.lock(part_key):
                 hit = _lookup(cache, part_key)
                 if hit is not None:
                     out[part_key] = hit
                     continue
-                work = cache.new_workdir(part_key)
-                try:
+                with cache.workdir() as work:
                     for rel in rels:
                         pyc = pyc_path(rel, compiler.cache_tag)
                         if (batch / pyc).exists():
@@ -365,14 +378,7 @@ def _compile_parts(
                     out[part_key] = _publish(
                         cache, part_key, work, [e for e in errors if e[0] in mine]
                     )
-                finally:
-                    if work.exists():
-                        tree.remove_tree(work)
-        return out
-    except OSError as exc:
-        raise tree.describe_os_error(exc, f"writing bytecode under {cache.root}") from None
-    finally:
-        tree.remove_tree(batch)
+    return out
 
 
 # -- one bundle --------------------------------------------------------------------------------
@@ -474,6 +480,7 @@ def compile_units(
     mode: BytecodeMode = "all",
     interpreter: str | None = None,
     allow_download: bool = False,
+    verify: bool = False,
     log: Log = quiet,
 ) -> BytecodeReport:
     """Bytecode for every unit of one bundle, all for CPython ``python``.
@@ -496,6 +503,7 @@ def compile_units(
                 cache,
                 key=unit.key and bundle_key(unit.key, unit.mount, found),
                 files=unit.files,
+                verify=verify,
                 log=log,
             ),
         )

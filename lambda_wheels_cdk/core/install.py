@@ -15,6 +15,12 @@ Two installers, one plan:
 Index settings travel to the child through environment variables, never argv, so a token in an
 index URL does not show in process listings; every message we build is redacted. The child
 environment comes from :mod:`.hostenv` (host pip/uv configuration is not honoured).
+
+The requirements and constraints files the installers read never hold a secret: a URL's
+credentials are written as ``${LAMBDA_WHEELS_URL_CREDENTIALS_<n>}`` and the value is passed in
+the child's environment (pip and uv both expand ``${NAME}`` in these files). The files live in
+a private temp folder that is removed on exit and, after a kill, by the next build
+(:mod:`.leftovers`); the installer dies with the process that started it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Final, Literal, Protocol
 from ..errors import BundleError, InstallError
 from . import sources
 from .hostenv import installer_environment
+from .leftovers import owned_temp_dir, popen_dying_with_parent, sweep
 from .runtimes import _SLOTS
 from .sources import IndexSettings
 from .target import Target
@@ -209,11 +216,10 @@ def _run(
     """
     log(redact_text(" ".join(argv), secrets))
     try:
-        proc = subprocess.Popen(
-            list(argv),
+        proc = popen_dying_with_parent(
+            argv,
             env=dict(env),
             cwd=cwd,
-            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -225,10 +231,14 @@ def _run(
     lines: list[str] = []
     with proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if on_line is not None:
-                on_line(redact_text(line.rstrip("\r\n"), secrets))
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if on_line is not None:
+                    on_line(redact_text(line.rstrip("\r\n"), secrets))
+        except BaseException:  # Ctrl-C, SIGTERM in the CLI, a failing callback: stop the child
+            proc.kill()
+            raise
     output = redact_text("".join(lines), secrets)
     if proc.returncode != 0:
         names = sdist_only_names(output)
@@ -264,13 +274,39 @@ def _shared_args(plan: InstallPlan, con: Path | None) -> list[str]:
     return args
 
 
+@dataclass(frozen=True, **_SLOTS)
+class _Workspace:
+    """A private temp folder holding the plan's requirements/constraints files, and the
+    variables that hold the credentials those files name (see module docstring)."""
+
+    folder: Path
+    req: Path
+    con: Path | None
+    env: Mapping[str, str]
+
+
+#: Installer workspaces in the system temp folder, by installer.
+WORKSPACE_PREFIXES: Final = {"uv": "lw-uv-", "pip": "lw-pip-"}
+
+
+def sweep_workspaces() -> None:
+    """Remove the workspaces of builds that were killed (their owner process is gone)."""
+    for prefix in WORKSPACE_PREFIXES.values():
+        sweep(Path(tempfile.gettempdir()), prefix)
+
+
 @contextlib.contextmanager
-def _workspace(plan: InstallPlan, prefix: str) -> Iterator[tuple[Path, Path, Path | None]]:
-    """A temp folder holding the plan's requirements/constraints files: (folder, req, con)."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        work = Path(tmp)
-        req, con = _write_inputs(plan, work)
-        yield work, req, con
+def _workspace(plan: InstallPlan, prefix: str) -> Iterator[_Workspace]:
+    with owned_temp_dir(prefix) as work:
+        env: dict[str, str] = {}
+        req = _write_private(
+            work / "requirements.txt", _without_credentials(plan.requirements, env)
+        )
+        con: Path | None = None
+        if plan.constraints.strip():
+            text = _without_credentials(plan.constraints, env)
+            con = _write_private(work / "constraints.txt", text)
+        yield _Workspace(work, req, con, env)
 
 
 class _ChildRunner:
@@ -285,15 +321,15 @@ class _ChildRunner:
         self,
         argv: Sequence[str],
         plan: InstallPlan,
-        cwd: Path,
+        work: _Workspace,
         what: str,
         log: Log,
         progress: Log | None = None,
     ) -> str:
         return _run(
             argv,
-            env=self.child_env(plan),
-            cwd=cwd,
+            env={**self.child_env(plan), **work.env},
+            cwd=work.folder,
             secrets=secrets_of(plan.index),
             what=f"{self.name} ({what})",
             log=log,
@@ -325,14 +361,33 @@ def _progress_lines(progress: Log) -> Callable[[str], None]:
     return on_line
 
 
-def _write_inputs(plan: InstallPlan, workdir: Path) -> tuple[Path, Path | None]:
-    req = workdir / "requirements.txt"
-    req.write_text(plan.requirements, encoding="utf-8")
-    con: Path | None = None
-    if plan.constraints.strip():
-        con = workdir / "constraints.txt"
-        con.write_text(plan.constraints, encoding="utf-8")
-    return req, con
+#: The variables that carry URL credentials to the installers (``${NAME}`` in their files).
+CREDENTIAL_VARIABLE: Final = "LAMBDA_WHEELS_URL_CREDENTIALS_{}"
+
+
+def _without_credentials(text: str, env: dict[str, str]) -> str:
+    """``text`` with every URL's ``user:password@`` replaced by a ``${VARIABLE}`` that ``env``
+    (updated here) holds. Userinfo already written as a variable is left as it is."""
+
+    def swap(match: re.Match[str]) -> str:
+        userinfo = match["userinfo"]
+        if "${" in userinfo:
+            return match.group(0)
+        name = next((k for k, v in env.items() if v == userinfo), None)
+        if name is None:
+            name = CREDENTIAL_VARIABLE.format(len(env))
+            env[name] = userinfo
+        return f"{match['scheme']}${{{name}}}@"
+
+    return _URL_USERINFO.sub(swap, text)
+
+
+def _write_private(path: Path, text: str) -> Path:
+    """Write a new file readable by its owner only (``0600`` on POSIX)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as fh:
+        fh.write(text.encode("utf-8"))
+    return path
 
 
 # -- uv ----------------------------------------------------------------------------------------
@@ -398,14 +453,14 @@ class UvInstaller(_ChildRunner):
     def install(
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
-        with _workspace(plan, "lw-uv-") as (work, req, con):
+        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
                 "install",
                 "--target",
                 str(dest.resolve()),
-                *self._common(plan, req, con),
+                *self._common(plan, work.req, work.con),
                 *_uv_binary_policy(plan),
                 "--no-installer-metadata",
                 "--no-compile-bytecode",
@@ -420,7 +475,7 @@ class UvInstaller(_ChildRunner):
 
         Used to find out whether an sdist is pure; the result is inspected, never shipped.
         """
-        with _workspace(plan, "lw-uv-") as (work, req, _):
+        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -432,7 +487,7 @@ class UvInstaller(_ChildRunner):
                 "--no-config",
                 "--no-deps",
                 "-r",
-                str(req),
+                str(work.req),
                 "--no-installer-metadata",
                 "--no-compile-bytecode",
             ]
@@ -449,7 +504,7 @@ class UvInstaller(_ChildRunner):
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with _workspace(plan, "lw-uv-") as (work, req, con):
+        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -458,8 +513,8 @@ class UvInstaller(_ChildRunner):
                 "--output-format",
                 "json",
                 "--target",
-                str(work / "target"),
-                *self._common(plan, req, con),
+                str(work.folder / "target"),
+                *self._common(plan, work.req, work.con),
                 *_uv_binary_policy(plan),
             ]
             out = self._call(argv, plan, work, f"resolving for {plan.target}", log)
@@ -533,7 +588,7 @@ class PipInstaller(_ChildRunner):
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
         self.version()
-        with _workspace(plan, "lw-pip-") as (work, req, con):
+        with _workspace(plan, WORKSPACE_PREFIXES["pip"]) as work:
             argv = [
                 self.python,
                 "-m",
@@ -544,15 +599,15 @@ class PipInstaller(_ChildRunner):
                 "--no-compile",
                 "--no-warn-script-location",
                 "--disable-pip-version-check",
-                *self._args(plan, req, con),
+                *self._args(plan, work.req, work.con),
             ]
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with _workspace(plan, "lw-pip-") as (work, req, con):
-            report = work / "report.json"
+        with _workspace(plan, WORKSPACE_PREFIXES["pip"]) as work:
+            report = work.folder / "report.json"
             argv = [
                 self.python,
                 "-m",
@@ -563,8 +618,8 @@ class PipInstaller(_ChildRunner):
                 "--report",
                 str(report),
                 "--target",
-                str(work / "target"),
-                *self._args(plan, req, con),
+                str(work.folder / "target"),
+                *self._args(plan, work.req, work.con),
             ]
             self._call(argv, plan, work, f"resolving for {plan.target}", log)
             data = json.loads(report.read_text(encoding="utf-8"))

@@ -12,14 +12,15 @@ target (``--python-platform``) with only the named packages allowed to come from
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from ..errors import InstallError
+from ..errors import InputError, InstallError
 from . import tree
 from .bundle import read_distributions
 from .elf import HEAD_BYTES, sniff
@@ -188,4 +189,109 @@ def build_pure_wheels_with_pip(
     return sorted(wheelhouse.glob("*.whl"))
 
 
-__all__ = ["build_pure_wheels_with_pip", "classify", "has_binaries", "resolve_sdist_pins"]
+# -- local projects ----------------------------------------------------------------------------
+
+
+def build_local_projects(
+    projects: Mapping[str, str],
+    plan: InstallPlan,
+    uv: UvInstaller,
+    wheelhouse: Path,
+    *,
+    allow: bool,
+    log: Log = quiet,
+) -> InstallPlan:
+    """Build local project folders (and local sdist files) into wheels on the host.
+
+    ``projects`` maps canonical name -> absolute path, as the dependency input found them.
+    Returns the plan with those requirements pointing at the built wheels. Like a pure sdist,
+    a project whose wheel is pure Python is installed; one with compiled code was built for
+    this host, not the target, and is refused.
+
+    Raises:
+        InstallError: building runs the project's build code and ``allow`` is off
+            (``allow_sdists=False``), or the build failed.
+        InputError: a project's wheel holds compiled code (every such project is listed).
+    """
+    names = sorted(projects)
+    if not allow:
+        raise InstallError(
+            f"{', '.join(f'{n} ({projects[n]})' for n in names)}: a local project is built "
+            "into a wheel on this host, which runs its build code, and building sdists is "
+            "disabled (allow_sdists=False / --no-sdists); build the wheel yourself and pass "
+            "its folder with --find-links / find_links, or allow sdists"
+        )
+    wheels: dict[str, Path] = {}
+    native: list[str] = []
+    for name in names:
+        out = wheelhouse / name
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [uv.uv, "build", "--wheel", "--no-config", "--python", uv.host_python]
+        _run(
+            [*argv, "--out-dir", str(out), projects[name]],
+            env=uv.child_env(plan),
+            cwd=out,
+            secrets=secrets_of(plan.index),
+            what=f"uv (building the local project {projects[name]})",
+            log=log,
+        )
+        built = sorted(out.glob("*.whl"))
+        if len(built) != 1:
+            raise InstallError(
+                f"building the local project {projects[name]} gave {len(built)} wheels instead "
+                "of one; check its build configuration"
+            )
+        wheels[name] = built[0]
+        why = _not_pure(built[0])
+        if why:
+            native.append(f"{name} ({projects[name]}): {why}")
+    if native:
+        raise InputError(
+            f"local projects with compiled code cannot be built on this host for "
+            f"{plan.target}: {'; '.join(native)}. Build the wheel for the target (e.g. "
+            f"`pip wheel` in the image {plan.target.build_image}, or cibuildwheel), put it in a "
+            "folder and pass that folder with --find-links / find_links, with the project "
+            "required by name"
+        )
+    return replace(plan, requirements=_pointing_at(plan.requirements, wheels))
+
+
+def _not_pure(wheel: Path) -> str | None:
+    """Why a wheel is not pure Python (its tag or a binary inside), or ``None``."""
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        return f"its wheel has an invalid name ({wheel.name})"
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                if sniff(fh.read(HEAD_BYTES)) is not None:
+                    return f"its wheel holds compiled code ({info.filename})"
+    impure = sorted(str(t) for t in tags if t.abi != "none" or t.platform != "any")
+    return f"its wheel is tagged {', '.join(impure)}" if impure else None
+
+
+def _pointing_at(requirements: str, wheels: Mapping[str, Path]) -> str:
+    """The requirements text with each named requirement's URL replaced by its wheel's."""
+    out = []
+    for line in requirements.splitlines():
+        try:
+            req = Requirement(line.rstrip(" \\"))
+        except InvalidRequirement:  # a --hash continuation line
+            out.append(line)
+            continue
+        wheel = wheels.get(canonicalize_name(req.name))
+        if wheel is not None and req.url:
+            req.url = wheel.resolve().as_uri()
+            line = str(req) + (" \\" if line.endswith("\\") else "")
+        out.append(line)
+    return "".join(f"{line}\n" for line in out)
+
+
+__all__ = [
+    "build_local_projects",
+    "build_pure_wheels_with_pip",
+    "classify",
+    "has_binaries",
+    "resolve_sdist_pins",
+]

@@ -239,6 +239,43 @@ def redact_text(text: str) -> str:
     return _URL_IN_TEXT_RE.sub(lambda m: redact_url(m.group(0)), text)
 
 
+#: ``password = x``, ``api_key: x``, ``--token x``: a secret-looking key and its value.
+_SECRET_VALUE_RE: Final = re.compile(
+    r"(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|credentials?|auth)"
+    r"[\w.-]*[\"']?(?:\s*[=:]\s*|\s+))(?![=<>!~@;\[(])[^\s\"',;]+"
+)
+#: ``?token=x``, ``&X-Amz-Signature=x``: a URL query parameter named like a secret.
+_SECRET_QUERY_RE: Final = re.compile(
+    r"(?i)([?&][^=&#]*(?:pass|secret|token|key|auth|sig|credential)[^=&#]*=)[^&#\s]+"
+)
+#: AWS access key ids (``AKIA...``, ``ASIA...``).
+_AWS_KEY_ID_RE: Final = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+#: How much of a line an error message quotes.
+_QUOTE_LIMIT: Final = 80
+
+
+def _masked(text: str) -> str:
+    """A line (or part of one) as an error message shows it: URL credentials and secret-looking
+    query parameters, ``key=value`` pairs outside URLs and AWS key ids masked, cut at
+    :data:`_QUOTE_LIMIT` characters."""
+    parts: list[str] = []
+    start = 0
+    for match in _URL_IN_TEXT_RE.finditer(text):
+        parts.append(_SECRET_VALUE_RE.sub(r"\1***", text[start : match.start()]))
+        parts.append(_SECRET_QUERY_RE.sub(r"\1***", redact_url(match.group(0))))
+        start = match.end()
+    parts.append(_SECRET_VALUE_RE.sub(r"\1***", text[start:]))
+    text = _AWS_KEY_ID_RE.sub("***", "".join(parts))
+    if len(text) > _QUOTE_LIMIT:
+        text = text[: _QUOTE_LIMIT - 3] + "..."
+    return text
+
+
+def _quoted(text: str) -> str:
+    """:func:`_masked`, in quotes."""
+    return repr(_masked(text))
+
+
 def _strip_credentials(url: str) -> str:
     """Drop a URL's userinfo entirely (what the fingerprint sees)."""
     match = _NETLOC_RE.match(url)
@@ -587,6 +624,18 @@ class _Problem(InputError):
     """
 
 
+class _Unparsable(_Problem):
+    """A line that is not a requirement, an option or a comment at all.
+
+    ``reason`` says why without quoting the line: it is what the user sees when the whole file
+    does not look like a requirements file (it may be a credentials file named by ``-r``).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class _Problems:
     """Collects every problem in an input so the user sees them all at once."""
 
@@ -739,11 +788,16 @@ class _Entry:
 
 
 class _BadRequirement(Exception):
-    """A requirement string that cannot be used; ``tail`` completes "<where>: '<text>' ..."."""
+    """A requirement string that cannot be used; ``tail`` completes "<where>: '<text>' ...".
 
-    def __init__(self, tail: str) -> None:
+    ``reason`` says what is wrong without quoting the text (see :class:`_Unparsable`); it is
+    ``None`` for text that is a requirement's syntax all the same (a URL or an existing path).
+    """
+
+    def __init__(self, tail: str, reason: str | None) -> None:
         super().__init__(tail)
         self.tail = tail
+        self.reason = reason
 
 
 def _first_line(exc: BaseException) -> str:
@@ -752,7 +806,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _invalid(detail: str) -> _BadRequirement:
-    return _BadRequirement(f"is not a valid requirement ({detail}): fix the line or remove it")
+    """``detail`` is packaging's first line of the error, which never quotes the text."""
+    return _BadRequirement(
+        f"is not a valid requirement ({detail}): fix the line or remove it",
+        f"invalid requirement: {detail}",
+    )
 
 
 def _normalize(req: Requirement) -> Requirement:
@@ -842,7 +900,8 @@ def _check_local(path: Path, shown_location: str, base_note: str) -> bool:
     except (OSError, ValueError):
         pass
     raise _BadRequirement(
-        f"points to {shown_location!r}, which does not exist ({base_note}): fix the path"
+        f"points to {_quoted(shown_location)}, which does not exist ({base_note}): fix the path",
+        "a path that does not exist",
     )
 
 
@@ -900,7 +959,7 @@ def _parse_requirement_text(
         name = egg.group(1) if egg else _distribution_name(urlsplit(url).path)
         if name is None:
             raise _BadRequirement(
-                "does not say which package it installs: write it as 'name @ URL'"
+                "does not say which package it installs: write it as 'name @ URL'", None
             )
     else:
         path = _resolve_local(location, base_dir)
@@ -911,7 +970,9 @@ def _parse_requirement_text(
         if name is None:
             what = "the folder declares no static name" if is_dir else "not a wheel/sdist name"
             raise _BadRequirement(
-                f"does not say which package it installs ({what}): write it as 'name @ {location}'"
+                f"does not say which package it installs ({what}): write it as "
+                f"'name @ {_masked(location)}'",
+                None,
             )
     line = f"{name}{extras} @ {url}" + (f" ; {marker}" if marker else "")
     try:
@@ -1094,7 +1155,12 @@ class _RequirementsReader:
             self.problems.add(str(exc))
             return
         self.read_text(
-            text, display=display, base_dir=path.parent, constraint=constraint, chain=(*chain, key)
+            text,
+            display=display,
+            base_dir=path.parent,
+            constraint=constraint,
+            chain=(*chain, key),
+            included_by=f"{flag} on {where}",
         )
 
     def read_text(
@@ -1105,7 +1171,16 @@ class _RequirementsReader:
         base_dir: Path,
         constraint: bool = False,
         chain: tuple[Path, ...] = (),
+        included_by: str | None = None,
     ) -> None:
+        """Read every line; problems are added once the whole text was seen.
+
+        A text with more lines that are not requirements, options or comments at all than
+        lines that are does not look like a requirements file (``-r ~/.aws/credentials``): it
+        gets one problem that quotes none of its lines.
+        """
+        understood = 0
+        found: list[tuple[int, str, str | None]] = []  # (line, message, _Unparsable.reason)
         for number, raw in _logical_lines(text):
             written = _COMMENT_RE.sub("", raw).strip()
             if not written:
@@ -1124,11 +1199,34 @@ class _RequirementsReader:
                     constraint=constraint,
                     chain=chain,
                 )
+                understood += 1
+            except _Unparsable as problem:
+                found.append((number, _unexpand(str(problem), expanded), problem.reason))
             except _Problem as problem:
-                self.problems.add(str(problem))
+                understood += 1
+                found.append((number, _unexpand(str(problem), expanded), None))
             if expanded:  # problems found through this line (includes too) lose the values
                 items = self.problems.items
                 items[first_new:] = [_unexpand(item, expanded) for item in items[first_new:]]
+        unparsable = [(number, reason) for number, _, reason in found if reason is not None]
+        if not self.inline and len(unparsable) > understood:
+            number, reason = unparsable[0]
+            check = (
+                f"check the path of the {included_by}"
+                if included_by
+                else "check that this is the file you meant"
+            )
+            others = understood + len(unparsable) - 1
+            what = f"line {number} is no requirement, option or comment ({reason})"
+            if others:
+                what += f", and neither are {len(unparsable) - 1} of its {others} other lines"
+            self.problems.add(
+                f"{display}:{number}: {display} does not look like a requirements file: {what} "
+                f"(no line is shown: such a file may hold secrets); {check}, or fix line {number}"
+            )
+            return
+        for _, message, _ in found:
+            self.problems.add(message)
 
     # -- one line ----------------------------------------------------------------------------
 
@@ -1144,13 +1242,14 @@ class _RequirementsReader:
         chain: tuple[Path, ...],
     ) -> None:
         """Handle one logical line; ``written`` (before ${VAR} expansion) is what messages show."""
-        shown = repr(redact_text(written))
+        shown = _quoted(written)
         args, option_text = _split_args_options(line)
         try:
             tokens = shlex.split(option_text) if option_text else []
         except ValueError as exc:
-            raise _Problem(
-                f"{where}: cannot read the options in {shown} ({exc}): fix the quoting"
+            raise _Unparsable(
+                f"{where}: cannot read the options in {shown} ({exc}): fix the quoting",
+                f"options that cannot be read: {exc}",
             ) from None
         options = self.parse_options(tokens, where=where, shown=shown)
         base_note = (
@@ -1177,9 +1276,14 @@ class _RequirementsReader:
             try:
                 req, local, is_dir = _parse_requirement_text(args, base_dir, base_note)
             except _BadRequirement as exc:
-                raise _Problem(f"{where}: {shown} {exc.tail}") from None
+                if exc.reason is None:
+                    raise _Problem(f"{where}: {shown} {exc.tail}") from None
+                raise _Unparsable(f"{where}: {shown} {exc.tail}", exc.reason) from None
             except ValueError as exc:  # urllib on a malformed URL
-                raise _Problem(f"{where}: {shown} {_invalid(_first_line(exc)).tail}") from None
+                detail = _first_line(exc)
+                raise _Unparsable(
+                    f"{where}: {shown} {_invalid(detail).tail}", f"invalid URL: {detail}"
+                ) from None
             entry = _Entry(req, where, _dedupe_list(hashes), local, is_dir)
             if constraint:
                 self.add_constraint(entry, shown, named=bool(_NAMED_REFERENCE_RE.match(args)))
@@ -1218,9 +1322,10 @@ class _RequirementsReader:
                 name, value = token[:2], token[2:]
                 attached = bool(value)
             else:
-                raise _Problem(
-                    f"{where}: unexpected {redact_text(token)!r} in {shown}: an option takes one "
-                    "value; put each requirement on a line of its own"
+                raise _Unparsable(
+                    f"{where}: unexpected {_quoted(token)} in {shown}: an option takes one "
+                    "value; put each requirement on a line of its own",
+                    "a value where an option should be",
                 )
             if name in _VALUE_OPTIONS:
                 if not attached:
@@ -1239,10 +1344,11 @@ class _RequirementsReader:
                     f"({shown}): {_UNSUPPORTED_OPTIONS[name]}"
                 )
             else:
-                raise _Problem(
-                    f"{where}: unknown option {redact_text(name)!r} ({shown}): remove it or fix "
+                raise _Unparsable(
+                    f"{where}: unknown option {_quoted(name)} ({shown}): remove it or fix "
                     "its spelling (supported: -r, -c, --hash, -i/--index-url, --extra-index-url, "
-                    "-f/--find-links, --no-index, --require-hashes)"
+                    "-f/--find-links, --no-index, --require-hashes)",
+                    "an unknown option",
                 )
         return options
 
@@ -1296,8 +1402,9 @@ class _RequirementsReader:
         elif name == "-e":
             raise _Problem(
                 f"{where}: editable requirement {shown} is not supported: an editable install "
-                "links to a source folder that does not exist inside a Lambda bundle; remove "
-                "'-e' to install it normally (for example './pkg')"
+                "links to a source folder that does not exist inside a Lambda bundle; write "
+                f"{_quoted(value)} (without -e) to have the project built into a wheel and "
+                "installed (pure-Python projects only)"
             )
         elif name == "--hash":
             raise _Problem(
@@ -1332,7 +1439,7 @@ class _RequirementsReader:
             exists = False
         if not exists:
             raise _Problem(
-                f"{where}: --find-links {redact_text(value)!r} does not exist (paths are relative "
+                f"{where}: --find-links {_quoted(value)} does not exist (paths are relative "
                 "to the file's folder): create it or fix the path"
             )
         return str(path)

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,42 +123,63 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 # -- fixture packages --------------------------------------------------------------------------
 
 
-def make_hooked_sdist(folder: Path, name: str, version: str = "1.0", *, label: str) -> Path:
-    """A pure sdist with an in-tree PEP 517 backend: building it appends ``label`` to the file
-    named by ``$LW_TEST_SDIST_SENTINEL``, so a test can prove whether its build code ran.
-    Needs nothing from an index (``requires = []``)."""
-    dist = name.replace("-", "_")
-    root = f"{dist}-{version}"
-    backend = f'''
+#: An in-tree PEP 517 backend (``requires = []``: needs no index) that builds one wheel.
+_BACKEND = """
 import base64, hashlib, os, zipfile
 
-_sentinel = os.environ.get({SENTINEL_VARIABLE!r})
-if _sentinel:
-    with open(_sentinel, "a", encoding="utf-8") as fh:
-        fh.write({label!r} + "\\n")
+NAME, VERSION, TAG, LABEL = {name!r}, {version!r}, {tag!r}, {label!r}
+FILES = {files!r}  # path -> hex
+
+if LABEL is not None and os.environ.get({variable!r}):
+    with open(os.environ[{variable!r}], "a", encoding="utf-8") as fh:
+        fh.write(LABEL + "\\n")
 
 
-def _wheel(directory):
-    info = "{dist}-{version}.dist-info"
-    files = {{
-        "{dist}/__init__.py": b"BUILT_BY = {label!r}\\n",
-        info + "/METADATA": b"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n",
-        info + "/WHEEL": b"Wheel-Version: 1.0\\nGenerator: lw-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }}
-    filename = "{dist}-{version}-py3-none-any.whl"
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = NAME.replace("-", "_")
+    info = f"{{dist}}-{{VERSION}}.dist-info"
+    files = {{path: bytes.fromhex(data) for path, data in FILES.items()}}
+    files[info + "/METADATA"] = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode()
+    pure = "true" if TAG.endswith("-none-any") else "false"
+    files[info + "/WHEEL"] = (
+        f"Wheel-Version: 1.0\\nGenerator: lw-tests\\nRoot-Is-Purelib: {{pure}}\\nTag: {{TAG}}\\n"
+    ).encode()
+    filename = f"{{dist}}-{{VERSION}}-{{TAG}}.whl"
     rows = []
-    with zipfile.ZipFile(os.path.join(directory, filename), "w") as zf:
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as zf:
         for path, data in files.items():
             zf.writestr(path, data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
             rows.append(f"{{path}},sha256={{digest.decode()}},{{len(data)}}")
         zf.writestr(info + "/RECORD", "\\n".join([*rows, info + "/RECORD,,"]) + "\\n")
     return filename
+"""
 
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    return _wheel(wheel_directory)
-'''
+def backend_source(
+    name: str,
+    version: str,
+    *,
+    files: Mapping[str, bytes],
+    tag: str = "py3-none-any",
+    label: str | None = None,
+) -> str:
+    """The source of an in-tree build backend whose wheel holds ``files`` and is tagged
+    ``tag``; with ``label``, importing it appends ``label`` to ``$LW_TEST_SDIST_SENTINEL``."""
+    hexed = {path: data.hex() for path, data in files.items()}
+    return _BACKEND.format(
+        name=name, version=version, tag=tag, label=label, files=hexed, variable=SENTINEL_VARIABLE
+    )
+
+
+def make_hooked_sdist(folder: Path, name: str, version: str = "1.0", *, label: str) -> Path:
+    """A pure sdist with an in-tree PEP 517 backend: building it appends ``label`` to the file
+    named by ``$LW_TEST_SDIST_SENTINEL``, so a test can prove whether its build code ran.
+    Needs nothing from an index (``requires = []``)."""
+    dist = name.replace("-", "_")
+    root = f"{dist}-{version}"
+    module = {f"{dist}/__init__.py": f"BUILT_BY = {label!r}\n".encode()}
+    backend = backend_source(name, version, files=module, label=label)
     pyproject = (
         '[build-system]\nrequires = []\nbuild-backend = "lw_backend"\nbackend-path = ["."]\n\n'
         f'[project]\nname = "{name}"\nversion = "{version}"\n'

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import marshal
+import os
 import sys
 from pathlib import Path
 
@@ -277,3 +278,36 @@ def test_bytecode_that_pushes_a_bundle_over_250_mib_says_so(tmp_path: Path) -> N
     ):
         check_unzipped_size("the bundle x", deps, None, (), report)
     assert check_unzipped_size("the bundle x", deps, None, ()) == 200 * 2**20
+
+
+def test_verify_mode_catches_a_pyc_changed_behind_its_size_and_time(
+    tmp_path: Path, compiler: Compiler
+) -> None:
+    cache = BundleCache(tmp_path / "cache")
+    root = tmp_path / "tree"
+    _dist(root, "pkg", {"pkg/__init__.py": "A = 1\n"})
+    first = bytecode.compile_tree(root, "/var/task", compiler, cache, key="k")
+    pyc = first.tree / f"pkg/__pycache__/__init__.{TAG}.pyc"
+    before = pyc.stat()
+    data = bytearray(pyc.read_bytes())
+    data[-1] ^= 0xFF  # same size
+    pyc.write_bytes(bytes(data))
+    os.utime(pyc, ns=(before.st_atime_ns, before.st_mtime_ns))  # same time
+    assert bytecode.compile_tree(root, "/var/task", compiler, cache, key="k").cache == "hit"
+    again = bytecode.compile_tree(root, "/var/task", compiler, cache, key="k", verify=True)
+    assert again.cache == "miss"
+    fresh = (again.tree / f"pkg/__pycache__/__init__.{TAG}.pyc").read_bytes()
+    assert fresh[-1] != data[-1]
+
+
+def test_cached_pycs_have_a_bundles_file_mode(tmp_path: Path, compiler: Compiler) -> None:
+    old = os.umask(0o077)
+    try:
+        cache = BundleCache(tmp_path / "cache")
+        root = tmp_path / "tree"
+        _dist(root, "pkg", {"pkg/__init__.py": "A = 1\n"})
+        got = bytecode.compile_tree(root, "/var/task", compiler, cache)
+    finally:
+        os.umask(old)
+    if os.name == "posix":
+        assert {p.stat().st_mode & 0o777 for p in got.tree.rglob("*.pyc")} == {0o644}
