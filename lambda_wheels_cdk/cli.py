@@ -142,6 +142,33 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="link: clone or hard-link installed files from uv's cache, like uv (default); "
         "copy: new copies with fixed file times",
     )
+    code = p.add_mutually_exclusive_group()
+    code.add_argument(
+        "--no-bytecode",
+        dest="bytecode",
+        action="store_const",
+        const="none",
+        default="all",
+        help="ship no .pyc files (default: hash-based bytecode for every .py, compiled by a "
+        "CPython of the runtime's version, so cold starts do not compile on Lambda)",
+    )
+    code.add_argument(
+        "--no-source-bytecode",
+        dest="bytecode",
+        action="store_const",
+        const="dependencies",
+        help="compile the dependencies only, not the --source files",
+    )
+    p.add_argument(
+        "--bytecode-interpreter",
+        metavar="PYTHON",
+        help="the CPython X.Y that compiles (default: found on PATH, pyenv, uv)",
+    )
+    p.add_argument(
+        "--allow-python-download",
+        action="store_true",
+        help="let uv download a CPython of the runtime's version when none is found",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
     p.set_defaults(handler=_run_build)
@@ -189,6 +216,9 @@ def _run_build(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         link_mode=args.link_mode,
         docker_image=args.docker_image,
+        bytecode=args.bytecode,
+        bytecode_interpreter=args.bytecode_interpreter,
+        allow_python_download=args.allow_python_download,
         verify_cache=args.verify_cache,
     )
     out = Path(args.output)

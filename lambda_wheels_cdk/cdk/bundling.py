@@ -36,8 +36,12 @@ from ..core.bundle import (
     check_unzipped_size,
     dependency_key,
     effective_index,
+    function_bytecode,
+    layer_bytecode,
+    layer_layout,
 )
 from ..core.events import Progress
+from ..core.interpreters import compiler_available as bytecode_available
 from ..core.paths import find_path
 from ..core.target import Target
 from ..core.tree import digest_files, source_files
@@ -175,6 +179,18 @@ def asset_fingerprint(
     }
     if options.command_hooks is not None:
         parts["hooks"] = _hook_text(options, hook_input)
+    mode = options.build_options.bytecode
+    if mode != "none":
+        # which bytecode the bundle will hold (no subprocess here: a look for the interpreter
+        # file); when one appears later, the asset changes and is deployed again
+        parts["bytecode"] = {
+            "mode": mode,
+            "pythons": sorted(
+                t.python_version
+                for t in set(targets)
+                if options.bytecode_interpreter or bytecode_available(t.python)
+            ),
+        }
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -272,25 +288,35 @@ class WheelLocalBundling:
                     )
                 )
         self.builds = tuple(builds)
+        build = self.options.build_options
         if self.kind == "function":
+            deps = builds[0] if builds else None
+            excludes = self.options.all_excludes
             follow = self.options.follow_external_symlinks
+            bytecode = function_bytecode(
+                self.targets[0], deps, self.source, excludes, build, cache, progress, follow
+            )
             check_unzipped_size(
                 self.label,
-                builds[0] if builds else None,
+                deps,
                 self.source,
-                self.options.all_excludes,
+                excludes,
+                bytecode,
                 follow_external_symlinks=follow,
             )
             assemble_function(
                 out,
-                builds[0] if builds else None,
+                deps,
                 self.source,
-                self.options.all_excludes,
+                excludes,
                 atomic=False,
+                bytecode=bytecode,
                 follow_external_symlinks=follow,
             )
         elif builds:
-            assemble_layer(out, builds, atomic=False)
+            layout = layer_layout(builds)
+            reports = layer_bytecode(builds, layout, build, cache, progress)
+            assemble_layer(out, builds, atomic=False, layout=layout, bytecode=reports)
         dists = sum(len(b.distributions) for b in builds)
         progress(f"bundled {dists} distributions for {', '.join(map(str, self.targets))}")
         self._run_hooks("after_bundling", out, environ, progress)

@@ -11,6 +11,7 @@ from typing import Literal, Optional, Union
 import aws_cdk as cdk
 
 from ..core.bundle import AuditMode, BuildOptions, InstallerName
+from ..core.bytecode import BytecodeMode
 from ..core.install import LinkMode
 from ..core.paths import absolute_find_links
 from ..core.runtimes import _SLOTS
@@ -102,6 +103,17 @@ class WheelBundlingOptions:
             construction, so an unchanged asset is never rebuilt; ``OUTPUT``: CDK hashes the
             bundle after every bundling (the dependencies still come from the bundle cache);
             ``CUSTOM``: ``asset_hash`` (implied when it is given).
+        bytecode: ``True`` (default): ship ``.pyc`` files for every ``.py`` of the bundle,
+            compiled by a CPython of the runtime's version on this machine, hash-based and
+            unchecked (valid after CDK's zip resets file times) with Lambda's paths in them
+            (``/var/task/...``, ``/opt/python/...``), so cold starts do not compile every module
+            again on Lambda's read-only file system. ``"dependencies"``: not the handler
+            source. ``False``: no bytecode. No CPython of that version here: one warning and
+            no bytecode (whether one is found enters the asset hash).
+        bytecode_interpreter: the CPython that compiles (a path). Default: ``pythonX.Y`` on
+            ``PATH``, pyenv's, uv's, or ``uv python find``.
+        allow_python_download: let uv download a CPython of the runtime's version when none is
+            found (``uv python install``). Default: off.
     """
 
     installer: InstallerName = "uv"
@@ -126,6 +138,9 @@ class WheelBundlingOptions:
     image: Union[str, cdk.DockerImage, None] = None
     asset_hash: Optional[str] = None
     asset_hash_type: Optional[cdk.AssetHashType] = None
+    bytecode: Union[bool, BytecodeMode] = True
+    bytecode_interpreter: Optional[str] = None
+    allow_python_download: bool = False
     _build: BuildOptions = field(init=False, repr=False, compare=False)
     _hash_kind: HashKind = field(init=False, repr=False, compare=False)
 
@@ -152,6 +167,9 @@ class WheelBundlingOptions:
                 cache_dir=self.cache_dir,
                 link_mode=self.link_mode,
                 docker_image=_image_name(self.image),
+                bytecode=self.bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
+                bytecode_interpreter=self.bytecode_interpreter,
+                allow_python_download=self.allow_python_download,
                 verify_cache=self.verify_cache,
             ),
         )

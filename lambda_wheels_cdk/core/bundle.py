@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from packaging.utils import canonicalize_name
 
@@ -47,6 +47,7 @@ from ..errors import (
     UsageError,
 )
 from . import leftovers, tree
+from .bytecode import BytecodeMode, BytecodeReport, Unit, compile_units, mode_of
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .install import (
@@ -108,6 +109,14 @@ class BuildOptions:
             image of the target's runtime and architecture. It must run on the target's
             ``--platform`` and provide the target's Python as ``python`` with pip; what it
             builds is audited like everything else.
+        bytecode: ``"all"`` (default; also ``True``): ship unchecked hash-based ``.pyc`` files
+            for every ``.py``, compiled by a CPython of the target's version with Lambda's
+            paths in them (:mod:`.bytecode`); ``"dependencies"``: not the handler source;
+            ``"none"`` (also ``False``). No such CPython on this host: a warning, no bytecode.
+        bytecode_interpreter: the CPython that compiles (a path). Default: found on PATH, in
+            pyenv, in uv's interpreters or by ``uv python find``.
+        allow_python_download: when no CPython of the target's version is found, let uv
+            download one (``uv python install``). Default: off.
         verify_cache: hash every file of a cache entry against the sha256 recorded when it was
             published before using it (a file whose bytes changed while its size and time
             stayed the same is caught); entries are published with those hashes. A mismatch,
@@ -125,6 +134,9 @@ class BuildOptions:
     cache_dir: str | None = None
     link_mode: LinkMode = "link"
     docker_image: str | None = None
+    bytecode: BytecodeMode = "all"
+    bytecode_interpreter: str | None = None
+    allow_python_download: bool = False
     verify_cache: bool | None = None
 
     def verifies_cache(self, environ: Mapping[str, str]) -> bool:
@@ -134,6 +146,10 @@ class BuildOptions:
         return environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "bytecode", mode_of(self.bytecode))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if self.docker_image is not None and not self.docker:
             raise UsageError(
                 f"a Docker image ({self.docker_image!r}) is used only to compile native sdists "
@@ -221,6 +237,7 @@ class Manifest:
     warnings: tuple[str, ...]
     cache: Literal["hit", "miss", "none"]
     layout: Literal["function", "layer"]
+    bytecode: BytecodeReport | None = None
 
     def to_json(self) -> dict[str, Any]:
         red = self.index.redacted()
@@ -245,6 +262,7 @@ class Manifest:
             "distributions": [d.to_json() for d in self.distributions],
             "source_files": self.source_files,
             "total_bytes": self.total_bytes,
+            "bytecode": self.bytecode.to_json() if self.bytecode is not None else None,
             "warnings": list(self.warnings),
         }
 
@@ -336,8 +354,9 @@ class BundleCache:
             ) from None
         return deps, locks, tmp
 
-    def entry(self, key: str) -> Path:
-        return self.base / "deps" / key
+    def entry(self, key: str, *, kind: Literal["deps", "pyc"] = "deps") -> Path:
+        """Where the entry for ``key`` lives: ``deps`` installs, ``pyc`` compiled bytecode."""
+        return self.base / kind / key
 
     @property
     def pages_dir(self) -> Path:
@@ -400,8 +419,8 @@ class BundleCache:
             self.discard(key)
             return None
 
-    def discard(self, key: str) -> None:
-        entry = self.entry(key)
+    def discard(self, key: str, *, kind: Literal["deps", "pyc"] = "deps") -> None:
+        entry = self.entry(key, kind=kind)
         if entry.exists():
             _, _, tmp = self._dirs()
             trash = tmp / f"trash-{key[:16]}-{os.getpid()}-{time.monotonic_ns()}"
@@ -1008,12 +1027,14 @@ def check_unzipped_size(
     deps: DependencyBuild | None,
     source: Path | None = None,
     excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
+    bytecode: BytecodeReport | None = None,
     *,
     follow_external_symlinks: bool = False,
 ) -> int:
     """Refuse a function bundle over Lambda's 250 MiB unzipped, before writing it.
 
-    Returns the size in bytes. Raises :class:`AuditError` naming the largest parts, and
+    Returns the size in bytes (bytecode included). Raises :class:`AuditError` naming the
+    largest parts, and saying so when it is the bytecode that makes it too big, and
     :class:`InputError` for source links or names :func:`tree.source_files` refuses.
     """
     files = (
@@ -1022,9 +1043,18 @@ def check_unzipped_size(
         else []
     )
     sources = [(path.stat().st_size, rel) for rel, path in files]
-    total = (deps.size if deps is not None else 0) + sum(size for size, _ in sources)
+    pyc = bytecode.size if bytecode is not None else 0
+    total = (deps.size if deps is not None else 0) + sum(size for size, _ in sources) + pyc
     if total <= UNZIPPED_LIMIT_BYTES:
         return total
+    if pyc and total - pyc <= UNZIPPED_LIMIT_BYTES:
+        raise AuditError(
+            f"{what} would be {total / 2**20:.1f} MiB unzipped, over Lambda's 250 MiB limit "
+            f"({UNZIPPED_LIMIT_BYTES:,} bytes), because of its bytecode ({pyc / 2**20:.1f} MiB "
+            f"of .pyc files; {(total - pyc) / 2**20:.1f} MiB without). Build without bytecode "
+            "(bytecode=False / --no-bytecode; cold starts compile every module again) or "
+            "remove dependencies"
+        )
     dists = [(d.size, f"{d.name} {d.version}") for d in (deps.distributions if deps else ())]
     largest = ", ".join(
         f"{name} {size / 2**20:.1f} MiB"
@@ -1052,9 +1082,11 @@ def assemble_function(
     excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
     *,
     atomic: bool = True,
+    bytecode: BytecodeReport | None = None,
     follow_external_symlinks: bool = False,
 ) -> int:
-    """Write a function bundle: dependencies at the root, then the handler source.
+    """Write a function bundle: dependencies at the root, then the handler source, then the
+    bytecode of both.
 
     With ``atomic=True`` (the CLI) ``out`` is replaced whole by a rename; with ``atomic=False``
     ``out`` is an empty folder owned by the caller (CDK's bundling folder). Returns the number
@@ -1090,6 +1122,7 @@ def assemble_function(
                     f"the entry folder {source.name!r} has files that an installed dependency "
                     f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
                 )
+        _add_bytecode(build_dir, bytecode)
         tree.set_folder_modes(build_dir)
         if atomic:
             tree.atomic_replace_dir(build_dir, out)
@@ -1101,26 +1134,111 @@ def assemble_function(
             tree.remove_tree(build_dir)
 
 
+def _add_bytecode(
+    build_dir: Path, bytecode: BytecodeReport | Sequence[BytecodeReport] | None
+) -> None:
+    reports = [bytecode] if isinstance(bytecode, BytecodeReport) else list(bytecode or ())
+    for report in reports:
+        for prefix, part in report.parts:
+            tree.copy_tree(part.tree, build_dir / prefix if prefix else build_dir)
+
+
+#: Where a function's files are on Lambda.
+FUNCTION_MOUNT: Final = "/var/task"
+#: Where a layer's files are on Lambda (it is extracted to /opt).
+LAYER_MOUNT: Final = "/opt"
+
+
 def layer_site_packages(target: Target) -> str:
     return f"python/lib/python{target.python_version}/site-packages"
 
 
-def assemble_layer(out: Path, parts: Sequence[DependencyBuild], *, atomic: bool = True) -> str:
-    """Write a layer: one install per Python version, or one shared ``python/`` when identical.
+LayerLayout = Literal["shared", "per-version"]
 
-    Returns ``"shared"`` or ``"per-version"``.
-    """
+
+def layer_layout(parts: Sequence[DependencyBuild]) -> LayerLayout:
+    """One shared ``python/`` when every runtime's install is identical, else one per version."""
+    digests = {tree.digest_files(p.tree, tree.iter_files(p.tree)) for p in parts}
+    return "shared" if len(digests) == 1 else "per-version"
+
+
+def layer_folder(layout: LayerLayout, target: Target) -> str:
+    """Where a runtime's install goes in a layer of this layout."""
+    return "python" if layout == "shared" else layer_site_packages(target)
+
+
+def function_bytecode(
+    target: Target,
+    deps: DependencyBuild | None,
+    source: Path | None,
+    excludes: Sequence[str],
+    options: BuildOptions,
+    cache: BundleCache,
+    log: Log = quiet,
+    follow_external_symlinks: bool = False,
+) -> BytecodeReport:
+    """The bytecode of a function bundle: its dependencies' and (mode ``all``) its source's."""
+    units: list[Unit] = []
+    if deps is not None:
+        units.append(Unit(deps.tree, "", FUNCTION_MOUNT, key=deps.key))
+    if source is not None and options.bytecode == "all":
+        listed = tree.source_files(
+            source, excludes, follow_external_symlinks=follow_external_symlinks
+        )
+        files = tuple(rel for rel, _ in listed)
+        units.append(Unit(source, "", FUNCTION_MOUNT, files=files))
+    return _compile(target, units, options, cache, log)
+
+
+def layer_bytecode(
+    parts: Sequence[DependencyBuild],
+    layout: LayerLayout,
+    options: BuildOptions,
+    cache: BundleCache,
+    log: Log = quiet,
+) -> tuple[BytecodeReport, ...]:
+    """One report per runtime of a layer; each version's files sit in its own install (or
+    side by side in the shared ``python/``: their names carry the version)."""
+    reports: list[BytecodeReport] = []
+    for part in parts:
+        folder = layer_folder(layout, part.target)
+        unit = Unit(part.tree, folder, f"{LAYER_MOUNT}/{folder}", key=part.key)
+        reports.append(_compile(part.target, [unit], options, cache, log))
+    return tuple(reports)
+
+
+def _compile(
+    target: Target, units: Sequence[Unit], options: BuildOptions, cache: BundleCache, log: Log
+) -> BytecodeReport:
+    return compile_units(
+        target.python,
+        units,
+        cache,
+        mode=options.bytecode,
+        interpreter=options.bytecode_interpreter,
+        allow_download=options.allow_python_download,
+        verify=options.verifies_cache(os.environ),
+        log=log,
+    )
+
+
+def assemble_layer(
+    out: Path,
+    parts: Sequence[DependencyBuild],
+    *,
+    atomic: bool = True,
+    layout: LayerLayout | None = None,
+    bytecode: Sequence[BytecodeReport] = (),
+) -> LayerLayout:
+    """Write a layer: one install per Python version, or one shared ``python/`` when identical
+    (:func:`layer_layout`), plus each version's bytecode. Returns the layout."""
     build_dir: Path | None = None
     try:
         build_dir = tree.temp_sibling(out, "build") if atomic else out
-        digests = {tree.digest_files(p.tree, tree.iter_files(p.tree)) for p in parts}
-        if len(digests) == 1:
-            tree.copy_tree(parts[0].tree, build_dir / "python")
-            layout = "shared"
-        else:
-            for part in parts:
-                tree.copy_tree(part.tree, build_dir / layer_site_packages(part.target))
-            layout = "per-version"
+        layout = layout or layer_layout(parts)
+        for part in parts[:1] if layout == "shared" else parts:
+            tree.copy_tree(part.tree, build_dir / layer_folder(layout, part.target))
+        _add_bytecode(build_dir, bytecode)
         tree.set_folder_modes(build_dir)
         if atomic:
             tree.atomic_replace_dir(build_dir, out)
@@ -1155,11 +1273,13 @@ def build_bundle(
     if source is not None and not source.is_dir():
         raise UsageError(f"source folder {source} does not exist; pass an existing folder")
     deps = None
+    cache = cache or BundleCache(options.cache_dir)
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
     follow = {"follow_external_symlinks": follow_external_symlinks}
-    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, **follow)
-    copied = assemble_function(out, deps, source, excludes, **follow)
+    bytecode = function_bytecode(target, deps, source, excludes, options, cache, log, **follow)
+    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, bytecode, **follow)
+    copied = assemble_function(out, deps, source, excludes, bytecode=bytecode, **follow)
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
         target=target,
@@ -1173,6 +1293,7 @@ def build_bundle(
         warnings=deps.warnings if deps else (),
         cache=deps.cache if deps else "none",
         layout="function",
+        bytecode=bytecode,
     )
 
 

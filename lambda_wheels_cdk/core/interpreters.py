@@ -1,7 +1,9 @@
 """Find a CPython that can import a bundle built for a Lambda target, on this host.
 
-This is the one module under ``core`` that looks at the host, and it only looks: it reads
-``PATH``, pyenv's and uv's interpreter folders, and the sysroot settings, and never runs anything.
+This is the one module under ``core`` that looks at the host. For smoke tests it only looks: it
+reads ``PATH``, pyenv's and uv's interpreter folders, and the sysroot settings, and never runs
+anything. For bytecode (:func:`find_compiler`) any CPython of the target's version will do, on
+any OS and architecture; candidates are probed (run once) before they are trusted.
 Every host fact comes in through a :class:`Host` value, so the search is a pure function of it
 and tests pass a fake one (``Host.current()`` is the only place that reads the real host).
 
@@ -25,17 +27,22 @@ test there is skipped with a reason instead of pretending.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import platform
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Final, Optional, Union
 
+from .events import Log, quiet
 from .runtimes import _SLOTS, LAMBDA_ARCH, WheelArch
 from .target import Target
 
@@ -64,6 +71,13 @@ EMULATORS: Final[Mapping[WheelArch, tuple[str, ...]]] = MappingProxyType(
 #: built for newer cores (SVE, Armv8.4+) fails here as it would there. qemu >= 6.2 knows it.
 EMULATOR_CPU: Final[Mapping[WheelArch, str]] = MappingProxyType({"aarch64": "neoverse-n1"})
 
+#: What the probe prints: enough to trust an interpreter and to name its files.
+_PROBE: Final = (
+    "import sys, importlib.util, json; print(json.dumps({'impl': sys.implementation.name, "
+    "'version': list(sys.version_info[:3]), 'magic': importlib.util.MAGIC_NUMBER.hex(), "
+    "'tag': sys.implementation.cache_tag}))"
+)
+
 #: How to get an emulator (shown in skip reasons).
 EMULATOR_HINT: Final = (
     "install qemu user-mode emulation (Debian/Ubuntu: apt-get install qemu-user-static)"
@@ -79,17 +93,28 @@ class Host:
         machine: ``platform.machine()`` as reported (``"x86_64"``, ``"AMD64"``, ``"arm64"``).
         environ: the environment (``PATH``, ``PYENV_ROOT``, sysroot variables, ...).
         home: the user's home folder (for ``~/.pyenv`` and ``~/.cache``).
+        executable: this process's interpreter (``sys.executable``), if any.
+        python: its minor version.
     """
 
     system: str
     machine: str
     environ: Mapping[str, str]
     home: Path
+    executable: str = ""
+    python: tuple[int, int] = (0, 0)
 
     @classmethod
     def current(cls) -> Host:
         """The host this process runs on."""
-        return cls(platform.system(), platform.machine(), dict(os.environ), Path.home())
+        return cls(
+            platform.system(),
+            platform.machine(),
+            dict(os.environ),
+            Path.home(),
+            sys.executable,
+            (sys.version_info[0], sys.version_info[1]),
+        )
 
     @property
     def arch(self) -> WheelArch | None:
@@ -191,14 +216,14 @@ def native_candidates(target: Target, host: Host) -> Iterator[tuple[str, Path]]:
     Yields paths whether or not they exist; :func:`find_interpreter` takes the first that does.
     """
     name = f"python{target.python_version}"
-    for folder in _path_entries(host):
+    for folder in path_entries(host):
         if folder.name == "shims":  # pyenv / asdf shims may run another version, or fail
             continue
         yield "PATH", folder / name
-    for version_dir in _versions_under(_pyenv_root(host) / "versions", target, r"{v}\.(\d+)"):
+    for version_dir in versions_under(pyenv_root(host) / "versions", target.python, r"{v}\.(\d+)"):
         yield "pyenv", version_dir / "bin" / name
     pattern = r"cpython-{v}\.(\d+)-linux-" + re.escape(target.arch) + r"-gnu"
-    for version_dir in _versions_under(_uv_python_dir(host), target, pattern):
+    for version_dir in versions_under(uv_python_dir(host), target.python, pattern):
         yield "uv", version_dir / "bin" / name
 
 
@@ -212,8 +237,8 @@ def _find_native(target: Target, host: Host) -> Lookup:
     return NotFound(
         target,
         f"no CPython {version} for {target.arch} found: looked for python{version} on PATH, in "
-        f"pyenv ({_pyenv_root(host)}/versions/{version}.*) and in uv's interpreters "
-        f"({_uv_python_dir(host)}); install one, e.g. `pyenv install {version}`, "
+        f"pyenv ({pyenv_root(host)}/versions/{version}.*) and in uv's interpreters "
+        f"({uv_python_dir(host)}); install one, e.g. `pyenv install {version}`, "
         f"`uv python install {version}` or `apt-get install python{version}`",
         tuple(tried),
     )
@@ -286,7 +311,7 @@ def _find_emulated(target: Target, host: Host) -> Lookup:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _path_entries(host: Host) -> list[Path]:
+def path_entries(host: Host) -> list[Path]:
     return [Path(p) for p in host.environ.get("PATH", "").split(os.pathsep) if p]
 
 
@@ -299,12 +324,12 @@ def _which_first(names: tuple[str, ...], host: Host) -> str | None:
     return None
 
 
-def _pyenv_root(host: Host) -> Path:
+def pyenv_root(host: Host) -> Path:
     root = host.environ.get("PYENV_ROOT")
     return Path(root) if root else host.home / ".pyenv"
 
 
-def _uv_python_dir(host: Host) -> Path:
+def uv_python_dir(host: Host) -> Path:
     given = host.environ.get("UV_PYTHON_INSTALL_DIR")
     if given:
         return Path(given)
@@ -312,10 +337,10 @@ def _uv_python_dir(host: Host) -> Path:
     return Path(data) / "uv" / "python"
 
 
-def _versions_under(folder: Path, target: Target, pattern: str) -> list[Path]:
+def versions_under(folder: Path, python: tuple[int, int], pattern: str) -> list[Path]:
     """Sub-folders of ``folder`` whose name matches ``pattern`` (``{v}`` = ``3\\.12``), newest
     patch release first."""
-    regex = re.compile(pattern.format(v=re.escape(target.python_version)) + "$")
+    regex = re.compile(pattern.format(v=re.escape("{}.{}".format(*python))) + "$")
     try:
         children = list(folder.iterdir())
     except OSError:
@@ -329,4 +354,198 @@ def _versions_under(folder: Path, target: Target, pattern: str) -> list[Path]:
 
 
 def _is_executable_file(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+# -- a compiler: any CPython of the version, any architecture ------------------------------
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Compiler:
+    """A CPython of one minor version that writes bytecode for it.
+
+    Attributes:
+        command: the argv prefix that starts it.
+        python: its minor version, ``(3, 12)``.
+        version: its full version, ``"3.12.1"``.
+        magic: its bytecode magic number (hex): enters every cache key.
+        cache_tag: the tag in pyc names (``cpython-312``).
+        source: where it was found (``current``, ``PATH``, ``pyenv``, ``uv``, ``given``).
+    """
+
+    command: tuple[str, ...]
+    python: tuple[int, int]
+    version: str
+    magic: str
+    cache_tag: str
+    source: str
+
+    def describe(self) -> str:
+        return f"CPython {self.version} ({self.source}: {' '.join(self.command)})"
+
+
+@dataclass(frozen=True, **_SLOTS)
+class NoCompiler:
+    """No CPython of ``python`` here: ``reason`` says where we looked and how to get one."""
+
+    python: tuple[int, int]
+    reason: str
+
+
+CompilerLookup = Union[Compiler, NoCompiler]
+
+
+def compiler_candidates(
+    python: tuple[int, int], host: Host
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Every command that may start a CPython ``python``, preferred first (pure: looks only).
+
+    Any architecture and any OS will do: bytecode does not depend on them. Yields
+    ``(source, argv)`` whether or not the file exists; :func:`find_compiler` probes them.
+    """
+    version = "{}.{}".format(*python)
+    if host.python == python and host.executable:
+        yield "current", (host.executable,)
+    windows = host.system == "Windows"
+    names = (f"python{version}.exe", f"python{version}") if windows else (f"python{version}",)
+    for folder in path_entries(host):
+        if folder.name == "shims":  # pyenv / asdf shims may run another version, or fail
+            continue
+        for name in names:
+            yield "PATH", (str(folder / name),)
+    if windows:
+        launcher = shutil.which("py", path=host.environ.get("PATH", ""))
+        if launcher:
+            yield "py launcher", (launcher, f"-{version}")
+    for folder in versions_under(pyenv_root(host) / "versions", python, r"{v}\.(\d+)"):
+        yield "pyenv", (str(folder / ("python.exe" if windows else f"bin/python{version}")),)
+    for folder in versions_under(uv_python_dir(host), python, r"cpython-{v}\.(\d+)-.*"):
+        yield "uv", (str(folder / ("python.exe" if windows else f"bin/python{version}")),)
+
+
+def compiler_available(python: tuple[int, int], host: Host | None = None) -> bool:
+    """Is there a file that may be a CPython ``python``? (No subprocess: usable at construction.)"""
+    host = Host.current() if host is None else host
+    return any(
+        len(argv) > 1 or _is_executable(Path(argv[0]))
+        for _, argv in compiler_candidates(python, host)
+    )
+
+
+@functools.cache
+def probe(command: tuple[str, ...], python: tuple[int, int], source: str) -> Compiler | str:
+    """Run ``command`` and trust it only if it is CPython ``python``; else why not."""
+    try:
+        proc = subprocess.run(
+            [*command, "-I", "-S", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        data = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return f"{' '.join(command)}: {exc}"
+    if not isinstance(data, dict):
+        return f"{' '.join(command)}: exit {proc.returncode} {proc.stderr.strip()[:200]}"
+    found = tuple(data["version"][:2])
+    if data["impl"] != "cpython" or found != python:
+        return f"{' '.join(command)} is {data['impl']} {'.'.join(map(str, found))}"
+    return Compiler(
+        command=command,
+        python=python,
+        version=".".join(map(str, data["version"])),
+        magic=str(data["magic"]),
+        cache_tag=str(data["tag"]),
+        source=source,
+    )
+
+
+def find_compiler(
+    python: tuple[int, int],
+    *,
+    host: Host | None = None,
+    given: str | None = None,
+    allow_download: bool = False,
+    log: Log = quiet,
+) -> CompilerLookup:
+    """A working CPython ``python`` on this host, or why there is none.
+
+    Order: ``given`` (the user's choice, and only it), this interpreter, ``PATH``, pyenv,
+    uv's managed interpreters, ``uv python find``; with ``allow_download``, ``uv python
+    install`` last.
+    """
+    version = "{}.{}".format(*python)
+    if given:
+        found = probe((given,), python, "given")
+        if isinstance(found, Compiler):
+            return found
+        return NoCompiler(python, f"the bytecode interpreter {given!r} cannot be used: {found}")
+    host = Host.current() if host is None else host
+    tried: list[str] = []
+    for source, argv in compiler_candidates(python, host):
+        if len(argv) == 1 and not _is_executable(Path(argv[0])):
+            continue
+        found = probe(argv, python, source)
+        if isinstance(found, Compiler):
+            return found
+        tried.append(found)
+    found_by_uv = _uv_python(python, host, install=False, log=log)
+    if isinstance(found_by_uv, Compiler):
+        return found_by_uv
+    if allow_download:
+        found_by_uv = _uv_python(python, host, install=True, log=log)
+        if isinstance(found_by_uv, Compiler):
+            return found_by_uv
+    return NoCompiler(
+        python,
+        f"no CPython {version} on this machine (looked on PATH, in pyenv "
+        f"({pyenv_root(host)}/versions), in uv's interpreters ({uv_python_dir(host)}) and with "
+        f"`uv python find {version}`"
+        + ("; " + "; ".join(tried[:3]) if tried else "")
+        + f"). Install one (`uv python install {version}`, `pyenv install {version}`, "
+        f"python.org or your package manager), or allow lambda-wheels to download one "
+        "(allow_python_download=True / --allow-python-download)",
+    )
+
+
+def _uv_python(python: tuple[int, int], host: Host, *, install: bool, log: Log) -> CompilerLookup:
+    """``uv python find X.Y`` (or ``install`` then ``find``): uv knows more places than we do."""
+    from .install import find_uv
+
+    version = "{}.{}".format(*python)
+    env = {k: v for k, v in host.environ.items() if not k.startswith("UV_PYTHON_PREFERENCE")}
+    env["NO_COLOR"] = "1"
+    try:
+        uv = find_uv()
+        if install:
+            log(f"downloading CPython {version} for bytecode (uv python install {version})")
+            subprocess.run(
+                [uv, "python", "install", "--no-config", version],
+                env=env,
+                capture_output=True,
+                timeout=900,
+                check=True,
+                stdin=subprocess.DEVNULL,
+            )
+        proc = subprocess.run(
+            [uv, "python", "find", "--no-config", "--no-project", version],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError, LookupError) as exc:
+        return NoCompiler(python, f"uv python {'install' if install else 'find'}: {exc}")
+    path = proc.stdout.strip()
+    if proc.returncode != 0 or not path:
+        return NoCompiler(python, f"uv python find {version}: not found")
+    found = probe((path,), python, "uv python install" if install else "uv python find")
+    return found if isinstance(found, Compiler) else NoCompiler(python, found)
+
+
+def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)

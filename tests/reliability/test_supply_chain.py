@@ -411,5 +411,9 @@ def test_bundle_holds_only_recorded_files_and_the_source(
     recorded = {"index.py"}
     for record in out.glob("*.dist-info/RECORD"):
         recorded |= {line.split(",", 1)[0] for line in record.read_text().splitlines() if line}
+    # and the bytecode lambda-wheels compiled for python3.12, one .pyc per recorded .py
+    for rel in [r for r in recorded if r.endswith(".py")]:
+        folder, _, name = rel.rpartition("/")
+        recorded.add(f"{folder}/__pycache__/{name[:-3]}.cpython-312.pyc".lstrip("/"))
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert files - recorded == set()
