@@ -169,6 +169,17 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="let uv download a CPython of the runtime's version when none is found",
     )
+    p.add_argument(
+        "--slim",
+        action="store_true",
+        help="remove test suites inside packages and type stubs from the dependencies "
+        "(the manifest says what each rule removed)",
+    )
+    p.add_argument(
+        "--exclude-runtime-packages",
+        action="store_true",
+        help="leave out boto3, botocore and s3transfer, which the Lambda runtime provides",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
     p.set_defaults(handler=_run_build)
@@ -219,6 +230,8 @@ def _run_build(args: argparse.Namespace) -> int:
         bytecode=args.bytecode,
         bytecode_interpreter=args.bytecode_interpreter,
         allow_python_download=args.allow_python_download,
+        slim=args.slim,
+        exclude_runtime_packages=args.exclude_runtime_packages,
         verify_cache=args.verify_cache,
     )
     out = Path(args.output)

@@ -114,6 +114,11 @@ class WheelBundlingOptions:
             ``PATH``, pyenv's, uv's, or ``uv python find``.
         allow_python_download: let uv download a CPython of the runtime's version when none is
             found (``uv python install``). Default: off.
+        slim: remove test suites inside packages (``pkg/**/tests``) and type stubs from the
+            dependencies; what each rule removed is printed. Default: off.
+        exclude_runtime_packages: leave out boto3, botocore and s3transfer, which the Lambda
+            runtime provides (a warning names the versions you pinned: the runtime's are not
+            published per runtime and Region). Default: off.
     """
 
     installer: InstallerName = "uv"
@@ -141,6 +146,8 @@ class WheelBundlingOptions:
     bytecode: Union[bool, BytecodeMode] = True
     bytecode_interpreter: Optional[str] = None
     allow_python_download: bool = False
+    slim: bool = False
+    exclude_runtime_packages: bool = False
     _build: BuildOptions = field(init=False, repr=False, compare=False)
     _hash_kind: HashKind = field(init=False, repr=False, compare=False)
 
@@ -170,6 +177,8 @@ class WheelBundlingOptions:
                 bytecode=self.bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
                 bytecode_interpreter=self.bytecode_interpreter,
                 allow_python_download=self.allow_python_download,
+                slim=self.slim,
+                exclude_runtime_packages=self.exclude_runtime_packages,
                 verify_cache=self.verify_cache,
             ),
         )

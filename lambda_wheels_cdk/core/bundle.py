@@ -46,7 +46,7 @@ from ..errors import (
     NeedsDockerError,
     UsageError,
 )
-from . import leftovers, tree
+from . import leftovers, slim, tree
 from .bytecode import BytecodeMode, BytecodeReport, Unit, compile_units, mode_of
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
@@ -117,6 +117,12 @@ class BuildOptions:
             pyenv, in uv's interpreters or by ``uv python find``.
         allow_python_download: when no CPython of the target's version is found, let uv
             download one (``uv python install``). Default: off.
+        slim: remove what Lambda never runs from the dependencies: test suites inside
+            packages and type stubs (:mod:`.slim`); what each rule removed is in the manifest.
+            Default: off.
+        exclude_runtime_packages: leave out boto3, botocore and s3transfer, which the Lambda
+            runtime provides (with a warning: the runtime's versions are not published).
+            Default: off.
         verify_cache: hash every file of a cache entry against the sha256 recorded when it was
             published before using it (a file whose bytes changed while its size and time
             stayed the same is caught); entries are published with those hashes. A mismatch,
@@ -137,6 +143,8 @@ class BuildOptions:
     bytecode: BytecodeMode = "all"
     bytecode_interpreter: str | None = None
     allow_python_download: bool = False
+    slim: bool = False
+    exclude_runtime_packages: bool = False
     verify_cache: bool | None = None
 
     def verifies_cache(self, environ: Mapping[str, str]) -> bool:
@@ -220,6 +228,9 @@ class DependencyBuild:
     warnings: tuple[str, ...]
     cache: Literal["hit", "miss"]
     size: int
+    #: What opt-in trimming removed: ``{"tests": [files, bytes], "stubs": [...],
+    #: "runtime-provided": {name: version}}`` (empty when none was asked for).
+    removed: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -238,6 +249,7 @@ class Manifest:
     cache: Literal["hit", "miss", "none"]
     layout: Literal["function", "layer"]
     bytecode: BytecodeReport | None = None
+    removed: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         red = self.index.redacted()
@@ -262,6 +274,7 @@ class Manifest:
             "distributions": [d.to_json() for d in self.distributions],
             "source_files": self.source_files,
             "total_bytes": self.total_bytes,
+            "removed": self.removed,
             "bytecode": self.bytecode.to_json() if self.bytecode is not None else None,
             "warnings": list(self.warnings),
         }
@@ -315,6 +328,10 @@ def dependency_key(
         data["link_mode"] = options.link_mode
     if options.docker_image is not None:
         data["docker_image"] = options.docker_image  # only when set: default keys unchanged
+    if options.slim:
+        data["slim"] = list(slim.SLIM_RULES)
+    if options.exclude_runtime_packages:
+        data["exclude_runtime_packages"] = list(slim.RUNTIME_PROVIDED)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -412,6 +429,7 @@ class BundleCache:
                 warnings=tuple(data["warnings"]),
                 cache="hit",
                 size=int(data["size"]),
+                removed=dict(data.get("removed", {})),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             emit("cache-invalid", key=key, reason=str(exc))
@@ -458,6 +476,7 @@ class BundleCache:
             "distributions": [d.to_json() for d in build.distributions],
             "warnings": list(build.warnings),
             "size": build.size,
+            "removed": dict(build.removed),
             "record": record,
         }
         if digests:
@@ -703,6 +722,7 @@ def _install(
                 f"the installer reported success but installed nothing into {dest}; this is a "
                 "bug in lambda-wheels or the installer: please report it with the output above"
             )
+        removed = _trim(dest, options, target, warnings, log)
         tree.normalize_install(dest)
         emit(
             "install-finish",
@@ -731,9 +751,35 @@ def _install(
         warnings=tuple(warnings),
         cache="miss",
         size=sum(sizes.values()),
+        removed=removed,
     )
     _audit_dependencies(build, options, origins, log)
     return build, record
+
+
+def _trim(
+    dest: Path, options: BuildOptions, target: Target, warnings: list[str], log: Log
+) -> dict[str, Any]:
+    """Opt-in trimming (:mod:`.slim`) of a fresh install; what it removed."""
+    removed: dict[str, Any] = {}
+    if options.slim:
+        for rule, (files, size) in slim.slim(dest).items():
+            removed[rule] = [files, size]
+            log(f"slim: {rule}: removed {files} file{'s' * (files != 1)} ({size / 2**20:.1f} MiB)")
+    if options.exclude_runtime_packages:
+        dropped = slim.drop_runtime_provided(dest)
+        if dropped:
+            removed["runtime-provided"] = dropped
+            listed = ", ".join(f"{n} {v}" for n, v in sorted(dropped.items()))
+            message = (
+                f"left out {listed}: the {target.runtime} runtime provides its own boto3 and "
+                "botocore, whose versions AWS does not publish per runtime and Region, so code "
+                "that needs the versions you pinned may fail on Lambda; "
+                + slim.CHECK_RUNTIME_VERSIONS
+            )
+            warnings.append(message)
+            log(f"warning: {message}")
+    return removed
 
 
 def _install_or_explain(
@@ -1294,6 +1340,7 @@ def build_bundle(
         cache=deps.cache if deps else "none",
         layout="function",
         bytecode=bytecode,
+        removed=deps.removed if deps else {},
     )
 
 
