@@ -180,6 +180,18 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="leave out boto3, botocore and s3transfer, which the Lambda runtime provides",
     )
+    p.add_argument(
+        "--remote-cache",
+        metavar="S3_URL",
+        help="s3://bucket/prefix of a cache shared by every machine: a local miss is looked up "
+        "there, fresh builds are published (default: $LAMBDA_WHEELS_REMOTE_CACHE; needs "
+        "lambda-wheels-cdk[s3])",
+    )
+    p.add_argument(
+        "--remote-cache-mode",
+        choices=("read-write", "read"),
+        help="read: never publish (untrusted branches); default: read-write",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
     p.set_defaults(handler=_run_build)
@@ -232,6 +244,8 @@ def _run_build(args: argparse.Namespace) -> int:
         allow_python_download=args.allow_python_download,
         slim=args.slim,
         exclude_runtime_packages=args.exclude_runtime_packages,
+        remote_cache=args.remote_cache,
+        remote_cache_mode=args.remote_cache_mode,
         verify_cache=args.verify_cache,
     )
     out = Path(args.output)
