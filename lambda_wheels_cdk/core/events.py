@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +19,16 @@ from typing import TextIO
 EVENTS_VARIABLE = "LAMBDA_WHEELS_EVENTS"
 
 Log = Callable[[str], None]
+
+#: ANSI/VT escape sequences: CSI (colours, cursor moves), OSC (titles, links), and the
+#: two-byte ones. Children run with colour off; this is for the tools that colour anyway.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escape sequences: what we read from or repeat of a child's
+    output never carries them (they would garble a log, a pipe or a parsed name)."""
+    return _ESCAPES.sub("", text) if "\x1b" in text else text
 
 
 def emit(event: str, **data: object) -> None:
@@ -53,11 +64,13 @@ class Progress:
     def stage(self, message: str) -> None:
         elapsed = time.monotonic() - self._start
         when = f" ({elapsed:.1f}s)" if elapsed >= 1.0 else ""
-        print(f"[lambda-wheels] {self.label}: {message}{when}", file=self.stream, flush=True)
+        line = plain_text(f"[lambda-wheels] {self.label}: {message}{when}")
+        print(line, file=self.stream, flush=True)
 
     def detail(self, message: str) -> None:
         if self.verbose:
-            print(f"[lambda-wheels] {self.label}:   {message}", file=self.stream, flush=True)
+            line = plain_text(f"[lambda-wheels] {self.label}:   {message}")
+            print(line, file=self.stream, flush=True)
 
 
 def quiet(message: str) -> None:

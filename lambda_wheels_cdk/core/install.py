@@ -32,6 +32,7 @@ from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from . import sources
+from .events import plain_text
 from .hostenv import installer_environment
 from .runtimes import _SLOTS
 from .sources import IndexSettings
@@ -123,6 +124,12 @@ _PIP_NO_MATCH = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Z
 #: How uv (Rust io errors) and pip (Python OSError) spell a full disk / a refused write.
 _DISK_FULL = re.compile(r"No space left on device|os error 28\b|\[Errno 28\]")
 _NO_PERMISSION = re.compile(r"Permission denied \(os error 13\)|\[Errno 13\] Permission denied")
+#: uv's first line, about the interpreter given as ``--python`` (the host's, which uv needs for
+#: sdist builds only): next to a failure for another target it reads as if the host's Python
+#: were the target, so it is left out of error messages (the message names the target).
+_HOST_INTERPRETER = re.compile(
+    r"^Using (?:CPython|Python) \S+ (?:interpreter|environment) at: .*\n?", re.M
+)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
@@ -202,46 +209,57 @@ def _run(
     what: str,
     log: Log,
     on_line: Callable[[str], None] | None = None,
+    stdout_only: bool = False,
 ) -> str:
     """Run a child with its output captured (stdout and stderr in one stream, in order).
 
     ``on_line`` sees each output line (credentials masked) as it arrives: live progress.
+    ``stdout_only``: return stdout alone (a machine-readable report); stderr, read from a temp
+    file so neither pipe can fill, still goes into an error. Escape codes are removed from
+    everything before it is read or repeated (children run with colour off; this is for tools
+    that colour anyway).
     """
     log(redact_text(" ".join(argv), secrets))
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-    except OSError as exc:
-        raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
-    lines: list[str] = []
-    with proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if on_line is not None:
-                on_line(redact_text(line.rstrip("\r\n"), secrets))
-    output = redact_text("".join(lines), secrets)
+    with tempfile.TemporaryFile() if stdout_only else contextlib.nullcontext() as errors:
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors if errors is not None else subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+        except OSError as exc:
+            raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
+        lines: list[str] = []
+        with proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if on_line is not None:
+                    on_line(plain_text(redact_text(line.rstrip("\r\n"), secrets)))
+        stderr = ""
+        if errors is not None:
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", errors="replace")
+    output = plain_text(redact_text("".join(lines), secrets))
     if proc.returncode != 0:
-        names = sdist_only_names(output)
-        detail = output.strip()
+        text = plain_text(redact_text(stderr, secrets)) + output
+        names = sdist_only_names(text)
+        detail = _HOST_INTERPRETER.sub("", text).strip()
         if names:
             raise NoFittingWheelError(f"{what} found no fitting wheel:\n{detail}", names)
-        if _DISK_FULL.search(output):
+        if _DISK_FULL.search(text):
             raise BundleError(
                 f"{what} failed: the disk is full:\n{detail}\nFree space, or point the bundle "
                 "cache (--cache-dir / LAMBDA_WHEELS_CACHE_DIR) and the installer's cache "
                 "(UV_CACHE_DIR / PIP_CACHE_DIR) at a disk with room"
             )
-        if _NO_PERMISSION.search(output):
+        if _NO_PERMISSION.search(text):
             raise BundleError(
                 f"{what} failed: permission denied:\n{detail}\nCheck the permissions of the "
                 "folders named above, or choose another cache folder (--cache-dir)"
@@ -289,6 +307,8 @@ class _ChildRunner:
         what: str,
         log: Log,
         progress: Log | None = None,
+        *,
+        stdout_only: bool = False,
     ) -> str:
         return _run(
             argv,
@@ -298,6 +318,7 @@ class _ChildRunner:
             what=f"{self.name} ({what})",
             log=log,
             on_line=None if progress is None else _progress_lines(progress),
+            stdout_only=stdout_only,
         )
 
 
@@ -336,6 +357,10 @@ def _write_inputs(plan: InstallPlan, workdir: Path) -> tuple[Path, Path | None]:
 
 
 # -- uv ----------------------------------------------------------------------------------------
+
+#: Every uv command: no colour whatever the environment says (``FORCE_COLOR`` set to anything,
+#: ``0`` included, turns uv's colour on), no progress bars.
+UV_PLAIN_OUTPUT: Final = ("--color", "never", "--no-progress")
 
 
 def find_uv() -> str:
@@ -386,6 +411,7 @@ class UvInstaller(_ChildRunner):
 
     def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
         args = [
+            *UV_PLAIN_OUTPUT,
             *plan.uv_target_args(),
             "--python",
             self.host_python,
@@ -427,6 +453,7 @@ class UvInstaller(_ChildRunner):
                 "install",
                 "--target",
                 str(dest.resolve()),
+                *UV_PLAIN_OUTPUT,
                 "--python",
                 self.host_python,
                 "--no-config",
@@ -462,10 +489,11 @@ class UvInstaller(_ChildRunner):
                 *self._common(plan, req, con),
                 *_uv_binary_policy(plan),
             ]
-            out = self._call(argv, plan, work, f"resolving for {plan.target}", log)
-        start = out.find("{")
+            out = self._call(
+                argv, plan, work, f"resolving for {plan.target}", log, stdout_only=True
+            )
         try:
-            data = json.JSONDecoder().raw_decode(out[start:])[0] if start >= 0 else {}
+            data = json.loads(out)
         except json.JSONDecodeError:
             raise InstallError(f"uv's dry-run output was not JSON:\n{out}") from None
         return [
@@ -544,6 +572,7 @@ class PipInstaller(_ChildRunner):
                 "--no-compile",
                 "--no-warn-script-location",
                 "--disable-pip-version-check",
+                "--no-color",
                 *self._args(plan, req, con),
             ]
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
@@ -559,6 +588,7 @@ class PipInstaller(_ChildRunner):
                 "pip",
                 "install",
                 "--dry-run",
+                "--no-color",
                 "--ignore-installed",
                 "--report",
                 str(report),
