@@ -13,10 +13,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .core.target import Target
 from .errors import LambdaWheelsError
+
+if TYPE_CHECKING:
+    from .core.outdir import Protected
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -90,7 +94,20 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("requirement", nargs="*", metavar="REQ", help="requirement strings")
     p.add_argument("--source", metavar="DIR", help="handler source folder to copy into OUT")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="bundle folder (replaced)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="bundle folder: created, or replaced whole when an earlier build wrote it (it "
+        "holds .lambda-wheels-output) or it is empty",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUT even when it holds files lambda-wheels did not write (they are "
+        "deleted); never the source, inputs, caches, the working directory or home",
+    )
     p.add_argument("--installer", choices=("uv", "pip"), default="uv", help="default: uv")
     p.add_argument(
         "--docker", action="store_true", help="compile native sdists in the build image (Docker)"
@@ -183,6 +200,8 @@ def _run_build(args: argparse.Namespace) -> int:
         source=Path(args.source) if args.source else None,
         excludes=(*DEFAULT_EXCLUDES, *args.exclude),
         log=progress,
+        inputs=_input_paths(args, options.index.find_links),
+        force=args.force,
     )
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2))
@@ -197,6 +216,17 @@ def _run_build(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _input_paths(args: argparse.Namespace, find_links: Sequence[str]) -> list[Protected]:
+    """The local files and folders a build reads, which its output folder must not replace."""
+    from pathlib import Path
+
+    from .core.outdir import Protected
+
+    named = [("the -r file", args.requirements), ("the --project folder", args.project)]
+    named += [("the --find-links folder", link) for link in find_links if "://" not in link]
+    return [Protected(what, Path(path)) for what, path in named if path]
 
 
 # -- audit -----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -47,7 +47,7 @@ from ..errors import (
     NeedsDockerError,
     UsageError,
 )
-from . import tree
+from . import outdir, tree
 from .events import Log, emit, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .install import (
@@ -958,12 +958,14 @@ def assemble_function(
     excludes: Sequence[str] = tree.DEFAULT_EXCLUDES,
     *,
     atomic: bool = True,
+    before_replace: Callable[[Path], None] | None = None,
 ) -> int:
     """Write a function bundle: dependencies at the root, then the handler source.
 
     With ``atomic=True`` (the CLI) ``out`` is replaced whole by a rename; with ``atomic=False``
     ``out`` is an empty folder owned by the caller (CDK's bundling folder). Returns the number
-    of source files copied.
+    of source files copied. ``before_replace`` gets the finished folder right before the rename
+    (:func:`build_bundle`: mark it, check ``out`` may still be replaced).
 
     Raises:
         BundleError: a source file collides with an installed file, or the disk failed.
@@ -991,6 +993,8 @@ def assemble_function(
                     f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
                 )
         if atomic:
+            if before_replace is not None:
+                before_replace(build_dir)
             tree.atomic_replace_dir(build_dir, out)
         return copied
     except OSError as exc:
@@ -1041,17 +1045,35 @@ def build_bundle(
     cache: BundleCache | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
+    inputs: Sequence[outdir.Protected] = (),
+    force: bool = False,
 ) -> Manifest:
-    """Build a function bundle in ``out`` (replaced atomically) and return its manifest."""
+    """Build a function bundle in ``out`` (replaced atomically) and return its manifest.
+
+    ``out`` must be new, empty or written by an earlier build, and away from ``source``,
+    ``inputs`` and the caches (:mod:`.outdir`); ``force`` replaces any other folder.
+
+    Raises:
+        UsageError: ``out`` must not be replaced; checked before anything is installed.
+    """
     options = options or BuildOptions()
     env = os.environ if environ is None else environ
     if source is not None and not source.is_dir():
         raise UsageError(f"source folder {source} does not exist; pass an existing folder")
+    cache = cache or BundleCache(options.cache_dir)
+    outdir.check_output(
+        out, protected=_protected_paths(out, source, excludes, inputs, cache, env), force=force
+    )
     deps = None
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
     total = check_unzipped_size(f"the bundle {out}", deps, source, excludes)
-    copied = assemble_function(out, deps, source, excludes)
+
+    def seal(folder: Path) -> None:
+        outdir.mark(folder)
+        outdir.check_replaceable(out, force=force)  # nobody put files there meanwhile
+
+    copied = assemble_function(out, deps, source, excludes, before_replace=seal)
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
         target=target,
@@ -1066,6 +1088,50 @@ def build_bundle(
         cache=deps.cache if deps else "none",
         layout="function",
     )
+
+
+def _protected_paths(
+    out: Path,
+    source: Path | None,
+    excludes: Sequence[str],
+    inputs: Sequence[outdir.Protected],
+    cache: BundleCache,
+    environ: Mapping[str, str],
+) -> list[outdir.Protected]:
+    """What a build's output folder must keep away from: its source, inputs and caches."""
+    from .install import uv_cache_dir
+
+    places = list(inputs)
+    if source is not None:
+        # inside the source is fine when the excludes leave it out of the next copy
+        real_source, real_out = Path(os.path.realpath(source)), Path(os.path.realpath(out))
+        inside = real_source in real_out.parents
+        rel = real_out.relative_to(real_source).as_posix() if inside else ""
+        places.append(
+            outdir.Protected(
+                "the --source folder",
+                source,
+                inside_too=not (rel and tree.matches_exclude(rel, excludes, is_dir=True)),
+                why="a build replaces its output folder whole and copies the source into it: "
+                "this would delete your source, or copy the bundle into itself next time",
+                alternative=f", or leave it out of the source copy (--exclude /{rel})"
+                if rel
+                else "",
+            )
+        )
+    caches = [("the bundle cache", cache.root), ("uv's cache", uv_cache_dir(environ))]
+    for what, path in caches:
+        if path is not None:
+            places.append(
+                outdir.Protected(
+                    what,
+                    path,
+                    inside_too=True,
+                    why="the cache manages that folder: the bundle would go with the cache, or "
+                    "the cache with the bundle",
+                )
+            )
+    return places
 
 
 __all__ = [

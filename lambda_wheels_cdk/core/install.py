@@ -376,6 +376,26 @@ def find_uv() -> str:
         ) from None
 
 
+def uv_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The folder uv keeps its cache in, as uv reports it (``uv cache dir``, with the same
+    environment as an install: ``UV_CACHE_DIR`` is honoured); ``None`` when uv cannot say."""
+    env = installer_environment(os.environ if environ is None else environ)
+    try:
+        proc = subprocess.run(
+            [find_uv(), "cache", "dir", *UV_PLAIN_OUTPUT],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired, InstallError):
+        return None
+    path = proc.stdout.strip()
+    return Path(path) if proc.returncode == 0 and path else None
+
+
 class UvInstaller(_ChildRunner):
     """Install with uv; markers are evaluated for the target."""
 
@@ -624,4 +644,5 @@ __all__ = [
     "make_installer",
     "redact_text",
     "sdist_only_names",
+    "uv_cache_dir",
 ]

@@ -14,7 +14,6 @@ import sys
 import tarfile
 import zipfile
 from email.parser import HeaderParser
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement

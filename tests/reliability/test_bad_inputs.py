@@ -689,6 +689,9 @@ def test_entry_with_spaces_and_unicode_builds_and_synthesizes(
     )
     assert result.code == 0, result.err
     assert (out / "pkg ü" / "data é.txt").is_file() and (out / "six.py").is_file()
+    # the same files as the CDK asset, plus the CLI's empty output marker
+    assert (out / ".lambda-wheels-output").read_bytes() == b""
+    (out / ".lambda-wheels-output").unlink()
     assert tree_digest(out) == tree_digest(staged)
 
 

@@ -90,3 +90,137 @@ def test_forced_colour_keeps_the_key_lines_of_a_conflict(
     # were the target (python3.12/arm64 here)
     assert "interpreter at" not in err and sys.executable not in err, err
     assert not (tmp_path / "out").exists()
+
+
+# -- -o: the output folder --------------------------------------------------------------------
+
+MARKER = ".lambda-wheels-output"
+
+
+def _user_files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes (what must survive a refused build)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _app(root: Path) -> Path:
+    """A user's handler folder with a git repository in it."""
+    app = root / "app"
+    (app / ".git").mkdir(parents=True)
+    (app / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (app / "index.py").write_text("def handler(event, context):\n    return 1\n")
+    return app
+
+
+def _refused(proc: subprocess.CompletedProcess[bytes], *words: str) -> str:
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("lambda-wheels build: error: -o "), err
+    assert err.count("\n") == 1, err  # one message, no traceback
+    for word in words:
+        assert word in err, (word, err)
+    return err
+
+
+def test_a_folder_with_a_users_file_is_kept_unless_forced(
+    tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    proc = lambda_wheels(*build_args(out, index, "lw-dep==1.0"))
+    _refused(proc, "did not write", "notes.txt", "--force")
+    assert _user_files(out) == {"notes.txt": b"mine\n"}
+    forced = lambda_wheels(*build_args(out, index, "lw-dep==1.0"), "--force")
+    assert forced.returncode == 0, forced.stderr.decode()
+    assert not (out / "notes.txt").exists() and (out / "lw_dep" / "__init__.py").is_file()
+    assert (out / MARKER).read_bytes() == b""
+
+
+def test_an_output_lambda_wheels_wrote_is_replaced_and_an_empty_folder_is_used(
+    tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()  # empty: fine
+    assert lambda_wheels(*build_args(out, index, "lw-dep==1.0")).returncode == 0
+    assert (out / MARKER).is_file()
+    again = lambda_wheels(*build_args(out, index, "lw-dep==2.0"))
+    assert again.returncode == 0, again.stderr.decode()
+    assert "lw_dep-2.0.dist-info" in {p.name for p in out.iterdir()}
+    assert "lw_dep-1.0.dist-info" not in {p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("where", ["app", "app/build", "."])
+def test_output_at_inside_or_around_the_source_is_refused_even_with_force(
+    where: str, tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    # `--source app -o app` used to delete app/.git
+    app = _app(tmp_path)
+    before = _user_files(tmp_path)
+    out = (tmp_path / where).resolve()
+    for force in ((), ("--force",)):
+        proc = lambda_wheels(*build_args(out, index, "lw-dep==1.0"), "--source", str(app), *force)
+        _refused(proc, "the --source folder", str(app))
+        assert _user_files(tmp_path) == before
+
+
+def test_output_inside_the_source_is_fine_when_the_excludes_leave_it_out(
+    tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    app = _app(tmp_path)
+    refused = lambda_wheels(
+        *build_args(app / "build", index, "lw-dep==1.0"), "--source", str(app), cwd=tmp_path
+    )
+    assert "--exclude /build" in _refused(refused)
+    proc = lambda_wheels(
+        *build_args(app / "build", index, "lw-dep==1.0"),
+        *("--source", str(app), "--exclude", "/build"),
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (app / "build" / "index.py").is_file() and (app / ".git" / "HEAD").is_file()
+
+
+@pytest.mark.parametrize("which", ["bundle", "uv"])
+@pytest.mark.parametrize("relation", ["is", "inside", "contains"])
+def test_output_at_inside_or_around_a_cache_is_refused(
+    which: str, relation: str, tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    cache = ws.cache if which == "bundle" else tmp_path / "uv-cache"  # UV_CACHE_DIR (ws)
+    lambda_wheels(*build_args(tmp_path / "first", index, "lw-dep==1.0"))  # fills both caches
+    before = _user_files(cache)
+    assert before
+    out = {"is": cache, "inside": cache / "bundle", "contains": cache.parent}[relation]
+    for force in ((), ("--force",)):
+        proc = lambda_wheels(*build_args(out, index, "lw-dep==1.0"), *force)
+        assert "cache" in _refused(proc)
+        assert _user_files(cache) == before
+
+
+def test_output_naming_a_file_is_refused(tmp_path: Path, ws: Workspace, index: IndexServer) -> None:
+    out = tmp_path / "bundle.zip"
+    out.write_bytes(b"PK\x05\x06" + bytes(18))
+    for force in ((), ("--force",)):
+        proc = lambda_wheels(*build_args(out, index, "lw-dep==1.0"), *force)
+        _refused(proc, "is a file")
+        assert out.read_bytes() == b"PK\x05\x06" + bytes(18)
+
+
+@pytest.mark.parametrize("given", [".", "..", "home", "above-home"])
+def test_output_at_the_working_directory_its_parents_or_home_is_refused(
+    given: str, tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    home = tmp_path / "users" / "me"
+    (home / "keep.txt").parent.mkdir(parents=True)
+    (home / "keep.txt").write_text("mine\n")
+    work = tmp_path / "work" / "project" / "sub"
+    work.mkdir(parents=True)
+    (work / "index.py").write_text("x = 1\n")
+    before = _user_files(tmp_path)
+    out = {"home": str(home), "above-home": str(home.parent)}.get(given, given)
+    for force in ((), ("--force",)):
+        proc = lambda_wheels(
+            *build_args(Path(out), index, "lw-dep==1.0"), *force, cwd=work, env={"HOME": str(home)}
+        )
+        err = _refused(proc)
+        assert ("home folder" if "home" in given else "working directory") in err, err
+        assert "Device or resource busy" not in err
+        assert _user_files(tmp_path) == before
