@@ -351,6 +351,44 @@ def test_native_sdist_with_docker_unavailable(
     assert_nothing_written(out, ws)
 
 
+#: A `docker` stand-in whose engine cannot pull the build image: the text and exit status the
+#: Docker CLI gives for a refused pull from a registry.
+PULL_DENIED_DOCKER = """#!/bin/sh
+echo "Unable to find image 'public.ecr.aws/sam/build-python3.12:latest-x86_64' locally" >&2
+echo "docker: Error response from daemon: pull access denied for public.ecr.aws/sam/build-python3.12, repository does not exist or may require 'docker login': denied: requested access to the resource is denied." >&2
+echo "See 'docker run --help'." >&2
+exit 125
+"""
+
+
+@pytest.mark.e2e
+def test_a_registry_failure_points_at_the_image_and_the_registry(
+    tmp_path: Path,
+    ws: Workspace,
+    index: IndexServer,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    binary = tmp_path / "docker-pull-denied"
+    binary.write_text(PULL_DENIED_DOCKER)
+    binary.chmod(0o755)
+    monkeypatch.setenv("CDK_DOCKER", str(binary))
+    out = tmp_path / "out"
+    result = run_cli(*build_argv(out, "--index-url", index.url, "--docker", "lw-native"))
+    error = assert_refused(
+        result,
+        NeedsDockerError,
+        1,
+        "lw-native",
+        "public.ecr.aws/sam/build-python3.12:latest-x86_64",
+        "pull access denied",
+        "docker login public.ecr.aws",
+    )
+    # the requirements and the index were fine: the message must not send the user there
+    assert "check the requirements and the index" not in str(error)
+    assert_nothing_written(out, ws)
+
+
 # -- size ----------------------------------------------------------------------------------------
 
 
