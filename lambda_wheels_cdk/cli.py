@@ -10,12 +10,14 @@ This module never imports ``aws_cdk``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .core.events import plain_text
 from .core.target import Target
 from .errors import LambdaWheelsError
 
@@ -57,6 +59,8 @@ def _run_tags(args: argparse.Namespace) -> int:
     target = Target.for_runtime(args.runtime, args.arch)
     if args.installer_args:
         values = target.pip_args() if args.installer_args == "pip" else target.uv_args()
+        if args.installer_args == "uv" and not target.uv_platform_is_exact:
+            print(f"note: {uv_platform_caveat(target)}", file=sys.stderr)
     else:
         values = [str(tag) for tag in target.tags()]
     if args.json:
@@ -66,6 +70,24 @@ def _run_tags(args: argparse.Namespace) -> int:
     else:
         print("\n".join(values))
     return 0
+
+
+def uv_platform_caveat(target: Target) -> str:
+    """What plain uv loses for a target whose glibc uv cannot name (Amazon Linux 2)."""
+    from .core.index_proxy import uv_superset_platform
+
+    uv_glibc = target.uv_platform.rsplit("_", 2)[-2:]
+    first_lost = f"manylinux_{uv_glibc[0]}_{int(uv_glibc[1]) + 1}"
+    return (
+        f"uv cannot name the glibc of {target} ({target.glibc}): "
+        f"--python-platform {target.uv_platform} never admits a wheel that is too new, but "
+        f"skips the wheels tagged {first_lost} ... manylinux_{target.glibc.major}_"
+        f"{target.glibc.minor} that fit, so uv may install an older release than fits. "
+        "`lambda-wheels build` installs the newest fitting release: it runs uv with "
+        f"--python-platform {uv_superset_platform(target)} against an index view that hides "
+        f"every wheel above glibc {target.glibc}. With pip, `--installer-args pip` passes "
+        "every tag that fits"
+    )
 
 
 # -- build -----------------------------------------------------------------------------------
@@ -152,7 +174,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
     from .core import sources
     from .core.bundle import BuildOptions, build_bundle
-    from .core.events import Progress
+    from .core.events import Progress, counted, human_size
     from .core.paths import absolute_find_links
     from .core.tree import DEFAULT_EXCLUDES
     from .errors import UsageError
@@ -206,13 +228,12 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2))
     else:
+        # the build already printed its notes (manifest.warnings) as progress lines
         for dist in manifest.distributions:
             print(f"{dist.name}=={dist.version}  {dist.wheel}")
-        for warning in manifest.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
         print(
-            f"{out}: {len(manifest.distributions)} distributions, "
-            f"{manifest.total_bytes / 1e6:.1f} MB for {target}",
+            f"{out}: {counted(len(manifest.distributions), 'distribution')}, "
+            f"{human_size(manifest.total_bytes)} for {target}",
             file=sys.stderr,
         )
     return 0
@@ -419,18 +440,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status when the reader of our output went away (``lambda-wheels tags | head -1``):
+#: what a shell reports for a tool that SIGPIPE ended (128 + 13), as ``yes | head -1`` does.
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # stop quietly, like a tool SIGPIPE ends: no traceback, nothing more written
+        _discard_output()
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)
     except LambdaWheelsError as exc:
-        print(f"lambda-wheels {args.command}: error: {exc}", file=sys.stderr)
+        print(f"lambda-wheels {args.command}: error: {plain_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"lambda-wheels {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _discard_output() -> None:
+    """Point stdout and stderr at the null device, so that flushing them at exit cannot fail
+    again (Python would print "Exception ignored ... BrokenPipeError")."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        # not a real file descriptor (tests, IDEs): nothing to protect
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

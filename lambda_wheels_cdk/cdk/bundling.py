@@ -37,7 +37,7 @@ from ..core.bundle import (
     dependency_key,
     effective_index,
 )
-from ..core.events import Progress
+from ..core.events import Progress, counted
 from ..core.paths import find_path
 from ..core.target import Target
 from ..core.tree import digest_files, source_files
@@ -279,7 +279,9 @@ class WheelLocalBundling:
         elif builds:
             assemble_layer(out, builds, atomic=False)
         dists = sum(len(b.distributions) for b in builds)
-        progress(f"bundled {dists} distributions for {', '.join(map(str, self.targets))}")
+        progress(
+            f"bundled {counted(dists, 'distribution')} for {', '.join(map(str, self.targets))}"
+        )
         self._run_hooks("after_bundling", out, environ, progress)
         if self.options.smoke:
             self._smoke(out, progress)

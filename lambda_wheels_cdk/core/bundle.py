@@ -447,6 +447,8 @@ def build_dependencies(
     if hit is not None:
         emit("cache-hit", key=key, target=str(target))
         log(f"dependencies for {target} unchanged (cache {key[:12]})")
+        for note in hit.warnings:  # said once per build, as when they were installed
+            log(f"note: {note}")
         return hit
     with cache.lock(key):
         hit = cache.lookup(key, target)  # another process may have built it while we waited

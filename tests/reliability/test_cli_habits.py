@@ -224,3 +224,120 @@ def test_output_at_the_working_directory_its_parents_or_home_is_refused(
         assert ("home folder" if "home" in given else "working directory") in err, err
         assert "Device or resource busy" not in err
         assert _user_files(tmp_path) == before
+
+
+# -- a reader that goes away -------------------------------------------------------------------
+
+
+def _into_a_closed_pipe(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run with stdout a pipe whose reader has already gone (``| head -1`` after its line)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [LAMBDA_WHEELS, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_every_command_stops_quietly_when_its_reader_goes_away(
+    tmp_path: Path, ws: Workspace
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.py").write_text("def handler(event, context):\n    return 1\n")
+    target = ["--runtime", "python3.11", "--arch", "x86_64"]
+    commands = {
+        "--help": ["--help"],
+        "--version": ["--version"],
+        "tags": ["tags", *target],
+        "tags --json": ["tags", *target, "--json"],
+        "tags --installer-args": ["tags", *target, "--installer-args", "pip"],
+        "build --json": [
+            "build",
+            *target,
+            "--source",
+            str(src),
+            "-o",
+            str(tmp_path / "o"),
+            "--json",
+        ],
+        "audit": ["audit", str(src), *target],
+        "smoke": [
+            "smoke",
+            str(src),
+            *target,
+            "--handler",
+            "index.handler",
+            "--python",
+            "/no/such/python",
+        ],
+    }
+    for name, argv in commands.items():
+        proc = _into_a_closed_pipe(argv, tmp_path)
+        # 141 = 128 + SIGPIPE, what a shell reports for `yes | head -1`; nothing on stderr.
+        # argparse prints --help and --version itself and ignores a failed write: exit 0.
+        expected = 0 if name.startswith("--") else 141
+        assert (proc.returncode, proc.stderr) == (expected, b""), (name, proc.stderr.decode())
+
+
+def test_head_reads_the_first_line_and_no_traceback_follows(tmp_path: Path) -> None:
+    script = f"set -o pipefail; '{LAMBDA_WHEELS}' tags --runtime python3.11 --arch x86_64 | head -1"
+    proc = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.stdout == "cp311-cp311-manylinux_2_26_x86_64\n"
+    assert proc.stderr == "" and proc.returncode in (0, 141), proc.stderr
+
+
+# -- what the build prints -----------------------------------------------------------------------
+
+
+def test_a_skipped_newer_release_is_noted_once_per_build(tmp_path: Path, ws: Workspace) -> None:
+    """lw-fit 2.0 ships only a manylinux_2_28 wheel, which Amazon Linux 2 (glibc 2.26) cannot
+    load: python3.11 gets 1.0 and one note saying why, on the first build and on a cache hit."""
+    from tests.support.packages import make_wheel
+
+    folder = tmp_path / "packages"
+    make_wheel(folder, "lw-fit", "1.0")
+    make_wheel(folder, "lw-fit", "2.0", "cp311-cp311-manylinux_2_28_x86_64")
+    with IndexServer(folder.iterdir()) as index:
+        for run in ("installs", "cache hit"):
+            proc = lambda_wheels(
+                "build", "--runtime", "python3.11", "--arch", "x86_64", "--index-url", index.url,
+                "-o", str(tmp_path / "out"), "lw-fit",
+            )  # fmt: skip
+            err = proc.stderr.decode()
+            assert proc.returncode == 0, err
+            assert proc.stdout.decode().startswith("lw-fit==1.0  "), proc.stdout
+            notes = [line for line in err.splitlines() if "lw-fit 2.0" in line]
+            assert len(notes) == 1, (run, err)
+            assert notes[0].startswith("[lambda-wheels] out: note: lw-fit 2.0 "), notes
+            assert "manylinux_2_28" in notes[0] and "glibc 2.26" in notes[0], notes
+            assert "warning:" not in err, err
+
+
+def test_sizes_and_counts_read_like_english(
+    tmp_path: Path, ws: Workspace, index: IndexServer
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.py").write_bytes(b"x = 1\n" * 6_780)  # 40,680 bytes
+    out = tmp_path / "out"
+    proc = lambda_wheels(
+        "build", "--runtime", "python3.12", "--arch", "arm64", "--index-url", index.url,
+        "--source", str(src), "-o", str(out), "lw-dep==1.0",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    assert 40_680 < total < 1024 * 1024
+    assert proc.stderr.decode().splitlines()[-1] == (
+        f"{out}: 1 distribution, {total / 1024:.1f} KiB for python3.12/arm64"
+    )
