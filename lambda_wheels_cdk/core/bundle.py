@@ -59,6 +59,7 @@ from .install import (
     make_installer,
 )
 from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
+from .scripts import drop_console_scripts
 from .sources import DependencySpec, IndexSettings
 from .target import Target
 
@@ -70,7 +71,8 @@ if TYPE_CHECKING:
 
 CACHE_SCHEMA = "v1"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
-RESOLVER_REVISION = 3  # 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file
+#: 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file; 4: no console-script launchers
+RESOLVER_REVISION = 4
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
 _NOTIFIED: set[tuple[str, ...]] = set()
 InstallerName = Literal["uv", "pip"]
@@ -602,6 +604,7 @@ def _install(
                 f"the installer reported success but installed nothing into {dest}; this is a "
                 "bug in lambda-wheels or the installer: please report it with the output above"
             )
+        drop_console_scripts(dest)  # launchers Lambda never runs (see .scripts)
         tree.normalize_install(dest)
         emit(
             "install-finish",
