@@ -318,39 +318,6 @@ exit 125
 """
 
 
-def _no_engine_docker(folder: Path) -> Path:
-    script = folder / "docker-no-engine"
-    script.write_text(NO_ENGINE_DOCKER)
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return script
-
-
-@pytest.mark.e2e
-@pytest.mark.parametrize("docker", ["missing-binary", "no-engine"])
-def test_native_sdist_with_docker_unavailable(
-    docker: str,
-    tmp_path: Path,
-    ws: Workspace,
-    index: IndexServer,
-    run_cli: RunCli,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    if docker == "missing-binary":
-        binary = tmp_path / "no" / "such" / "docker"
-        hint = "install Docker (or set CDK_DOCKER)"
-    else:
-        binary = _no_engine_docker(tmp_path)
-        hint = "start Docker"
-    monkeypatch.setenv("CDK_DOCKER", str(binary))
-    out = tmp_path / "out"
-    result = run_cli(*build_argv(out, "--index-url", index.url, "--docker", "lw-native"))
-    error = assert_refused(result, NeedsDockerError, 1, "lw-native", hint)
-    assert isinstance(error, NeedsDockerError) and error.distributions == ("lw-native",)
-    if docker == "no-engine":
-        assert "run --rm --platform linux/amd64" in Path(f"{binary}.log").read_text()
-    assert_nothing_written(out, ws)
-
-
 #: A `docker` stand-in whose engine cannot pull the build image: the text and exit status the
 #: Docker CLI gives for a refused pull from a registry.
 PULL_DENIED_DOCKER = """#!/bin/sh
@@ -361,31 +328,44 @@ exit 125
 """
 
 
+def _stand_in(folder: Path, name: str, script: str) -> Path:
+    path = folder / name
+    path.write_text(script)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
 @pytest.mark.e2e
-def test_a_registry_failure_points_at_the_image_and_the_registry(
+@pytest.mark.parametrize("docker", ["missing-binary", "no-engine", "pull-denied"])
+def test_native_sdist_with_docker_unavailable(
+    docker: str,
     tmp_path: Path,
     ws: Workspace,
     index: IndexServer,
     run_cli: RunCli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    binary = tmp_path / "docker-pull-denied"
-    binary.write_text(PULL_DENIED_DOCKER)
-    binary.chmod(0o755)
+    if docker == "missing-binary":
+        binary = tmp_path / "no" / "such" / "docker"
+        hints: tuple[str, ...] = ("install Docker (or set CDK_DOCKER)",)
+    elif docker == "no-engine":
+        binary = _stand_in(tmp_path, "docker-no-engine", NO_ENGINE_DOCKER)
+        hints = ("start Docker",)
+    else:  # the image, the registry and what to do about them: not "check the index"
+        binary = _stand_in(tmp_path, "docker-pull-denied", PULL_DENIED_DOCKER)
+        hints = (
+            "public.ecr.aws/sam/build-python3.12:latest-x86_64",
+            "pull access denied",
+            "docker login public.ecr.aws",
+        )
     monkeypatch.setenv("CDK_DOCKER", str(binary))
     out = tmp_path / "out"
     result = run_cli(*build_argv(out, "--index-url", index.url, "--docker", "lw-native"))
-    error = assert_refused(
-        result,
-        NeedsDockerError,
-        1,
-        "lw-native",
-        "public.ecr.aws/sam/build-python3.12:latest-x86_64",
-        "pull access denied",
-        "docker login public.ecr.aws",
-    )
-    # the requirements and the index were fine: the message must not send the user there
+    error = assert_refused(result, NeedsDockerError, 1, "lw-native", *hints)
+    assert isinstance(error, NeedsDockerError) and error.distributions == ("lw-native",)
     assert "check the requirements and the index" not in str(error)
+    if docker == "no-engine":
+        assert "run --rm --platform linux/amd64" in Path(f"{binary}.log").read_text()
     assert_nothing_written(out, ws)
 
 
