@@ -48,7 +48,7 @@ from ..errors import (
 )
 from . import leftovers, outdir, slim, tree
 from .bytecode import BytecodeMode, BytecodeReport, Unit, compile_units, mode_of
-from .events import Log, emit, quiet
+from .events import Log, counted, emit, human_size, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .install import (
     Installer,
@@ -770,7 +770,7 @@ def _trim(
     if options.slim:
         for rule, (files, size) in slim.slim(dest).items():
             removed[rule] = [files, size]
-            log(f"slim: {rule}: removed {files} file{'s' * (files != 1)} ({size / 2**20:.1f} MiB)")
+            log(f"slim: {rule}: removed {counted(files, 'file')} ({human_size(size)})")
     if options.exclude_runtime_packages:
         dropped = slim.drop_runtime_provided(dest)
         if dropped:
