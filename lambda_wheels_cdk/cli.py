@@ -10,6 +10,7 @@ This module never imports ``aws_cdk``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -17,10 +18,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
+from .core.events import plain_text
 from .core.target import Target
 from .errors import LambdaWheelsError
+
+if TYPE_CHECKING:
+    from .core.outdir import Protected
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -57,6 +63,8 @@ def _run_tags(args: argparse.Namespace) -> int:
     target = Target.for_runtime(args.runtime, args.arch)
     if args.installer_args:
         values = target.pip_args() if args.installer_args == "pip" else target.uv_args()
+        if args.installer_args == "uv" and not target.uv_platform_is_exact:
+            print(f"note: {uv_platform_caveat(target)}", file=sys.stderr)
     else:
         values = [str(tag) for tag in target.tags()]
     if args.json:
@@ -66,6 +74,24 @@ def _run_tags(args: argparse.Namespace) -> int:
     else:
         print("\n".join(values))
     return 0
+
+
+def uv_platform_caveat(target: Target) -> str:
+    """What plain uv loses for a target whose glibc uv cannot name (Amazon Linux 2)."""
+    from .core.index_proxy import uv_superset_platform
+
+    uv_glibc = target.uv_platform.rsplit("_", 2)[-2:]
+    first_lost = f"manylinux_{uv_glibc[0]}_{int(uv_glibc[1]) + 1}"
+    return (
+        f"uv cannot name the glibc of {target} ({target.glibc}): "
+        f"--python-platform {target.uv_platform} never admits a wheel that is too new, but "
+        f"skips the wheels tagged {first_lost} ... manylinux_{target.glibc.major}_"
+        f"{target.glibc.minor} that fit, so uv may install an older release than fits. "
+        "`lambda-wheels build` installs the newest fitting release: it runs uv with "
+        f"--python-platform {uv_superset_platform(target)} against an index view that hides "
+        f"every wheel above glibc {target.glibc}. With pip, `--installer-args pip` passes "
+        "every tag that fits"
+    )
 
 
 # -- build -----------------------------------------------------------------------------------
@@ -94,7 +120,20 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("requirement", nargs="*", metavar="REQ", help="requirement strings")
     p.add_argument("--source", metavar="DIR", help="handler source folder to copy into OUT")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="bundle folder (replaced)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="bundle folder: created, or replaced whole when an earlier build wrote it (it "
+        "holds .lambda-wheels-output) or it is empty",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUT even when it holds files lambda-wheels did not write (they are "
+        "deleted); never the source, inputs, caches, the working directory or home",
+    )
     p.add_argument("--installer", choices=("uv", "pip"), default="uv", help="default: uv")
     p.add_argument(
         "--docker", action="store_true", help="compile native sdists in the build image (Docker)"
@@ -202,7 +241,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
     from .core import sources
     from .core.bundle import BuildOptions, build_bundle
-    from .core.events import Progress
+    from .core.events import Progress, counted, human_size
     from .core.paths import absolute_find_links
     from .core.tree import DEFAULT_EXCLUDES
     from .errors import UsageError
@@ -259,20 +298,32 @@ def _run_build(args: argparse.Namespace) -> int:
         excludes=(*DEFAULT_EXCLUDES, *args.exclude),
         log=progress,
         follow_external_symlinks=args.follow_external_symlinks,
+        inputs=_input_paths(args, options.index.find_links),
+        force=args.force,
     )
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2))
     else:
+        # the build already printed its notes (manifest.warnings) as progress lines
         for dist in manifest.distributions:
             print(f"{dist.name}=={dist.version}  {dist.wheel}")
-        for warning in manifest.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
         print(
-            f"{out}: {len(manifest.distributions)} distributions, "
-            f"{manifest.total_bytes / 1e6:.1f} MB for {target}",
+            f"{out}: {counted(len(manifest.distributions), 'distribution')}, "
+            f"{human_size(manifest.total_bytes)} for {target}",
             file=sys.stderr,
         )
     return 0
+
+
+def _input_paths(args: argparse.Namespace, find_links: Sequence[str]) -> list[Protected]:
+    """The local files and folders a build reads, which its output folder must not replace."""
+    from pathlib import Path
+
+    from .core.outdir import Protected
+
+    named = [("the -r file", args.requirements), ("the --project folder", args.project)]
+    named += [("the --find-links folder", link) for link in find_links if "://" not in link]
+    return [Protected(what, Path(path)) for what, path in named if path]
 
 
 # -- audit -----------------------------------------------------------------------------------
@@ -483,7 +534,23 @@ def _cleanup_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+#: Exit status when the reader of our output went away (``lambda-wheels tags | head -1``):
+#: what a shell reports for a tool that SIGPIPE ended (128 + 13), as ``yes | head -1`` does.
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # stop quietly, like a tool SIGPIPE ends: no traceback, nothing more written
+        _discard_output()
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
@@ -491,11 +558,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _cleanup_on_sigterm():
             return handler(args)
     except LambdaWheelsError as exc:
-        print(f"lambda-wheels {args.command}: error: {exc}", file=sys.stderr)
+        print(f"lambda-wheels {args.command}: error: {plain_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"lambda-wheels {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _discard_output() -> None:
+    """Point stdout and stderr at the null device, so that flushing them at exit cannot fail
+    again (Python would print "Exception ignored ... BrokenPipeError")."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        # not a real file descriptor (tests, IDEs): nothing to protect
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

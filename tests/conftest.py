@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import sysconfig
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from packaging import tags
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``LAMBDA_WHEELS_TEST_INSTALLED`` (``make test-installed``) the package under test
+    must be the wheel installed in that environment, not the source tree."""
+    venv = os.environ.get("LAMBDA_WHEELS_TEST_INSTALLED")
+    if not venv:
+        return
+    import lambda_wheels_cdk
+
+    package = Path(lambda_wheels_cdk.__file__).resolve()
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    if site not in package.parents or Path(venv).resolve() not in site.parents:
+        raise pytest.UsageError(
+            f"testing {package}, not the wheel installed in {venv} ({site}): run the "
+            "environment's own `pytest --import-mode=append` (make test-installed)"
+        )
 
 
 def _refuse(*args: object, **kwargs: object) -> object:

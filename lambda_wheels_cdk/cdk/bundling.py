@@ -40,7 +40,7 @@ from ..core.bundle import (
     layer_bytecode,
     layer_layout,
 )
-from ..core.events import Progress
+from ..core.events import Progress, counted
 from ..core.interpreters import compiler_available as bytecode_available
 from ..core.paths import find_path
 from ..core.target import Target
@@ -318,7 +318,9 @@ class WheelLocalBundling:
             reports = layer_bytecode(builds, layout, build, cache, progress)
             assemble_layer(out, builds, atomic=False, layout=layout, bytecode=reports)
         dists = sum(len(b.distributions) for b in builds)
-        progress(f"bundled {dists} distributions for {', '.join(map(str, self.targets))}")
+        progress(
+            f"bundled {counted(dists, 'distribution')} for {', '.join(map(str, self.targets))}"
+        )
         self._run_hooks("after_bundling", out, environ, progress)
         if self.options.smoke:
             self._smoke(out, progress)

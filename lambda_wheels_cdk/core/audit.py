@@ -68,6 +68,7 @@ from .elf import (
     read_elf,
     sniff,
 )
+from .events import counted, human_size
 from .runtimes import _SLOTS, RUNTIMES, UNZIPPED_LIMIT_BYTES, Version2
 from .target import Target
 
@@ -143,30 +144,35 @@ class AuditReport:
         return groups
 
     def summary(self) -> str:
-        """``audit python3.12/arm64: 2 errors, 1 warning in 1,234 files (45.6 MB)``."""
+        """``audit python3.12/arm64: 2 errors, 1 warning in 1,234 files (45.6 MiB)``."""
         return (
-            f"audit {self.target}: {_count(len(self.errors), 'error')}, "
-            f"{_count(len(self.warnings), 'warning')} in {self.files:,} files "
-            f"({_mb(self.total_bytes)})"
+            f"audit {self.target}: {counted(len(self.errors), 'error')}, "
+            f"{counted(len(self.warnings), 'warning')} in {counted(self.files, 'file')} "
+            f"({human_size(self.total_bytes)})"
         )
 
     def format_text(self) -> str:
-        """The summary line, then every finding grouped per distribution."""
+        """The summary line, then every finding grouped per distribution: each file with why
+        it fails, then the distribution's fix once (each distinct fix once, labelled with the
+        kinds of finding it is for, when they differ)."""
         lines = [self.summary()]
         for distribution, findings in self.by_distribution().items():
             errors = sum(f.severity == "error" for f in findings)
             counts = [
-                _count(n, word)
+                counted(n, word)
                 for n, word in ((errors, "error"), (len(findings) - errors, "warning"))
                 if n
             ]
             lines += ["", f"{distribution or _NO_DISTRIBUTION}: {', '.join(counts)}"]
+            fixes: dict[str, list[str]] = {}  # fix -> codes, in order of first appearance
             for f in findings:
-                lines += [
-                    f"  {f.severity} [{f.code}] {f.path}",
-                    f"    why: {f.reason}",
-                    f"    fix: {f.fix}",
-                ]
+                lines += [f"  {f.severity} [{f.code}] {f.path}", f"    why: {f.reason}"]
+                codes = fixes.setdefault(f.fix, [])
+                if f.code not in codes:
+                    codes.append(f.code)
+            for fix, codes in fixes.items():
+                label = f" ({', '.join(codes)})" if len(fixes) > 1 else ""
+                lines.append(f"  fix{label}: {fix}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -191,14 +197,6 @@ class AuditReport:
         """Raise :class:`~lambda_wheels_cdk.errors.AuditError` when there is any error."""
         if not self.ok:
             raise AuditError(self.format_text(), report=self)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
 
 
 # -- facts -------------------------------------------------------------------------------------
@@ -1260,16 +1258,16 @@ def _bundle_findings(facts: BundleFacts, target: Target) -> list[Finding]:
         for f in tree.files:
             sizes[tree.owners.get(f.path, _NO_DISTRIBUTION)] += f.size
     largest = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    listing = ", ".join(f"{name} {_mb(size)}" for name, size in largest if size)
+    listing = ", ".join(f"{name} {human_size(size)}" for name, size in largest if size)
     what = "the function and its layers unzip" if layers else "the bundle unzips"
     limit = f"Lambda's limit of {UNZIPPED_LIMIT_BYTES:,} bytes (250 MiB) unzipped"
     if total > UNZIPPED_LIMIT_BYTES:
         severity: Severity = "error"
-        reason = f"{what} to {total:,} bytes ({_mb(total)}), over {limit}"
+        reason = f"{what} to {total:,} bytes ({human_size(total)}), over {limit}"
     else:
         severity = "warning"
         share = total / UNZIPPED_LIMIT_BYTES
-        reason = f"{what} to {total:,} bytes ({_mb(total)}), {share:.0%} of {limit}"
+        reason = f"{what} to {total:,} bytes ({human_size(total)}), {share:.0%} of {limit}"
     return [
         *findings,
         Finding(

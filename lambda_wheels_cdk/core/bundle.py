@@ -29,7 +29,7 @@ import posixpath
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
@@ -46,9 +46,9 @@ from ..errors import (
     NeedsDockerError,
     UsageError,
 )
-from . import leftovers, slim, tree
+from . import leftovers, outdir, slim, tree
 from .bytecode import BytecodeMode, BytecodeReport, Unit, compile_units, mode_of
-from .events import Log, emit, quiet
+from .events import Log, counted, emit, human_size, quiet
 from .hostenv import ignored_variables, index_settings_from_env
 from .install import (
     Installer,
@@ -61,6 +61,7 @@ from .install import (
 )
 from .remote import REMOTE_MODES, RemoteCache, RemoteCacheSettings, remote_for
 from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
+from .scripts import drop_console_scripts
 from .sources import DependencySpec, IndexSettings
 from .target import Target
 
@@ -74,7 +75,8 @@ CACHE_SCHEMA = "v1"
 #: Work folders under ``<cache>/v1/tmp`` (see :meth:`BundleCache.workdir`).
 WORK_PREFIX = "work-"
 #: Bump when the same inputs would install differently (enters every cache key and asset hash).
-RESOLVER_REVISION = 3  # 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file
+#: 2: filtering index view (AL2 glibc ceiling); 3: no uv .lock file; 4: no console-script launchers
+RESOLVER_REVISION = 4
 #: Host settings already reported as ignored in this process (say it once, not per bundle).
 _NOTIFIED: set[tuple[str, ...]] = set()
 #: Caches whose leftovers (and the system temp folder's) this process has swept.
@@ -591,6 +593,8 @@ def build_dependencies(
     if hit is not None:
         emit("cache-hit", key=key, target=str(target))
         log(f"dependencies for {target} unchanged (cache {key[:12]})")
+        for note in hit.warnings:  # said once per build, as when they were installed
+            log(f"note: {note}")
         return hit
     remote = remote_for(options.remote_settings(env), log)
     with cache.lock(key):
@@ -765,6 +769,7 @@ def _install(
                 f"the installer reported success but installed nothing into {dest}; this is a "
                 "bug in lambda-wheels or the installer: please report it with the output above"
             )
+        drop_console_scripts(dest)  # launchers Lambda never runs (see .scripts)
         removed = _trim(dest, options, target, warnings, log)
         tree.normalize_install(dest)
         emit(
@@ -808,7 +813,7 @@ def _trim(
     if options.slim:
         for rule, (files, size) in slim.slim(dest).items():
             removed[rule] = [files, size]
-            log(f"slim: {rule}: removed {files} file{'s' * (files != 1)} ({size / 2**20:.1f} MiB)")
+            log(f"slim: {rule}: removed {counted(files, 'file')} ({human_size(size)})")
     if options.exclude_runtime_packages:
         dropped = slim.drop_runtime_provided(dest)
         if dropped:
@@ -1173,13 +1178,15 @@ def assemble_function(
     atomic: bool = True,
     bytecode: BytecodeReport | None = None,
     follow_external_symlinks: bool = False,
+    before_replace: Callable[[Path], None] | None = None,
 ) -> int:
     """Write a function bundle: dependencies at the root, then the handler source, then the
     bytecode of both.
 
     With ``atomic=True`` (the CLI) ``out`` is replaced whole by a rename; with ``atomic=False``
     ``out`` is an empty folder owned by the caller (CDK's bundling folder). Returns the number
-    of source files copied.
+    of source files copied. ``before_replace`` gets the finished folder right before the rename
+    (:func:`build_bundle`: mark it, check ``out`` may still be replaced).
 
     Raises:
         BundleError: a source file collides with an installed file, or the disk failed.
@@ -1214,6 +1221,8 @@ def assemble_function(
         _add_bytecode(build_dir, bytecode)
         tree.set_folder_modes(build_dir)
         if atomic:
+            if before_replace is not None:
+                before_replace(build_dir)
             tree.atomic_replace_dir(build_dir, out)
         return copied
     except OSError as exc:
@@ -1352,24 +1361,41 @@ def build_bundle(
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
     follow_external_symlinks: bool = False,
+    inputs: Sequence[outdir.Protected] = (),
+    force: bool = False,
 ) -> Manifest:
     """Build a function bundle in ``out`` (replaced atomically) and return its manifest.
 
+    ``out`` must be new, empty or written by an earlier build, and away from ``source``,
+    ``inputs`` and the caches (:mod:`.outdir`); ``force`` replaces any other folder.
     ``follow_external_symlinks``: copy what links in ``source`` that leave it point to
     (default: refuse them, see :func:`tree.source_files`).
+
+    Raises:
+        UsageError: ``out`` must not be replaced; checked before anything is installed.
     """
     options = options or BuildOptions()
     env = os.environ if environ is None else environ
     if source is not None and not source.is_dir():
         raise UsageError(f"source folder {source} does not exist; pass an existing folder")
-    deps = None
     cache = cache or BundleCache(options.cache_dir)
+    outdir.check_output(
+        out, protected=_protected_paths(out, source, excludes, inputs, cache, env), force=force
+    )
+    deps = None
     if spec is not None and spec.requirements:
         deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
     follow = {"follow_external_symlinks": follow_external_symlinks}
     bytecode = function_bytecode(target, deps, source, excludes, options, cache, log, **follow)
     total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, bytecode, **follow)
-    copied = assemble_function(out, deps, source, excludes, bytecode=bytecode, **follow)
+
+    def seal(folder: Path) -> None:
+        outdir.mark(folder)
+        outdir.check_replaceable(out, force=force)  # nobody put files there meanwhile
+
+    copied = assemble_function(
+        out, deps, source, excludes, bytecode=bytecode, before_replace=seal, **follow
+    )
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
         target=target,
@@ -1386,6 +1412,50 @@ def build_bundle(
         bytecode=bytecode,
         removed=deps.removed if deps else {},
     )
+
+
+def _protected_paths(
+    out: Path,
+    source: Path | None,
+    excludes: Sequence[str],
+    inputs: Sequence[outdir.Protected],
+    cache: BundleCache,
+    environ: Mapping[str, str],
+) -> list[outdir.Protected]:
+    """What a build's output folder must keep away from: its source, inputs and caches."""
+    from .install import uv_cache_dir
+
+    places = list(inputs)
+    if source is not None:
+        # inside the source is fine when the excludes leave it out of the next copy
+        real_source, real_out = Path(os.path.realpath(source)), Path(os.path.realpath(out))
+        inside = real_source in real_out.parents
+        rel = real_out.relative_to(real_source).as_posix() if inside else ""
+        places.append(
+            outdir.Protected(
+                "the --source folder",
+                source,
+                inside_too=not (rel and tree.matches_exclude(rel, excludes, is_dir=True)),
+                why="a build replaces its output folder whole and copies the source into it: "
+                "this would delete your source, or copy the bundle into itself next time",
+                alternative=f", or leave it out of the source copy (--exclude /{rel})"
+                if rel
+                else "",
+            )
+        )
+    caches = [("the bundle cache", cache.root), ("uv's cache", uv_cache_dir(environ))]
+    for what, path in caches:
+        if path is not None:
+            places.append(
+                outdir.Protected(
+                    what,
+                    path,
+                    inside_too=True,
+                    why="the cache manages that folder: the bundle would go with the cache, or "
+                    "the cache with the bundle",
+                )
+            )
+    return places
 
 
 __all__ = [

@@ -10,6 +10,7 @@ compiled extension links against the target OS's glibc. The binary is the one CD
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -164,6 +165,16 @@ def build_wheels_in_docker(
         reqs.unlink(missing_ok=True)
     output = redact_text(proc.stdout + proc.stderr, secrets)
     if proc.returncode != 0:
+        if proc.returncode == DOCKER_RUN_FAILED and _REGISTRY_FAILURE.search(output):
+            raise NeedsDockerError(
+                f"{', '.join(names)} must be compiled for {target} in Docker, but Docker could "
+                f"not get the build image {image} ({_last_line(output)}); check the image name"
+                f"{'' if image == target.build_image else ' (docker_image / --docker-image)'}, "
+                f"your access to its registry (`docker login {image.split('/', 1)[0]}`) and the "
+                f"network, or pull it yourself (`docker pull --platform {target.docker_platform} "
+                f"{image}`) and retry; or pin versions that ship manylinux wheels for the target",
+                names,
+            )
         if "Cannot connect to the Docker daemon" in output or "docker daemon" in output.lower():
             raise NeedsDockerError(
                 f"{', '.join(names)} must be compiled for {target} in Docker, but no Docker "
@@ -182,6 +193,25 @@ def build_wheels_in_docker(
             f"Docker build finished but produced no wheel for {', '.join(missing)}:\n{output}"
         )
     return built
+
+
+#: ``docker run``'s exit status when the daemon could not start the container (the command in
+#: it never ran): a missing image, a refused pull, no engine.
+DOCKER_RUN_FAILED = 125
+#: How the Docker daemon reports that it could not pull an image (pull access, an unknown tag
+#: or manifest, a registry rate limit or login, a registry it cannot reach).
+_REGISTRY_FAILURE = re.compile(
+    r"pull access denied|manifest unknown|manifest for \S+ not found|no matching manifest|"
+    r"toomanyrequests|unauthorized|denied: |failed to resolve reference|error pulling image|"
+    r"Error response from daemon: (?:Get|Head) \"https?://|repository does not exist",
+    re.IGNORECASE,
+)
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("See 'docker")]
+    return (useful or lines or ["no output"])[-1]
 
 
 def _wheel_name(path: Path) -> str:

@@ -17,6 +17,10 @@ run in a child environment made here:
   credentials (``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD``, ``~/.netrc`` / ``NETRC``), TLS
   trust (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, ``PIP_CERT``, ``UV_NATIVE_TLS``), proxies, caches
   (``UV_CACHE_DIR``, ``PIP_CACHE_DIR``) and timeouts.
+* **Colour is always off** in the child (``NO_COLOR=1``, ``PIP_NO_COLOR=1``; ``FORCE_COLOR``,
+  ``CLICOLOR_FORCE`` and the like removed): CI systems, shells and the CDK CLI force colour
+  through the environment, and an installer's output is captured, quoted in errors and, for
+  resolver failures, read (uv has no machine-readable form for those).
 
 Pure apart from reading the ``environ`` mapping it is given.
 """
@@ -67,7 +71,6 @@ _PASSTHROUGH: Final[frozenset[str]] = frozenset(
         "PIP_PROGRESS_BAR",
         "PIP_NO_COLOR",
         "UV_NO_PROGRESS",
-        "UV_COLOR",
     }
 )
 _CREDENTIAL_VARIABLE = re.compile(r"^UV_INDEX_[A-Z0-9_]+_(USERNAME|PASSWORD)$")
@@ -75,6 +78,12 @@ _CREDENTIAL_VARIABLE = re.compile(r"^UV_INDEX_[A-Z0-9_]+_(USERNAME|PASSWORD)$")
 #: Interpreter variables that would leak the host's Python setup into a build.
 _PYTHON_VARIABLES: Final[frozenset[str]] = frozenset(
     {"PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX"}
+)
+
+#: Variables that force colour (uv reads ``FORCE_COLOR`` set to anything, ``0`` included, as
+#: "always"; rich, which pip uses, reads ``FORCE_COLOR`` and ``TTY_COMPATIBLE``): never passed on.
+_COLOUR_VARIABLES: Final[frozenset[str]] = frozenset(
+    {"FORCE_COLOR", "CLICOLOR_FORCE", "CLICOLOR", "PY_COLORS", "TTY_COMPATIBLE"}
 )
 
 #: What we set for every installer run.
@@ -87,6 +96,8 @@ _FORCED: Final[Mapping[str, str]] = {
     "PIP_NO_INPUT": "1",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONNOUSERSITE": "1",
+    "NO_COLOR": "1",  # https://no-color.org: uv, rich (pip) and most tools honour it
+    "PIP_NO_COLOR": "1",
 }
 
 
@@ -147,6 +158,7 @@ def installer_environment(
         key: value
         for key, value in environ.items()
         if key not in _PYTHON_VARIABLES
+        and key not in _COLOUR_VARIABLES
         and (
             not key.startswith(("PIP_", "UV_"))
             or key in _PASSTHROUGH

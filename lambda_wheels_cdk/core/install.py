@@ -38,6 +38,7 @@ from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from . import sources
+from .events import plain_text
 from .hostenv import installer_environment
 from .leftovers import owned_temp_dir, popen_dying_with_parent, sweep
 from .runtimes import _SLOTS
@@ -130,6 +131,12 @@ _PIP_NO_MATCH = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Z
 #: How uv (Rust io errors) and pip (Python OSError) spell a full disk / a refused write.
 _DISK_FULL = re.compile(r"No space left on device|os error 28\b|\[Errno 28\]")
 _NO_PERMISSION = re.compile(r"Permission denied \(os error 13\)|\[Errno 13\] Permission denied")
+#: uv's first line, about the interpreter given as ``--python`` (the host's, which uv needs for
+#: sdist builds only): next to a failure for another target it reads as if the host's Python
+#: were the target, so it is left out of error messages (the message names the target).
+_HOST_INTERPRETER = re.compile(
+    r"^Using (?:CPython|Python) \S+ (?:interpreter|environment) at: .*\n?", re.M
+)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
@@ -209,49 +216,60 @@ def _run(
     what: str,
     log: Log,
     on_line: Callable[[str], None] | None = None,
+    stdout_only: bool = False,
 ) -> str:
     """Run a child with its output captured (stdout and stderr in one stream, in order).
 
     ``on_line`` sees each output line (credentials masked) as it arrives: live progress.
+    ``stdout_only``: return stdout alone (a machine-readable report); stderr, read from a temp
+    file so neither pipe can fill, still goes into an error. Escape codes are removed from
+    everything before it is read or repeated (children run with colour off; this is for tools
+    that colour anyway).
     """
     log(redact_text(" ".join(argv), secrets))
-    try:
-        proc = popen_dying_with_parent(
-            argv,
-            env=dict(env),
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-    except OSError as exc:
-        raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
-    lines: list[str] = []
-    with proc:
-        assert proc.stdout is not None
+    with tempfile.TemporaryFile() if stdout_only else contextlib.nullcontext() as errors:
         try:
-            for line in proc.stdout:
-                lines.append(line)
-                if on_line is not None:
-                    on_line(redact_text(line.rstrip("\r\n"), secrets))
-        except BaseException:  # Ctrl-C, SIGTERM in the CLI, a failing callback: stop the child
-            proc.kill()
-            raise
-    output = redact_text("".join(lines), secrets)
+            proc = popen_dying_with_parent(
+                argv,
+                env=dict(env),
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=errors if errors is not None else subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+        except OSError as exc:
+            raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
+        lines: list[str] = []
+        with proc:
+            assert proc.stdout is not None
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    if on_line is not None:
+                        on_line(plain_text(redact_text(line.rstrip("\r\n"), secrets)))
+            except BaseException:  # Ctrl-C, SIGTERM in the CLI, a failing callback: stop it
+                proc.kill()
+                raise
+        stderr = ""
+        if errors is not None:
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", errors="replace")
+    output = plain_text(redact_text("".join(lines), secrets))
     if proc.returncode != 0:
-        names = sdist_only_names(output)
-        detail = output.strip()
+        text = plain_text(redact_text(stderr, secrets)) + output
+        names = sdist_only_names(text)
+        detail = _HOST_INTERPRETER.sub("", text).strip()
         if names:
             raise NoFittingWheelError(f"{what} found no fitting wheel:\n{detail}", names)
-        if _DISK_FULL.search(output):
+        if _DISK_FULL.search(text):
             raise BundleError(
                 f"{what} failed: the disk is full:\n{detail}\nFree space, or point the bundle "
                 "cache (--cache-dir / LAMBDA_WHEELS_CACHE_DIR) and the installer's cache "
                 "(UV_CACHE_DIR / PIP_CACHE_DIR) at a disk with room"
             )
-        if _NO_PERMISSION.search(output):
+        if _NO_PERMISSION.search(text):
             raise BundleError(
                 f"{what} failed: permission denied:\n{detail}\nCheck the permissions of the "
                 "folders named above, or choose another cache folder (--cache-dir)"
@@ -325,6 +343,8 @@ class _ChildRunner:
         what: str,
         log: Log,
         progress: Log | None = None,
+        *,
+        stdout_only: bool = False,
     ) -> str:
         return _run(
             argv,
@@ -334,6 +354,7 @@ class _ChildRunner:
             what=f"{self.name} ({what})",
             log=log,
             on_line=None if progress is None else _progress_lines(progress),
+            stdout_only=stdout_only,
         )
 
 
@@ -392,6 +413,10 @@ def _write_private(path: Path, text: str) -> Path:
 
 # -- uv ----------------------------------------------------------------------------------------
 
+#: Every uv command: no colour whatever the environment says (``FORCE_COLOR`` set to anything,
+#: ``0`` included, turns uv's colour on), no progress bars.
+UV_PLAIN_OUTPUT: Final = ("--color", "never", "--no-progress")
+
 
 def find_uv() -> str:
     """The uv binary shipped by the ``uv`` PyPI package (a runtime dependency)."""
@@ -404,6 +429,26 @@ def find_uv() -> str:
             f"the uv binary was not found ({exc}); reinstall lambda-wheels-cdk "
             "(it depends on the 'uv' package) or pass installer='pip'"
         ) from None
+
+
+def uv_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The folder uv keeps its cache in, as uv reports it (``uv cache dir``, with the same
+    environment as an install: ``UV_CACHE_DIR`` is honoured); ``None`` when uv cannot say."""
+    env = installer_environment(os.environ if environ is None else environ)
+    try:
+        proc = subprocess.run(
+            [find_uv(), "cache", "dir", *UV_PLAIN_OUTPUT],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired, InstallError):
+        return None
+    path = proc.stdout.strip()
+    return Path(path) if proc.returncode == 0 and path else None
 
 
 class UvInstaller(_ChildRunner):
@@ -441,6 +486,7 @@ class UvInstaller(_ChildRunner):
 
     def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
         args = [
+            *UV_PLAIN_OUTPUT,
             *plan.uv_target_args(),
             "--python",
             self.host_python,
@@ -482,6 +528,7 @@ class UvInstaller(_ChildRunner):
                 "install",
                 "--target",
                 str(dest.resolve()),
+                *UV_PLAIN_OUTPUT,
                 "--python",
                 self.host_python,
                 "--no-config",
@@ -517,10 +564,11 @@ class UvInstaller(_ChildRunner):
                 *self._common(plan, work.req, work.con),
                 *_uv_binary_policy(plan),
             ]
-            out = self._call(argv, plan, work, f"resolving for {plan.target}", log)
-        start = out.find("{")
+            out = self._call(
+                argv, plan, work, f"resolving for {plan.target}", log, stdout_only=True
+            )
         try:
-            data = json.JSONDecoder().raw_decode(out[start:])[0] if start >= 0 else {}
+            data = json.loads(out)
         except json.JSONDecodeError:
             raise InstallError(f"uv's dry-run output was not JSON:\n{out}") from None
         return [
@@ -599,6 +647,7 @@ class PipInstaller(_ChildRunner):
                 "--no-compile",
                 "--no-warn-script-location",
                 "--disable-pip-version-check",
+                "--no-color",
                 *self._args(plan, work.req, work.con),
             ]
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
@@ -614,6 +663,7 @@ class PipInstaller(_ChildRunner):
                 "pip",
                 "install",
                 "--dry-run",
+                "--no-color",
                 "--ignore-installed",
                 "--report",
                 str(report),
@@ -649,4 +699,5 @@ __all__ = [
     "make_installer",
     "redact_text",
     "sdist_only_names",
+    "uv_cache_dir",
 ]

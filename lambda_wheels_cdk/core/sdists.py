@@ -170,6 +170,7 @@ def build_pure_wheels_with_pip(
         "-m",
         "pip",
         "wheel",
+        "--no-color",
         "--no-deps",
         "--no-binary",
         ":all:",

@@ -318,15 +318,25 @@ exit 125
 """
 
 
-def _no_engine_docker(folder: Path) -> Path:
-    script = folder / "docker-no-engine"
-    script.write_text(NO_ENGINE_DOCKER)
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return script
+#: A `docker` stand-in whose engine cannot pull the build image: the text and exit status the
+#: Docker CLI gives for a refused pull from a registry.
+PULL_DENIED_DOCKER = """#!/bin/sh
+echo "Unable to find image 'public.ecr.aws/sam/build-python3.12:latest-x86_64' locally" >&2
+echo "docker: Error response from daemon: pull access denied for public.ecr.aws/sam/build-python3.12, repository does not exist or may require 'docker login': denied: requested access to the resource is denied." >&2
+echo "See 'docker run --help'." >&2
+exit 125
+"""
+
+
+def _stand_in(folder: Path, name: str, script: str) -> Path:
+    path = folder / name
+    path.write_text(script)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("docker", ["missing-binary", "no-engine"])
+@pytest.mark.parametrize("docker", ["missing-binary", "no-engine", "pull-denied"])
 def test_native_sdist_with_docker_unavailable(
     docker: str,
     tmp_path: Path,
@@ -337,15 +347,23 @@ def test_native_sdist_with_docker_unavailable(
 ) -> None:
     if docker == "missing-binary":
         binary = tmp_path / "no" / "such" / "docker"
-        hint = "install Docker (or set CDK_DOCKER)"
-    else:
-        binary = _no_engine_docker(tmp_path)
-        hint = "start Docker"
+        hints: tuple[str, ...] = ("install Docker (or set CDK_DOCKER)",)
+    elif docker == "no-engine":
+        binary = _stand_in(tmp_path, "docker-no-engine", NO_ENGINE_DOCKER)
+        hints = ("start Docker",)
+    else:  # the image, the registry and what to do about them: not "check the index"
+        binary = _stand_in(tmp_path, "docker-pull-denied", PULL_DENIED_DOCKER)
+        hints = (
+            "public.ecr.aws/sam/build-python3.12:latest-x86_64",
+            "pull access denied",
+            "docker login public.ecr.aws",
+        )
     monkeypatch.setenv("CDK_DOCKER", str(binary))
     out = tmp_path / "out"
     result = run_cli(*build_argv(out, "--index-url", index.url, "--docker", "lw-native"))
-    error = assert_refused(result, NeedsDockerError, 1, "lw-native", hint)
+    error = assert_refused(result, NeedsDockerError, 1, "lw-native", *hints)
     assert isinstance(error, NeedsDockerError) and error.distributions == ("lw-native",)
+    assert "check the requirements and the index" not in str(error)
     if docker == "no-engine":
         assert "run --rm --platform linux/amd64" in Path(f"{binary}.log").read_text()
     assert_nothing_written(out, ws)
@@ -689,6 +707,9 @@ def test_entry_with_spaces_and_unicode_builds_and_synthesizes(
     )
     assert result.code == 0, result.err
     assert (out / "pkg ü" / "data é.txt").is_file() and (out / "six.py").is_file()
+    # the same files as the CDK asset, plus the CLI's empty output marker
+    assert (out / ".lambda-wheels-output").read_bytes() == b""
+    (out / ".lambda-wheels-output").unlink()
     assert tree_digest(out) == tree_digest(staged)
 
 

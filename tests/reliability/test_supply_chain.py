@@ -408,7 +408,7 @@ def test_bundle_holds_only_recorded_files_and_the_source(
         run_cli, out, "--index-url", index.url, "--source", str(src), "lw-app", installer=installer
     )
     assert result.code == 0, result.err
-    recorded = {"index.py"}
+    recorded = {"index.py", ".lambda-wheels-output"}  # the empty marker of a CLI output
     for record in out.glob("*.dist-info/RECORD"):
         recorded |= {line.split(",", 1)[0] for line in record.read_text().splitlines() if line}
     # and the bytecode lambda-wheels compiled for python3.12, one .pyc per recorded .py
@@ -417,3 +417,47 @@ def test_bundle_holds_only_recorded_files_and_the_source(
         recorded.add(f"{folder}/__pycache__/{name[:-3]}.cpython-312.pyc".lstrip("/"))
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert files - recorded == set()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_console_script_launchers_are_left_out_and_shipped_scripts_kept(
+    installer: str, tmp_path: Path, ws: Workspace, run_cli: RunCli
+) -> None:
+    """An installer writes a launcher per console script into bin/, for the build host's
+    Python; Lambda never runs /var/task/bin (it is not on the runtime's PATH). Files the wheel
+    ships as scripts (uv's binary, which uv.find_uv_bin() looks for in <target>/bin) stay.
+    The handler folder is copied as it is, its requirements.txt included, as PythonFunction
+    copies its entry."""
+    from tests.support.index_server import IndexServer
+    from tests.support.packages import make_wheel
+
+    folder = tmp_path / "packages"
+    info = "lw_tool-1.0.dist-info"
+    make_wheel(
+        folder,
+        "lw-tool",
+        files={
+            f"{info}/entry_points.txt": b"[console_scripts]\nlw-tool = lw_tool:main\n"
+            b"[gui_scripts]\nlw-tool-gui = lw_tool:main\n",
+            "lw_tool-1.0.data/scripts/lw-shipped": b"#!/bin/sh\necho shipped\n",
+        },
+    )
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.py").write_text("def handler(e, c):\n    return 1\n")
+    (src / "requirements.txt").write_text("lw-tool\n")
+    out = tmp_path / "out"
+    with IndexServer(folder.iterdir()) as index:
+        result = build(
+            run_cli, out, "--index-url", index.url, "--source", str(src), installer=installer
+        )
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in (out / "bin").iterdir()) == ["lw-shipped"]
+    assert (out / "bin" / "lw-shipped").read_bytes() == b"#!/bin/sh\necho shipped\n"
+    record = (out / info / "RECORD").read_text()
+    assert "bin/lw-tool" not in record
+    # (pip --target records scripts as ../../../bin/..., rows dropped on normalizing)
+    assert installer == "pip" or "bin/lw-shipped," in record
+    assert (out / info / "entry_points.txt").is_file()  # metadata stays as the wheel has it
+    assert (out / "requirements.txt").read_text() == "lw-tool\n"

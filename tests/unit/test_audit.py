@@ -912,7 +912,33 @@ def test_format_text_groups_every_finding_per_distribution(tmp_path: Path) -> No
     assert lines.index("cffi 1.17.1: 1 warning") < lines.index("numpy 2.2.6: 2 errors")
     assert "  error [elf-machine] numpy/a.cpython-312-aarch64-linux-gnu.so" in lines
     for f in report.findings:
-        assert f"    why: {f.reason}" in lines and f"    fix: {f.fix}" in lines
+        assert f"    why: {f.reason}" in lines
+    # the fix once per distribution, after its files: numpy's two files share one
+    numpy = lines[lines.index("numpy 2.2.6: 2 errors") :]
+    (fix,) = {f.fix for f in report.findings if f.distribution == "numpy 2.2.6"}
+    assert numpy[5] == f"  fix: {fix}" and text.count(fix) == 1, text
+
+
+def test_a_fix_is_given_once_for_many_files_and_labelled_when_fixes_differ(
+    tmp_path: Path,
+) -> None:
+    """numpy built for the wrong machine has dozens of binaries: one fix, not one per file."""
+    target = Target.for_runtime("python3.9", "x86_64")
+    wrong = fitting_elf(target, machine=OTHER_MACHINE[target.arch])
+    binaries = {f"numpy/_m{i:02d}.cpython-39-x86_64-linux-gnu.so": wrong for i in range(66)}
+    binaries["numpy/_gl.cpython-39-x86_64-linux-gnu.so"] = _needing(target, "libGL.so.1")
+    files = dist("numpy", "2.3.0", binaries, ["cp39-cp39-manylinux_2_17_x86_64"])
+    report = audit(write_tree(tmp_path, files), target)
+    text = report.format_text()
+    fixes = {f.fix: f.code for f in report.findings}
+    assert len(report.findings) == 67 and len(fixes) == 2, text
+    assert text.count("    why: ") == 67
+    assert [line for line in text.splitlines() if line.startswith("  fix")] == [
+        line for line in text.splitlines() if line.startswith("  fix (")
+    ]
+    assert text.count("\n  fix (") == 2
+    for fix, code in fixes.items():
+        assert text.count(fix) == 1 and f"  fix ({code}): {fix}" in text.splitlines(), text
 
 
 def test_to_json_has_stable_keys(tmp_path: Path) -> None:

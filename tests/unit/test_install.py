@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ HOST = {
     "PIP_FIND_LINKS": "/opt/wheels",
     "PIP_CONSTRAINT": "/etc/c.txt",
     "UV_INDEX_URL": "https://ignored.example/simple",
+    "FORCE_COLOR": "0",  # uv reads any value as "colour on"
+    "CLICOLOR_FORCE": "1",
 }
 PRIVATE = "https://ci:s3cr3t-token@pkgs.example/simple"
 
@@ -45,6 +48,7 @@ class Captured:
         what: str,
         log: Any,
         on_line: Any = None,
+        stdout_only: bool = False,
     ) -> str:
         requirements = ""
         if "-r" in argv:
@@ -88,6 +92,9 @@ def test_uv_command_line(captured: Captured, tmp_path: Path) -> None:
     assert "UV_INDEX_URL" not in env
     assert env["UV_NO_CONFIG"] == "1" and env["PIP_CONFIG_FILE"] == os.devnull
     assert "127.0.0.1" in env["NO_PROXY"]
+    # colour off whatever the host forces: uv's output is read and quoted
+    assert "--color never" in joined and env["NO_COLOR"] == "1"
+    assert "FORCE_COLOR" not in env and "CLICOLOR_FORCE" not in env
 
 
 def test_uv_platform_override_behind_a_view(captured: Captured, tmp_path: Path) -> None:
@@ -115,6 +122,7 @@ def test_pip_command_line_passes_every_platform(captured: Captured, tmp_path: Pa
     assert platforms == list(target.platforms())
     assert argv[:4] == ["/usr/bin/python3", "-m", "pip", "install"]
     assert "--no-compile" in argv and "--only-binary=:all:" in argv
+    assert "--no-color" in argv and env["NO_COLOR"] == "1" and "FORCE_COLOR" not in env
     assert env["PIP_EXTRA_INDEX_URL"] == PRIVATE
     assert "s3cr3t-token" not in " ".join(argv)
 
@@ -220,3 +228,26 @@ def test_installer_stage_lines_become_a_few_progress_lines() -> None:
         "installed 12 packages (35ms)",
         "installing six, numpy",
     ]
+
+
+#: uv 0.13's hint, coloured as uv prints it with FORCE_COLOR set (captured from a real run).
+COLOURED_HINT = (
+    "\x1b[2mUsing CPython 3.11.7 interpreter at: /home/me/.venv/bin/python\x1b[0m\n"
+    "\x1b[1m\x1b[31merror\x1b[39m\x1b[0m\x1b[1m:\x1b[0m No solution found when resolving "
+    "dependencies\n"
+    "\x1b[36m\x1b[1mhint\x1b[0m\x1b[39m\x1b[1m:\x1b[0m Wheels are required for "
+    "`\x1b[36mdocopt\x1b[39m` because building from source is disabled for all packages\n"
+)
+
+
+def test_a_child_that_colours_anyway_is_read_as_plain_text(tmp_path: Path) -> None:
+    """Colour is turned off for every child; a tool that colours anyway is still read right
+    and never quoted with escape codes."""
+    child = [sys.executable, "-c", f"import sys; sys.stderr.write({COLOURED_HINT!r}); sys.exit(1)"]
+    with pytest.raises(install.NoFittingWheelError) as caught:
+        install._run(
+            child, env=dict(os.environ), cwd=tmp_path, secrets=[], what="uv", log=lambda m: None
+        )
+    assert caught.value.names == ("docopt",)
+    assert "\x1b" not in str(caught.value) and "interpreter at" not in str(caught.value)
+    assert "Wheels are required for `docopt`" in str(caught.value)
