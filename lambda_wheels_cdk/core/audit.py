@@ -29,6 +29,7 @@ without being unzipped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -38,7 +39,7 @@ import stat
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Literal, NamedTuple, Union
 
@@ -475,15 +476,25 @@ def _open_tree(path: str | os.PathLike[str]) -> _Reader:
 def _open_regular(path: str, *, follow: bool = False) -> IO[bytes]:
     """Open a regular file for reading without blocking on a pipe and, unless ``follow``,
     without following a link; anything else raises :class:`_NotRegular`."""
+    fd = _open_fd(path, follow=follow)
+    try:
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_fd(path: str, *, follow: bool = False) -> int:
+    """:func:`_open_regular`, as a file descriptor."""
     fd = os.open(path, _OPEN_FLAGS | (0 if follow else _NO_FOLLOW))
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise _NotRegular(_special_kind(mode))
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    return fd
 
 
 def _special_kind(mode: int) -> str:
@@ -509,11 +520,12 @@ def _special(mode: int) -> FileProblem:
     )
 
 
-def _inspect_stream(stream: Stream) -> BinaryFacts | None:
-    head = stream.read(HEAD_BYTES)
+def _inspect(head: bytes, elf: Callable[[], Stream]) -> BinaryFacts | None:
+    """What a file is from its first :data:`HEAD_BYTES`; ``elf()`` opens the whole file for an
+    ELF file, whose tables lie further on."""
     kind = sniff(head)
     if kind == "elf":
-        return read_elf(stream)
+        return read_elf(elf())
     if kind == "macho":
         return parse_macho(head)
     if kind == "pe":
@@ -542,32 +554,46 @@ class _DirReader(_Reader):
             for entry in items:
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                 try:
-                    st = entry.stat(follow_symlinks=False)
-                    if stat.S_ISLNK(st.st_mode) or _is_junction(st):
-                        found.append(_Entry(rel, st.st_size, link=_link_text(entry.path)))
-                    elif stat.S_ISDIR(st.st_mode):
+                    # the kind from the listing (d_type) where the OS gives it; lstat otherwise
+                    if entry.is_symlink() or _is_junction(entry):
+                        size = entry.stat(follow_symlinks=False).st_size
+                        found.append(_Entry(rel, size, link=_link_text(entry.path)))
+                    elif entry.is_dir(follow_symlinks=False):
                         subdirs.append(rel)
-                    elif stat.S_ISREG(st.st_mode):
-                        found.append(_Entry(rel, st.st_size))
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append(_Entry(rel, entry.stat(follow_symlinks=False).st_size))
                     else:
-                        found.append(_Entry(rel, 0, _special(st.st_mode)))
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                        found.append(_Entry(rel, 0, _special(mode)))
                 except OSError as exc:
                     found.append(_Entry(rel, 0, _unreadable(exc)))
             stack.extend(reversed(subdirs))
         return found
 
     def inspect(self, path: str) -> BinaryFacts | None:
-        with _open_regular(os.path.join(self.root, path)) as stream:
-            return _inspect_stream(stream)
+        # the head with a plain read(2): most files are no binary, and a file object costs
+        # a third of the audit's time on a folder of 4,000 files
+        fd = _open_fd(os.path.join(self.root, path))
+        with contextlib.ExitStack() as close:
+            close.callback(os.close, fd)
+            head = b""
+            while len(head) < HEAD_BYTES:
+                chunk = os.read(fd, HEAD_BYTES - len(head))
+                if not chunk:
+                    break
+                head += chunk
+            return _inspect(head, lambda: close.enter_context(os.fdopen(os.dup(fd), "rb")))
 
     def read(self, path: str, limit: int) -> bytes:
         with _open_regular(os.path.join(self.root, path)) as stream:
             return stream.read(limit)
 
 
-def _is_junction(st: os.stat_result) -> bool:
-    """A Windows junction: a folder link that ``S_ISLNK`` does not show."""
-    tag = getattr(st, "st_reparse_tag", 0)
+def _is_junction(entry: os.DirEntry[str]) -> bool:
+    """A Windows junction: a folder link that ``is_symlink`` does not show."""
+    if os.name != "nt":
+        return False
+    tag = getattr(entry.stat(follow_symlinks=False), "st_reparse_tag", 0)
     return bool(tag) and tag == getattr(stat, "IO_REPARSE_TAG_MOUNT_POINT", None)
 
 
@@ -626,7 +652,7 @@ class _ZipReader(_Reader):
         info = self.members[path]
         with self.archive.open(info) as raw:
             member = BoundedMember(raw, info.file_size, self.budget)
-            facts = _inspect_stream(member)
+            facts = _inspect(member.read(HEAD_BYTES), lambda: member)
         if member.failure is not None:  # pyelftools wraps what the stream raised
             raise member.failure
         return facts
