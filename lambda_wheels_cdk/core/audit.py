@@ -1163,7 +1163,7 @@ def _unread_findings(tree: TreeFacts) -> list[Finding]:
             shown,
             "zip-bomb",
             f"{where} made the audit unzip {TREE_UNZIP_BUDGET:,} bytes, its cap (four times "
-            f"Lambda's 250 MiB), before every file was read: {_count(len(tree.unread), 'file')} "
+            f"Lambda's 250 MiB), before every file was read: {counted(len(tree.unread), 'file')} "
             f"were not inspected ({listed}); its members declare {declared:,} bytes unzipped",
             "if the zip is yours, make it smaller: no Lambda bundle unzips to this much; if it "
             "is not, treat it as hostile (a zip bomb) and do not unzip it",
