@@ -47,6 +47,8 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import AuditError, InputError, UsageError
+from .audit_bytecode import HEAD_BYTES as SCRIPT_HEAD_BYTES
+from .audit_bytecode import bytecode_findings, wants_head
 from .audit_data import (
     ABSENT_LIBRARIES,
     BASE_LIBRARIES,
@@ -106,7 +108,7 @@ class Finding:
     #: Machine-readable kind: ``elf-machine``, ``elf-class``, ``glibc``, ``glibcxx``, ``cxxabi``,
     #: ``needed-lib``, ``macho``, ``pe``, ``ext-suffix``, ``wheel-tag``, ``size``, ``layers``,
     #: ``layout``, ``corrupt``, ``unsafe-path``, ``unreadable``, ``symlink``, ``special-file``,
-    #: ``oversized``, ``zip-bomb``.
+    #: ``oversized``, ``zip-bomb``, ``pyc-version``, ``pyc-timestamp``, ``script-shebang``.
     code: str
     reason: str
     fix: str
@@ -236,6 +238,8 @@ class FileFacts:
     problem: FileProblem | None = None
     #: The target text of a symbolic link (never followed); ``None`` for other files.
     link: str | None = None
+    #: The first bytes of ``.pyc`` files and ``bin/`` scripts (:mod:`.audit_bytecode`).
+    head: bytes = b""
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -726,7 +730,10 @@ def _collect_tree(
                     problem = _unreadable(exc)
                 except _UNZIP_ERRORS as exc:
                     problem = FileProblem("corrupt", f"cannot be unzipped: {exc}")
-        files.append(FileFacts(e.path, e.size, live, binary, problem, e.link))
+        head = b""
+        if problem is None and e.link is None and live and wants_head(e.path):
+            head = _read_bytes(reader, e.path, SCRIPT_HEAD_BYTES)
+        files.append(FileFacts(e.path, e.size, live, binary, problem, e.link, head))
     return TreeFacts(kind, label, tuple(files), dists, owners, tuple(unread))
 
 
@@ -950,6 +957,7 @@ def _tree_findings(
         if dist.live and canonicalize_name(dist.label.split(" ", 1)[0]) not in expected_tags:
             findings += _wheel_tag_findings(dist, dist.label in failing, tree, target, fixes)
     findings += _layout_findings(tree, target)
+    findings += bytecode_findings(tree, target)
     return findings
 
 
