@@ -1328,6 +1328,7 @@ def assemble_layer(
     atomic: bool = True,
     layout: LayerLayout | None = None,
     bytecode: Sequence[BytecodeReport] = (),
+    before_replace: Callable[[Path], None] | None = None,
 ) -> LayerLayout:
     """Write a layer: one install per Python version, or one shared ``python/`` when identical
     (:func:`layer_layout`), plus each version's bytecode. Returns the layout."""
@@ -1340,6 +1341,8 @@ def assemble_layer(
         _add_bytecode(build_dir, bytecode)
         tree.set_folder_modes(build_dir)
         if atomic:
+            if before_replace is not None:
+                before_replace(build_dir)
             tree.atomic_replace_dir(build_dir, out)
         return layout
     except OSError as exc:
@@ -1411,6 +1414,73 @@ def build_bundle(
         layout="function",
         bytecode=bytecode,
         removed=deps.removed if deps else {},
+    )
+
+
+def build_layer(
+    spec: DependencySpec | None,
+    targets: Sequence[Target],
+    out: Path,
+    *,
+    options: BuildOptions | None = None,
+    cache: BundleCache | None = None,
+    environ: Mapping[str, str] | None = None,
+    log: Log = quiet,
+    inputs: Sequence[outdir.Protected] = (),
+    force: bool = False,
+) -> tuple[Manifest, ...]:
+    """Build a layer in ``out`` (replaced atomically, as :func:`build_bundle`): the
+    dependencies installed for each target, in one shared ``python/`` when every install is
+    the same, else under ``python/lib/python3.X/site-packages``; one manifest per target.
+
+    Raises:
+        UsageError: no dependencies, targets on two architectures, or ``out`` must not be
+            replaced (checked before anything is installed).
+        AuditError: one runtime's part is over Lambda's 250 MiB unzipped.
+    """
+    options = options or BuildOptions()
+    env = os.environ if environ is None else environ
+    if spec is None or not spec.requirements:
+        raise UsageError("a layer holds dependencies: pass REQ ..., -r FILE or --project DIR")
+    if len({t.arch for t in targets}) != 1:
+        raise UsageError("a layer's binaries run on one architecture: build one layer per --arch")
+    cache = cache or BundleCache(options.cache_dir)
+    outdir.check_output(
+        out, protected=_protected_paths(out, None, (), inputs, cache, env), force=force
+    )
+    builds = [
+        build_dependencies(spec, t, options, cache=cache, environ=env, log=log) for t in targets
+    ]
+    layout = layer_layout(builds)
+    reports = layer_bytecode(builds, layout, options, cache, log)
+    totals = [
+        check_unzipped_size(f"the layer {out} for {b.target}", b, None, (), r)
+        for b, r in zip(builds, reports)
+    ]
+
+    def seal(folder: Path) -> None:
+        outdir.mark(folder)
+        outdir.check_replaceable(out, force=force)
+
+    assemble_layer(out, builds, layout=layout, bytecode=reports, before_replace=seal)
+    index = effective_index(spec, options, env)
+    return tuple(
+        Manifest(
+            target=b.target,
+            installer=b.installer,
+            fingerprint=b.key,
+            origin=spec.origin,
+            index=index,
+            distributions=b.distributions,
+            source_files=0,
+            total_bytes=total,
+            warnings=b.warnings,
+            cache=b.cache,
+            layout="layer",
+            bytecode=r,
+            removed=b.removed,
+        )
+        for b, r, total in zip(builds, reports, totals)
     )
 
 
