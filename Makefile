@@ -56,11 +56,13 @@ test-installed: dist test-setup
 		LAMBDA_WHEELS_TEST_INSTALLED=$(CURDIR)/$(WHEEL_VENV) \
 		$(WHEEL_VENV)/bin/pytest --import-mode=append -p no:cacheprovider $(INSTALLED_TESTS)
 
-# Emulated arm64 for the smoke tests: qemu-user-static (apt-get, as root) and aarch64 CPython
-# sysroots from Debian packages in ~/.cache/lambda-wheels-tests (tests/support/arm64_sysroot.py).
-# When that cannot be done it says why and the arm64 tests skip; with CI=true it fails instead.
+# The tests' target interpreters: qemu-user-static (apt-get, as root) and CPython sysroots from
+# Debian packages in ~/.cache/lambda-wheels-tests (tests/support/sysroots.py): aarch64 3.11
+# (bookworm), 3.13 (trixie), and 3.14 from sid for aarch64 (under qemu) and x86_64 (run by its
+# own loader: sid's glibc is newer than the host's). When that cannot be done it says why and
+# those tests skip; with CI=true it fails instead.
 test-setup: setup
-	$(BIN)/python tests/support/arm64_sysroot.py
+	$(BIN)/python tests/support/sysroots.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -627,9 +628,11 @@ def _cleanup_on_sigterm() -> Iterator[None]:
 BROKEN_PIPE_EXIT = 141
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, today: date | None = None) -> int:
+    """Run the command line; ``today`` (UTC) dates the runtime-deprecation warning (default: the
+    clock)."""
     try:
-        code = _main(argv)
+        code = _main(argv, today or datetime.now(timezone.utc).date())
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except BrokenPipeError:
@@ -638,10 +641,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BROKEN_PIPE_EXIT
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, today: date) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    _warn_if_deprecated(args, today)
     try:
         with _cleanup_on_sigterm():
             return handler(args)
@@ -651,6 +655,16 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"lambda-wheels {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _warn_if_deprecated(args: argparse.Namespace, today: date) -> None:
+    """A ``warning:`` line on stderr when Lambda has deprecated ``--runtime`` (never a failure)."""
+    from .core.runtimes import lifecycle_warning
+
+    runtime = getattr(args, "runtime", None)
+    warning = lifecycle_warning(runtime.strip().lower(), today) if runtime else None
+    if warning:
+        print(f"lambda-wheels {args.command}: warning: {warning}", file=sys.stderr)
 
 
 def _discard_output() -> None:

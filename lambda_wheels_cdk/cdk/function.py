@@ -19,7 +19,7 @@ from ..core.tree import tree_size
 from ..errors import InputError, UsageError
 from .bundling import DependencyInput, WheelLocalBundling, our_errors, resolve_input, wheel_code
 from .options import WheelBundlingOptions
-from .target import target_for
+from .target import synth_day, target_for, warn_if_deprecated
 
 
 class PythonWheelFunction(lambda_.Function):
@@ -76,6 +76,7 @@ class PythonWheelFunction(lambda_.Function):
                 )
         architecture = architecture or lambda_.Architecture.X86_64
         target = target_for(runtime, architecture, what=what)
+        today = synth_day(scope)
         cwd = Path.cwd()
         entry_path = find_path(
             entry,
@@ -120,6 +121,7 @@ class PythonWheelFunction(lambda_.Function):
                 **function_options,
             )
         self.target: Target = target
+        warn_if_deprecated(self, [target], today)
         #: The asset hash given to CDK: lambda-wheels' fingerprint, or ``bundling.asset_hash``;
         #: ``None`` with ``asset_hash_type=OUTPUT`` (CDK hashes the bundle at synth).
         self.asset_hash: Optional[str] = asset_hash

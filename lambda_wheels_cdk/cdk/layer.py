@@ -22,7 +22,7 @@ from .bundling import (
     wheel_code,
 )
 from .options import WheelBundlingOptions
-from .target import target_for
+from .target import synth_day, target_for, warn_if_deprecated
 
 
 class PythonWheelLayer(lambda_.LayerVersion):
@@ -84,6 +84,7 @@ class PythonWheelLayer(lambda_.LayerVersion):
             t = target_for(runtime, arches[0], what=what)
             if t not in targets:
                 targets.append(t)
+        today = synth_day(scope)
         cwd = Path.cwd()
         resolved = resolve_input(dependencies, None, lookup_bases(cwd), what=what)
         # relative find_links: the dependency file's folder first, then the working directory
@@ -115,6 +116,7 @@ class PythonWheelLayer(lambda_.LayerVersion):
                 **layer_options,
             )
         self.targets: tuple[Target, ...] = tuple(targets)
+        warn_if_deprecated(self, targets, today)
         #: The asset hash given to CDK: lambda-wheels' fingerprint, or ``bundling.asset_hash``;
         #: ``None`` with ``asset_hash_type=OUTPUT`` (CDK hashes the bundle at synth).
         self.asset_hash: Optional[str] = asset_hash

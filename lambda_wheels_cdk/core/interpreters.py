@@ -13,13 +13,23 @@ Where an interpreter comes from, in order:
    (shims such as pyenv's ``shims/`` are skipped: they may point at another version), then
    pyenv (``$PYENV_ROOT`` or ``~/.pyenv``; ``versions/X.Y.N``, newest N first), then uv's managed
    interpreters (``$UV_PYTHON_INSTALL_DIR`` or ``~/.local/share/uv/python``).
+   When none of them has it, a sysroot's CPython (below) started by the sysroot's own dynamic
+   loader: ``<sysroot>/lib64/ld-linux-x86-64.so.2 --library-path <sysroot>/lib/x86_64-linux-gnu:...
+   <sysroot>/usr/bin/python3.14`` (:data:`LOADER`, :data:`LIBRARY_DIRS`). The loader, not the
+   host's, runs it, so a sysroot whose glibc is newer than the host's works (Debian sid's
+   CPython 3.14 on a Debian 12 host). No ``PYTHONHOME`` is needed (``-I`` would ignore it
+   anyway): CPython finds its prefix from ``argv[0]``, which the loader sets to the sysroot's
+   ``usr/bin/pythonX.Y``. That is also ``sys.executable``, which the host cannot run directly:
+   code that re-executes it (``multiprocessing`` with spawn/forkserver) fails there.
 2. Emulated (a foreign target architecture on Linux): ``qemu-<arch>-static`` (or ``qemu-<arch>``)
    on ``PATH`` running ``<sysroot>/usr/bin/pythonX.Y`` as ``qemu-aarch64-static -cpu neoverse-n1
-   -L <sysroot> <sysroot>/usr/bin/python3.11`` (:data:`EMULATOR_CPU`). Sysroots come from
-   :data:`SYSROOT_ENV` (``os.pathsep`` separated; each entry is a sysroot or a folder of
-   sysroots), else from ``$XDG_CACHE_HOME/lambda-wheels/<arch>-sysroot`` (default
-   ``~/.cache/...``), a folder of sysroots. ``tests/support/arm64_sysroot.py`` builds sysroots
-   from Debian's packages (``--print-env`` prints the variable to set).
+   -L <sysroot> <sysroot>/usr/bin/python3.11`` (:data:`EMULATOR_CPU`).
+
+Sysroots come from :data:`SYSROOT_ENV` (``LAMBDA_WHEELS_ARM64_SYSROOT``,
+``LAMBDA_WHEELS_X86_64_SYSROOT``; ``os.pathsep`` separated; each entry is a sysroot or a folder
+of sysroots), else from ``$XDG_CACHE_HOME/lambda-wheels/<arch>-sysroot`` (default
+``~/.cache/...``), a folder of sysroots. ``tests/support/sysroots.py`` builds sysroots from
+Debian's packages (``--print-env`` prints the variables to set).
 
 macOS and Windows hosts find nothing: their CPython cannot load manylinux binaries, so a smoke
 test there is skipped with a reason instead of pretending.
@@ -70,6 +80,22 @@ EMULATORS: Final[Mapping[WheelArch, tuple[str, ...]]] = MappingProxyType(
 #: (Neoverse N1, Armv8.2; Lambda docs, "Lambda instruction set architectures"), so a wheel
 #: built for newer cores (SVE, Armv8.4+) fails here as it would there. qemu >= 6.2 knows it.
 EMULATOR_CPU: Final[Mapping[WheelArch, str]] = MappingProxyType({"aarch64": "neoverse-n1"})
+
+#: The dynamic loader a glibc binary names as its ELF interpreter (``PT_INTERP``), relative to
+#: the root: System V x86-64 psABI (``/lib64/ld-linux-x86-64.so.2``) and glibc's aarch64 port
+#: (``/lib/ld-linux-aarch64.so.1``). A sysroot's CPython is started by the sysroot's loader.
+LOADER: Final[Mapping[WheelArch, str]] = MappingProxyType(
+    {"x86_64": "lib64/ld-linux-x86-64.so.2", "aarch64": "lib/ld-linux-aarch64.so.1"}
+)
+
+#: A sysroot's library folders, given to its loader as ``--library-path`` (those that exist):
+#: Debian's multiarch folders, then the ``lib64`` ones of Fedora and Amazon Linux.
+LIBRARY_DIRS: Final[Mapping[WheelArch, tuple[str, ...]]] = MappingProxyType(
+    {
+        "x86_64": ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib64"),
+        "aarch64": ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib64", "usr/lib64"),
+    }
+)
 
 #: What the probe prints: enough to trust an interpreter and to name its files.
 _PROBE: Final = (
@@ -132,8 +158,16 @@ class Interpreter:
             f"{sysroot}/usr/bin/python3.11")``.
         python: the CPython minor version it runs (``(3, 11)``).
         arch: the wheel architecture it runs.
-        source: where it was found (``"PATH"``, ``"pyenv"``, ``"uv"``, ``"qemu"``, ``"given"``).
+            For a sysroot's interpreter started by its own loader ``(f"{sysroot}/lib64/ld-linux-
+            x86-64.so.2", "--library-path", "<library_path joined by ':'>", f"{sysroot}/usr/bin/
+            python3.14")``.
+        python: the CPython minor version it runs (``(3, 11)``).
+        arch: the wheel architecture it runs.
+        source: where it was found (``"PATH"``, ``"pyenv"``, ``"uv"``, ``"sysroot"``, ``"qemu"``,
+            ``"given"``).
         emulator: the emulator's path when it runs under one, else ``None``.
+        library_path: for an interpreter started by its sysroot's loader, the sysroot's library
+            folders (the loader's ``--library-path``); else empty.
     """
 
     command: tuple[str, ...]
@@ -141,10 +175,25 @@ class Interpreter:
     arch: WheelArch
     source: str
     emulator: str | None = None
+    library_path: tuple[str, ...] = ()
 
     @property
     def emulated(self) -> bool:
         return self.emulator is not None
+
+    def argv(self, environ: Mapping[str, str]) -> tuple[str, ...]:
+        """The command for a process whose environment is ``environ``.
+
+        A loader given ``--library-path`` ignores ``LD_LIBRARY_PATH``, so for an interpreter
+        started by its sysroot's loader the folders of ``environ``'s ``LD_LIBRARY_PATH`` follow
+        the sysroot's in ``--library-path``: system libraries first, then the bundle's, as in
+        Lambda's ``LD_LIBRARY_PATH``. Any other interpreter's command is returned as it is.
+        """
+        if not self.library_path:
+            return self.command
+        extra = [p for p in environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+        joined = ":".join([*self.library_path, *extra])
+        return (self.command[0], "--library-path", joined, *self.command[3:])
 
     def describe(self) -> str:
         """The command as one would type it (``qemu-aarch64-static -cpu neoverse-n1 -L ...``)."""
@@ -233,13 +282,21 @@ def _find_native(target: Target, host: Host) -> Lookup:
         if _is_executable_file(path):
             return Interpreter((str(path),), target.python, target.arch, source=source)
         tried.append(str(path))
+    from_sysroot = sysroot_interpreter(target.python, target.arch, host)
+    if from_sysroot is not None:
+        return from_sysroot
     version = target.python_version
+    sysroots = list(sysroot_candidates(target.arch, host))
+    tried += [str(root / "usr" / "bin" / f"python{version}") for root in sysroots]
     return NotFound(
         target,
         f"no CPython {version} for {target.arch} found: looked for python{version} on PATH, in "
-        f"pyenv ({pyenv_root(host)}/versions/{version}.*) and in uv's interpreters "
-        f"({uv_python_dir(host)}); install one, e.g. `pyenv install {version}`, "
-        f"`uv python install {version}` or `apt-get install python{version}`",
+        f"pyenv ({pyenv_root(host)}/versions/{version}.*), in uv's interpreters "
+        f"({uv_python_dir(host)}) and in sysroots ({_looked(sysroots)}); install one, e.g. "
+        f"`pyenv install {version}`, `uv python install {version}` or `apt-get install "
+        f"python{version}`, or set {SYSROOT_ENV[target.arch]} to a root filesystem holding "
+        f"{LOADER[target.arch]} and usr/bin/python{version} (the project's "
+        "tests/support/sysroots.py builds one from Debian packages)",
         tuple(tried),
     )
 
@@ -272,7 +329,45 @@ def default_sysroot_dir(arch: WheelArch, host: Host) -> Path:
     return Path(cache) / "lambda-wheels" / f"{LAMBDA_ARCH[arch]}-sysroot"
 
 
+def sysroot_interpreter(python: tuple[int, int], arch: WheelArch, host: Host) -> Interpreter | None:
+    """CPython ``python`` for ``arch`` from the first sysroot that has it, as this host can run
+    it, or ``None`` (looks only; runs nothing).
+
+    On a Linux host of the same architecture the sysroot's own loader starts it (source
+    ``"sysroot"``; a sysroot without :data:`LOADER` does not count); on a Linux host of another
+    architecture qemu does (source ``"qemu"``; ``None`` without an emulator on ``PATH``).
+    """
+    if host.system != "Linux" or host.arch is None:
+        return None
+    name = "python{}.{}".format(*python)
+    roots = [r for r in sysroot_candidates(arch, host) if _is_executable_file(r / "usr/bin" / name)]
+    if host.arch == arch:
+        for root in roots:
+            loader = _inside(root, LOADER[arch])
+            if _is_executable_file(loader):
+                libs = _library_dirs(root, arch)
+                command = (
+                    str(loader),
+                    "--library-path",
+                    ":".join(libs),
+                    str(root / "usr/bin" / name),
+                )
+                return Interpreter(command, python, arch, source="sysroot", library_path=libs)
+        return None
+    emulator = _which_first(EMULATORS[arch], host)
+    if emulator is None or not roots:
+        return None
+    cpu = EMULATOR_CPU.get(arch)
+    command = (emulator, *(("-cpu", cpu) if cpu else ()), "-L", str(roots[0]))
+    return Interpreter(
+        (*command, str(roots[0] / "usr/bin" / name)), python, arch, source="qemu", emulator=emulator
+    )
+
+
 def _find_emulated(target: Target, host: Host) -> Lookup:
+    found = sysroot_interpreter(target.python, target.arch, host)
+    if found is not None:
+        return found
     version = target.python_version
     name = f"python{version}"
     emulator = _which_first(EMULATORS[target.arch], host)
@@ -280,32 +375,49 @@ def _find_emulated(target: Target, host: Host) -> Lookup:
     python = next(
         (root for root in sysroots if _is_executable_file(root / "usr" / "bin" / name)), None
     )
-    if emulator is not None and python is not None:
-        interpreter = python / "usr" / "bin" / name
-        cpu = EMULATOR_CPU.get(target.arch)
-        return Interpreter(
-            (emulator, *(("-cpu", cpu) if cpu else ()), "-L", str(python), str(interpreter)),
-            target.python,
-            target.arch,
-            source="qemu",
-            emulator=emulator,
-        )
     env = SYSROOT_ENV[target.arch]
     missing: list[str] = []
     if emulator is None:
         missing.append(f"no {' or '.join(EMULATORS[target.arch])} on PATH ({EMULATOR_HINT})")
     if python is None:
-        looked = ", ".join(str(p) for p in sysroots[:4]) or "nothing"
         missing.append(
-            f"no {target.arch} sysroot with usr/bin/{name} (looked in {looked}); set {env} to "
-            f"a root filesystem holding CPython {version} for {target.arch} (the project's "
-            "tests/support/arm64_sysroot.py builds one from Debian packages)"
+            f"no {target.arch} sysroot with usr/bin/{name} (looked in {_looked(sysroots)}); set "
+            f"{env} to a root filesystem holding CPython {version} for {target.arch} (the "
+            "project's tests/support/sysroots.py builds one from Debian packages)"
         )
     return NotFound(
         target,
         f"no CPython {version} for {target.arch} on this {host.arch} host: " + "; ".join(missing),
         tuple(str(p / "usr" / "bin" / name) for p in sysroots),
     )
+
+
+def _looked(sysroots: list[Path]) -> str:
+    return ", ".join(str(p) for p in sysroots[:4]) or "nothing"
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """``root / relative``, where an absolute symbolic link as its last part means the sysroot's
+    file, not the host's (bookworm's ``/lib64/ld-linux-x86-64.so.2 ->
+    /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2``); relative links resolve inside by themselves."""
+    path = root / relative
+    for _ in range(16):
+        link = os.readlink(path) if path.is_symlink() else ""
+        if not os.path.isabs(link):
+            return path
+        path = root / link.lstrip("/")
+    return path
+
+
+def _library_dirs(root: Path, arch: WheelArch) -> tuple[str, ...]:
+    """The :data:`LIBRARY_DIRS` of ``root`` that exist, each folder once (merged-/usr links make
+    ``lib/...`` and ``usr/lib/...`` one folder)."""
+    found: dict[str, str] = {}
+    for name in LIBRARY_DIRS[arch]:
+        folder = root / name
+        if folder.is_dir():
+            found.setdefault(os.path.realpath(folder), str(folder))
+    return tuple(found.values())
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -423,13 +535,30 @@ def compiler_candidates(
         yield "uv", (str(folder / ("python.exe" if windows else f"bin/python{version}")),)
 
 
+def sysroot_compilers(python: tuple[int, int], host: Host) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """CPythons ``python`` in sysroots that this host can run, as ``(source, argv)`` (pure:
+    looks only): the host architecture's through its loader first (native speed), then the
+    other's under qemu. :func:`find_compiler` tries them after the user's own interpreters.
+
+    A power-user option: sysroots are found where :func:`sysroot_candidates` looks
+    (``LAMBDA_WHEELS_X86_64_SYSROOT``, ``LAMBDA_WHEELS_ARM64_SYSROOT``, or
+    ``~/.cache/lambda-wheels/<arch>-sysroot``), e.g. a Debian sid root for a CPython that no
+    package manager of the host offers yet.
+    """
+    arches = sorted(SYSROOT_ENV, key=lambda arch: arch != host.arch)
+    for arch in arches:
+        found = sysroot_interpreter(python, arch, host)
+        if found is not None:
+            yield found.source, found.command
+
+
 def compiler_available(python: tuple[int, int], host: Host | None = None) -> bool:
     """Is there a file that may be a CPython ``python``? (No subprocess: usable at construction.)"""
     host = Host.current() if host is None else host
     return any(
         len(argv) > 1 or _is_executable(Path(argv[0]))
         for _, argv in compiler_candidates(python, host)
-    )
+    ) or any(True for _ in sysroot_compilers(python, host))
 
 
 @functools.cache
@@ -473,8 +602,8 @@ def find_compiler(
     """A working CPython ``python`` on this host, or why there is none.
 
     Order: ``given`` (the user's choice, and only it), this interpreter, ``PATH``, pyenv,
-    uv's managed interpreters, ``uv python find``; with ``allow_download``, ``uv python
-    install`` last.
+    uv's managed interpreters, ``uv python find``, then sysroots (:func:`sysroot_compilers`);
+    with ``allow_download``, ``uv python install`` last.
     """
     version = "{}.{}".format(*python)
     if given:
@@ -494,6 +623,11 @@ def find_compiler(
     found_by_uv = _uv_python(python, host, install=False, log=log)
     if isinstance(found_by_uv, Compiler):
         return found_by_uv
+    for source, argv in sysroot_compilers(python, host):
+        found = probe(argv, python, source)
+        if isinstance(found, Compiler):
+            return found
+        tried.append(found)
     if allow_download:
         found_by_uv = _uv_python(python, host, install=True, log=log)
         if isinstance(found_by_uv, Compiler):
@@ -501,8 +635,8 @@ def find_compiler(
     return NoCompiler(
         python,
         f"no CPython {version} on this machine (looked on PATH, in pyenv "
-        f"({pyenv_root(host)}/versions), in uv's interpreters ({uv_python_dir(host)}) and with "
-        f"`uv python find {version}`"
+        f"({pyenv_root(host)}/versions), in uv's interpreters ({uv_python_dir(host)}), with "
+        f"`uv python find {version}` and in sysroots"
         + ("; " + "; ".join(tried[:3]) if tried else "")
         + f"). Install one (`uv python install {version}`, `pyenv install {version}`, "
         f"python.org or your package manager), or allow lambda-wheels to download one "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -93,6 +94,96 @@ RUNTIMES: Final[Mapping[str, RuntimeSpec]] = MappingProxyType(
         "python3.14": RuntimeSpec("python3.14", (3, 14), "al2023"),  # Amazon Linux 2023
     }
 )
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Lifecycle:
+    """When Lambda deprecates a runtime and blocks functions that use it (Lambda docs, "Runtime
+    deprecation"): from ``deprecated`` no security patches and no technical support; from
+    ``create_blocked`` no new functions on it; from ``update_blocked`` no updates of existing
+    ones either. ``None``: not announced. Dates are UTC days."""
+
+    deprecated: date | None
+    create_blocked: date | None = None
+    update_blocked: date | None = None
+
+    @classmethod
+    def of(cls, deprecated: str, create: str | None = None, update: str | None = None) -> Lifecycle:
+        """From ISO dates (``"2026-10-31"``), as the table below writes them."""
+
+        def day(text: str | None) -> date | None:
+            return date.fromisoformat(text) if text else None
+
+        return cls(day(deprecated), day(create), day(update))
+
+    def deprecated_on(self, today: date) -> bool:
+        return self.deprecated is not None and today >= self.deprecated
+
+
+#: Lambda's schedule per runtime: Lifecycle.of(deprecated, create blocked, update blocked).
+#: These dates move (python3.9's block dates moved several times; python3.10's deprecation moved
+#: from 2026-06-30 to 2026-10-31), so re-check the live table and edit the row:
+#: [P] Lambda docs, "Building Lambda functions with Python", supported runtimes table
+#: (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html); [E] endoflife.date/aws-lambda;
+#: [R] later reports of the
+#: python3.9 block dates (Lambda runtimes page copies, a re:Post answer). Sureness as in
+#: LAMBDA-FACTS.md: V verified from the named source, I inferred, U unverified.
+LIFECYCLE: Final[Mapping[str, Lifecycle]] = MappingProxyType(
+    {
+        "python3.9": Lifecycle.of("2025-12-15", "2027-02-01", "2027-03-03"),  # P V; blocks R U
+        "python3.10": Lifecycle.of("2026-10-31", "2026-11-30", "2027-01-15"),  # P V
+        "python3.11": Lifecycle.of("2027-06-30"),  # P V; block dates not announced
+        "python3.12": Lifecycle.of("2028-10-31", "2028-11-30", "2029-01-10"),  # P V
+        "python3.13": Lifecycle.of("2029-06-30", "2029-07-31", "2029-08-31"),  # P V
+        # [E] endoflife.date/aws-lambda: support ends 2029-06-30, deprecated support (updates)
+        # ends 2029-08-31; the create block is not in our sources yet
+        "python3.14": Lifecycle.of("2029-06-30", None, "2029-08-31"),  # P E V; create U
+    }
+)
+
+
+def lifecycle_warning(runtime: str, today: date) -> str | None:
+    """What to tell a user of ``runtime`` on ``today`` (a UTC day, passed in: this module reads
+    no clock), or ``None`` while Lambda has not deprecated it (or for a runtime not in
+    :data:`LIFECYCLE`).
+
+    A deprecated runtime is a warning, never an error, whatever the date: a build stays
+    reproducible when the clock moves, and the dates themselves move. Once creating functions
+    is blocked, the warning says that a deploy that creates (or replaces) a function fails while
+    updates of existing functions still work until the update block; once updates are blocked
+    too, that every deploy to a function on it fails.
+    """
+    life = LIFECYCLE.get(runtime)
+    if life is None or not life.deprecated_on(today):
+        return None
+    create, update = life.create_blocked, life.update_blocked
+    said = [
+        f"{runtime} is deprecated on AWS Lambda since {life.deprecated} (no more security "
+        "patches, no technical support)"
+    ]
+    if update is not None and today >= update:
+        said.append(
+            f"Lambda blocks creating functions on it since {create or update} and updating them "
+            f"since {update}: deploying to a function on {runtime} fails"
+        )
+    elif create is not None and today >= create:
+        said.append(
+            f"creating new functions on it is blocked since {create}: a deploy that creates (or "
+            "replaces) a function fails; existing functions can still be updated "
+            + (f"until {update}" if update else "until an update block not yet announced")
+        )
+    elif create is not None or update is not None:
+        blocks = [f"creating functions from {create}"] if create else []
+        blocks += [f"updating them from {update}"] if update else []
+        said.append("Lambda blocks " + " and ".join(blocks))
+    else:
+        said.append("Lambda has not announced when it blocks functions on it")
+    current = [n for n in RUNTIMES if n not in LIFECYCLE or not LIFECYCLE[n].deprecated_on(today)]
+    newest = max(current, key=lambda name: RUNTIMES[name].python, default=None)
+    if newest is not None:
+        said.append(f"move to {newest}")
+    return "; ".join(said)
+
 
 #: Python runtimes Lambda has deprecated (AWS Lambda runtimes page, "Deprecated runtimes").
 #: We refuse them: their OS (Amazon Linux 1 / AL2 with Python 3.8) no longer receives fixes and

@@ -534,9 +534,13 @@ finally:
 """
 
 
-def probe_command(interpreter: Interpreter, workdir: Path) -> list[str]:
-    """The argv that runs :data:`PROBE` under ``interpreter``."""
-    return [*interpreter.command, *PYTHON_FLAGS, "-c", PROBE, str(workdir)]
+def probe_command(
+    interpreter: Interpreter, workdir: Path, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """The argv that runs :data:`PROBE` under ``interpreter`` in the environment ``env`` (an
+    interpreter started by its sysroot's loader gets ``env``'s library folders as arguments:
+    :meth:`Interpreter.argv`)."""
+    return [*interpreter.argv(env or {}), *PYTHON_FLAGS, "-c", PROBE, str(workdir)]
 
 
 def parse_records(text: str) -> list[dict[str, Any]]:
@@ -742,7 +746,7 @@ def run_probe(
         returncode: Optional[int]
         try:
             proc = subprocess.run(
-                probe_command(interpreter, workdir),
+                probe_command(interpreter, workdir, env),
                 cwd=str(cwd),
                 env=dict(env),
                 stdin=subprocess.DEVNULL,

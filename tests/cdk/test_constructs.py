@@ -11,7 +11,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from lambda_wheels_cdk import PythonWheelFunction, PythonWheelLayer, WheelBundlingOptions
 from lambda_wheels_cdk.errors import (
@@ -276,3 +276,60 @@ def test_lazy_exports_match_all() -> None:
     for name in lambda_wheels_cdk.__all__:
         assert getattr(lambda_wheels_cdk, name) is not None
     _ = Match  # assertions helpers are importable alongside
+
+
+# -- runtime lifecycle: a synth warning, never an error ---------------------------------------
+
+
+def _dated_app(tmp_path: Path, today: str) -> cdk.App:
+    context = {"aws:cdk:bundling-stacks": [], "lambda-wheels:today": today}
+    return cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
+
+
+def test_a_deprecated_runtime_warns_at_synth_naming_its_dates(tmp_path: Path, entry: Path) -> None:
+    stack = _stack(_dated_app(tmp_path, "2026-12-04"))
+    PythonWheelFunction(stack, "Fn", entry=str(entry), runtime=lambda_.Runtime.PYTHON_3_10)
+    PythonWheelFunction(stack, "Current", entry=str(entry), runtime=lambda_.Runtime.PYTHON_3_12)
+    annotations = Annotations.from_stack(stack)
+    annotations.has_warning(
+        "/Test/Fn",
+        Match.string_like_regexp(
+            r"python3\.10 is deprecated on AWS Lambda since 2026-10-31.*creating new functions "
+            r"on it is blocked since 2026-11-30.*can still be updated until 2027-01-15.*"
+            r"\[ack: lambda-wheels:deprecated-runtime:python3\.10\]"
+        ),
+    )
+    annotations.has_no_warning("/Test/Current", Match.any_value())
+    annotations.has_no_error("*", Match.any_value())
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 2)
+
+
+def test_a_layer_warns_once_per_deprecated_runtime(tmp_path: Path) -> None:
+    stack = _stack(_dated_app(tmp_path, "2026-12-04"))
+    runtimes = [
+        lambda_.Runtime.PYTHON_3_9,
+        lambda_.Runtime.PYTHON_3_10,
+        lambda_.Runtime.PYTHON_3_12,
+    ]
+    PythonWheelLayer(stack, "Deps", dependencies=["six"], compatible_runtimes=runtimes)
+    warnings = Annotations.from_stack(stack).find_warning("/Test/Deps", Match.any_value())
+    texts = sorted(str(w.entry.data) for w in warnings)
+    assert len(texts) == 2, texts
+    assert "python3.10 is deprecated on AWS Lambda since 2026-10-31" in texts[0]
+    assert "python3.9 is deprecated on AWS Lambda since 2025-12-15" in texts[1]
+
+
+def test_before_the_deprecation_date_there_is_no_warning(tmp_path: Path, entry: Path) -> None:
+    stack = _stack(_dated_app(tmp_path, "2026-10-30"))
+    PythonWheelFunction(stack, "Fn", entry=str(entry), runtime=lambda_.Runtime.PYTHON_3_10)
+    Annotations.from_stack(stack).has_no_warning("*", Match.any_value())
+
+
+def test_a_bad_today_context_is_refused(tmp_path: Path, entry: Path) -> None:
+    with pytest.raises(UsageError, match=r"lambda-wheels:today='soon' is not a date; pass YYYY"):
+        PythonWheelFunction(
+            _stack(_dated_app(tmp_path, "soon")),
+            "Fn",
+            entry=str(entry),
+            runtime=lambda_.Runtime.PYTHON_3_12,
+        )

@@ -1,10 +1,11 @@
 """End-to-end fixtures: target interpreters (native and qemu-emulated arm64), bundle builders,
 and a report of which interpreters and emulators ran and which targets were skipped, and why.
 
-The arm64 interpreters come from ``tests/support/arm64_sysroot.py`` (``make test-setup`` runs it
-and installs qemu-user-static). These fixtures build a missing sysroot (no root needed) but never
-install system packages. With ``CI=true`` a missing arm64 setup fails the tests that need it
-instead of skipping them.
+The arm64 interpreters, and the x86_64 ones no package manager here offers (CPython 3.14, from
+Debian sid, run by its own loader), come from ``tests/support/sysroots.py`` (``make test-setup``
+runs it and installs qemu-user-static). These fixtures build a missing sysroot (no root needed)
+but never install system packages. With ``CI=true`` a missing arm64 setup, or a missing
+interpreter that the setup provides, fails the tests that need it instead of skipping them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pytest
 from lambda_wheels_cdk.core.interpreters import Host, Interpreter, find_interpreter
 from lambda_wheels_cdk.core.smoke import SmokeResult, smoke
 from lambda_wheels_cdk.core.target import Target
-from tests.support import arm64_sysroot
+from tests.support import sysroots
 
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -37,29 +37,34 @@ Require = Callable[[Target], Interpreter]
 
 
 @pytest.fixture(scope="session")
-def arm64_setup() -> arm64_sysroot.Report:
-    """qemu and the aarch64 sysroots (built here when missing; qemu is never installed here)."""
-    report = arm64_sysroot.prepare(arm64_sysroot.default_cache_dir(), install_qemu=False)
+def sysroot_setup() -> sysroots.Report:
+    """qemu and the sysroots (built here when missing; qemu is never installed here)."""
+    report = sysroots.prepare(sysroots.default_cache_dir(), install_qemu=False)
     SETUP.append(report.describe().replace("\n", "; "))
     return report
 
 
 @pytest.fixture(scope="session")
-def arm64_host(arm64_setup: arm64_sysroot.Report) -> Host:
-    """This host, with ``LAMBDA_WHEELS_ARM64_SYSROOT`` pointing at the prepared sysroots."""
-    if not arm64_setup.ready:
+def sysroot_env(sysroot_setup: sysroots.Report) -> dict[str, str]:
+    """``LAMBDA_WHEELS_ARM64_SYSROOT`` and ``LAMBDA_WHEELS_X86_64_SYSROOT`` for the prepared
+    sysroots: what a ``lambda-wheels`` process needs to smoke or compile bytecode with them."""
+    return sysroot_setup.environ()
+
+
+@pytest.fixture(scope="session")
+def arm64_host(sysroot_setup: sysroots.Report) -> Host:
+    """This host, with the sysroot variables pointing at the prepared sysroots."""
+    if not sysroot_setup.ready:
         reason = (
             "arm64 emulation unavailable: "
-            + "; ".join(arm64_setup.problems)
-            + " (run `make test-setup`, i.e. python tests/support/arm64_sysroot.py, as root)"
+            + "; ".join(sysroot_setup.problems)
+            + " (run `make test-setup`, i.e. python tests/support/sysroots.py, as root)"
         )
         MISSING["*/arm64"] = reason
         if ON_CI:
             pytest.fail(f"CI=true: {reason}")
         pytest.skip(reason)
-    host = Host.current()
-    environ = {**host.environ, "LAMBDA_WHEELS_ARM64_SYSROOT": str(arm64_setup.sysroot_dir)}
-    return replace(host, environ=environ)
+    return sysroot_setup.host()
 
 
 @pytest.fixture(scope="session")
@@ -80,14 +85,20 @@ def arm64_python(arm64_host: Host) -> Require:
 
 
 @pytest.fixture(scope="session")
-def native_python() -> Require:
-    """``require(target) -> Interpreter`` from PATH / pyenv / uv; skips when there is none."""
+def native_python(sysroot_setup: sysroots.Report) -> Require:
+    """``require(target) -> Interpreter`` from PATH / pyenv / uv, else from the prepared
+    sysroots through their own loader (CPython 3.14 here); skips when there is none, and fails
+    on CI when the test setup provides that version for this architecture."""
+    host = sysroot_setup.host()
+    provided = {(suite.wheel_arch, suite.python) for suite in sysroots.SUITES}
 
     def require(target: Target) -> Interpreter:
-        found = find_interpreter(target)
+        found = find_interpreter(target, host)
         if isinstance(found, Interpreter):
             return found
         MISSING[str(target)] = found.reason
+        if ON_CI and (host.arch, target.python_version) in provided:
+            pytest.fail(f"CI=true: the test setup provides {target}: {found.reason}")
         pytest.skip(found.reason)
 
     return require
@@ -149,7 +160,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     write = terminalreporter.write_line
     terminalreporter.section("lambda-wheels smoke: interpreters and emulators")
     for line in SETUP:
-        write(f"arm64 setup: {line}")
+        write(f"sysroot setup: {line}")
     for nodeid, result in RUNS:
         ran = result.interpreter or "-"
         python = f" [{result.python}]" if result.python else ""

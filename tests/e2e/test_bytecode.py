@@ -37,12 +37,13 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 ZIP_EPOCH = 315_532_800
 
 
-def _build(out: Path, cache: Path, *args: str) -> None:
-    env = clean_env({"LAMBDA_WHEELS_CACHE_DIR": str(cache)})
+def _build(out: Path, cache: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    env = clean_env({"LAMBDA_WHEELS_CACHE_DIR": str(cache), **(env or {})})
     proc = subprocess.run(
         [*CLI, "build", "-o", str(out), *args], env=env, capture_output=True, text=True, timeout=900
     )
     assert proc.returncode == 0, proc.stderr
+    return proc.stderr
 
 
 def _deploy_like_cdk(bundle: Path, dest: Path) -> Path:
@@ -194,6 +195,45 @@ def test_arm64_bytecode_from_an_x86_64_compiler_loads_under_qemu(
     finally:
         _make_writable(unpacked)
     assert from_pyc > 30
+    assert compiled == []
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_python314_bytecode_from_a_sysroot_compiler_loads_on_both_architectures(
+    arch: str,
+    tmp_path: Path,
+    native_python: Require,
+    arm64_python: Require,
+    sysroot_env: dict[str, str],
+) -> None:
+    """No CPython 3.14 on PATH, pyenv or uv here: with the sysroot variables set, the build
+    finds Debian sid's 3.14 (x86_64, run by its own loader) and compiles with it; the bundle's
+    cpython-314 pycs then load under 3.14 on x86_64 (same loader) and arm64 (qemu)."""
+    target = Target.for_runtime("python3.14", arch)
+    require = arm64_python if arch == "arm64" else native_python
+    python = require(target)
+    out = tmp_path / "bundle"
+    packages = ["requests", "pydantic"]
+    log = _build(
+        out,
+        tmp_path / "cache",
+        "-v",
+        "--runtime",
+        "python3.14",
+        "--arch",
+        arch,
+        *packages,
+        env=sysroot_env,
+    )
+    assert "with CPython 3.14" in log, log[-2000:]
+    pycs = [rel for rel, _ in iter_files(out) if rel.endswith(".pyc")]
+    assert len(pycs) > 100 and all(".cpython-314." in rel for rel in pycs), pycs[:5]
+    unpacked = _deploy_like_cdk(out, tmp_path / "task")
+    try:
+        from_pyc, compiled = _code_sources(list(python.command), [unpacked], "requests, pydantic")
+    finally:
+        _make_writable(unpacked)
+    assert from_pyc > 50  # requests and pydantic's eager modules (pydantic imports lazily)
     assert compiled == []
 
 

@@ -1,10 +1,11 @@
 """Bundles built by lambda-wheels import under the target's own CPython (issue 6).
 
-- x86_64: for every CPython 3.9-3.13 found on this host (pyenv here), a bundle of a native set
-  (pydantic, numpy, cryptography, orjson) built for pythonX.Y/x86_64 imports every top-level
-  module and runs a handler that uses them;
-- arm64: the same set built for python3.11/arm64 imports under qemu-aarch64-static with
-  Debian's aarch64 CPython 3.11;
+- x86_64: for every CPython 3.9-3.14 found on this host (pyenv here; 3.14 from Debian sid's
+  sysroot, run by its own loader), a bundle of a native set (pydantic, numpy, cryptography,
+  orjson) built for pythonX.Y/x86_64 imports every top-level module and runs a handler that
+  uses them;
+- arm64: the same set built for python3.11/arm64 and python3.14/arm64 imports under
+  qemu-aarch64-static with Debian's aarch64 CPython 3.11 (bookworm) and 3.14 (sid);
 - negative controls in the same module: that set installed by plain host
   ``pip install --target`` fails to import under emulated arm64, and a host-built
   ``linux_x86_64`` wheel that needs a newer glibc than Amazon Linux 2's is flagged by the audit.
@@ -66,7 +67,7 @@ def _bundle(target: Target, out: Path, cache_dir: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "runtime", ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"]
+    "runtime", ["python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
 )
 def test_x86_64_bundle_imports_and_runs(
     runtime: str, tmp_path: Path, cache_dir: str, native_python: Require, logged_smoke: Smoke
@@ -103,6 +104,21 @@ def test_arm64_bundle_imports_under_qemu(
     failed = {f.module for f in bad.failures}
     assert {"numpy", "pydantic_core"} <= failed, bad.summary()
     assert audit(host, target).errors  # and the audit says so before any import
+
+
+def test_arm64_python314_bundle_imports_under_qemu(
+    tmp_path: Path, cache_dir: str, arm64_python: Require, logged_smoke: Smoke
+) -> None:
+    target = Target.for_runtime("python3.14", "arm64")
+    interpreter = arm64_python(target)
+    bundle = _bundle(target, tmp_path / "bundle", cache_dir)
+    assert audit(bundle, target).errors == ()
+    result = logged_smoke(
+        bundle, target, handler="index.handler", event=EVENT, interpreter=interpreter
+    )
+    assert result.status == "passed", result.summary()
+    assert result.python is not None and result.python.startswith("CPython 3.14")
+    assert result.handler_result["mean"] == 3.0  # type: ignore[index]
 
 
 # A C extension that calls memfd_create(), which glibc gained in 2.27 (Amazon Linux 2 has 2.26).

@@ -11,6 +11,7 @@ import json
 import marshal
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from lambda_wheels_cdk.core.interpreters import (
     Compiler,
     Host,
     NoCompiler,
+    compiler_available,
     compiler_candidates,
     find_compiler,
 )
@@ -229,6 +231,47 @@ def test_compiler_candidates_on_a_macos_arm64_host(tmp_path: Path) -> None:
         str(tmp_path / ".pyenv/versions/3.12.7/bin/python3.12"),
         str(uv / "bin/python3.12"),
     ]
+
+
+def _fake_python(path: Path, version: tuple[int, int]) -> Path:
+    """A script that answers the compiler probe as CPython ``version`` would."""
+    reply = json.dumps(
+        {"impl": "cpython", "version": [*version, 0], "magic": "abcd0d0a", "tag": "cpython-398"}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{reply}'\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.skipif(os.name != "posix", reason="shell scripts stand in for interpreters")
+def test_a_sysroot_compiler_runs_through_its_loader_after_the_users_own(tmp_path: Path) -> None:
+    version = (3, 98)  # no real interpreter (nor `uv python find`) has it
+    root = tmp_path / "sysroots/sid"
+    _fake_python(root / "usr/bin/python3.98", version)
+    loader = root / "lib64/ld-linux-x86-64.so.2"
+    loader.parent.mkdir(parents=True)
+    loader.write_text('#!/bin/sh\nshift 2\nexec "$@"\n')  # ld.so --library-path DIRS PROG ...
+    loader.chmod(0o755)
+    environ = {"PATH": str(tmp_path / "bin"), "LAMBDA_WHEELS_X86_64_SYSROOT": str(root.parent)}
+    host = Host("Linux", "x86_64", environ, tmp_path / "home")
+    assert compiler_available(version, host)
+    found = find_compiler(version, host=host)
+    assert isinstance(found, Compiler), found
+    assert found.source == "sysroot"
+    assert found.command == (
+        str(loader),
+        "--library-path",
+        str(root / "lib64"),
+        str(root / "usr/bin/python3.98"),
+    )
+    on_path = _fake_python(tmp_path / "bin/python3.98", version)
+    first = find_compiler(version, host=host)
+    assert isinstance(first, Compiler) and first.command == (str(on_path),)
+    # a macOS host cannot run a Linux sysroot
+    assert not compiler_available(
+        version, replace(host, system="Darwin", environ={**environ, "PATH": ""})
+    )
 
 
 def test_compiler_candidates_on_windows(tmp_path: Path) -> None:

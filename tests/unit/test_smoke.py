@@ -500,6 +500,93 @@ def test_native_aarch64_host_uses_a_local_interpreter(tmp_path: Path) -> None:
     assert found.command == (str(python),)
 
 
+X86_314 = Target.for_runtime("python3.14", "x86_64")
+
+
+def _debian_sysroot(root: Path, arch: str = "x86_64") -> Path:
+    """The layout of a Debian sid sysroot: merged /usr, the loader under usr/lib64 (x86_64)."""
+    _exe(root / "usr/bin/python3.14")
+    (root / f"usr/lib/{arch}-linux-gnu").mkdir(parents=True)
+    if arch == "x86_64":
+        _exe(root / "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+        (root / "usr/lib64").mkdir()
+        (root / "usr/lib64/ld-linux-x86-64.so.2").symlink_to(
+            "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+        )
+        (root / "lib64").symlink_to("usr/lib64")
+    (root / "lib").symlink_to("usr/lib")
+    return root
+
+
+@posix_only
+def test_native_falls_back_to_a_sysroot_run_by_its_own_loader(tmp_path: Path) -> None:
+    root = _debian_sysroot(tmp_path / "sysroots/sid")
+    host = _host(tmp_path, LAMBDA_WHEELS_X86_64_SYSROOT=str(tmp_path / "sysroots"))
+    found = find_interpreter(X86_314, host)
+    assert isinstance(found, Interpreter)
+    assert found.command == (
+        f"{root}/lib64/ld-linux-x86-64.so.2",
+        "--library-path",
+        f"{root}/lib/x86_64-linux-gnu:{root}/lib64",  # usr/lib/... is the same folder
+        f"{root}/usr/bin/python3.14",
+    )
+    assert (found.source, found.emulated) == ("sysroot", False)
+    assert found.library_path == (f"{root}/lib/x86_64-linux-gnu", f"{root}/lib64")
+    # the user's own interpreter comes first
+    on_path = _exe(tmp_path / "bin/python3.14")
+    host = _host(
+        tmp_path, PATH=str(on_path.parent), LAMBDA_WHEELS_X86_64_SYSROOT=str(tmp_path / "sysroots")
+    )
+    assert find_interpreter(X86_314, host) == Interpreter(
+        (str(on_path),), (3, 14), "x86_64", "PATH"
+    )
+
+
+@posix_only
+def test_a_sysroot_loaders_absolute_link_stays_inside_the_sysroot(tmp_path: Path) -> None:
+    root = tmp_path / "bookworm-like"
+    _exe(root / "usr/bin/python3.14")
+    loader = _exe(root / "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+    (root / "lib64").mkdir()
+    (root / "lib64/ld-linux-x86-64.so.2").symlink_to("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+    found = find_interpreter(X86_314, _host(tmp_path, LAMBDA_WHEELS_X86_64_SYSROOT=str(root)))
+    assert isinstance(found, Interpreter) and found.command[0] == str(loader)
+
+
+@posix_only
+def test_a_sysroot_without_its_loader_is_not_run_natively(tmp_path: Path) -> None:
+    root = tmp_path / "sr"
+    _exe(root / "usr/bin/python3.14")
+    found = find_interpreter(X86_314, _host(tmp_path, LAMBDA_WHEELS_X86_64_SYSROOT=str(root)))
+    assert isinstance(found, NotFound)
+    assert "LAMBDA_WHEELS_X86_64_SYSROOT" in found.reason
+    assert "lib64/ld-linux-x86-64.so.2" in found.reason
+    assert str(root / "usr/bin/python3.14") in found.tried
+
+
+def test_a_loader_run_interpreter_gets_the_bundles_libraries_after_the_sysroots() -> None:
+    """ld.so --library-path ignores LD_LIBRARY_PATH: the bundle's lib folders join the argument,
+    after the system's, as in Lambda's LD_LIBRARY_PATH (/lib64:/usr/lib64:...:/var/task/lib)."""
+    loaded = Interpreter(
+        ("/r/lib64/ld.so", "--library-path", "/r/lib:/r/lib64", "/r/usr/bin/python3.14"),
+        (3, 14),
+        "x86_64",
+        "sysroot",
+        library_path=("/r/lib", "/r/lib64"),
+    )
+    env = probe_env(X86_314, Path("/b"), [Path("/l")])
+    assert loaded.argv(env) == (
+        "/r/lib64/ld.so",
+        "--library-path",
+        "/r/lib:/r/lib64:/b:/b/lib:/l/lib",
+        "/r/usr/bin/python3.14",
+    )
+    assert loaded.argv({}) == loaded.command
+    assert probe_command(loaded, Path("/w"), env)[:5] == [*loaded.argv(env), "-I"]
+    plain = Interpreter(("py",), (3, 14), "x86_64", "given")
+    assert plain.argv(env) == ("py",)
+
+
 def test_host_arch_spellings() -> None:
     assert Host("Windows", "AMD64", {}, Path()).arch == "x86_64"
     assert Host("Darwin", "arm64", {}, Path()).arch == "aarch64"
@@ -727,7 +814,7 @@ def test_bundle_modules_cannot_shadow_the_probe(tmp_path: Path) -> None:
     assert result.status == "passed", result.summary()
 
 
-# -- arm64 test infrastructure (tests/support/arm64_sysroot.py) ------------------------------
+# -- test infrastructure (tests/support/sysroots.py) ------------------------------------------
 
 APT_DEPENDS = """\
 python3.13-minimal
@@ -759,7 +846,7 @@ libffi8
 
 
 def test_sysroot_dependency_closure() -> None:
-    from tests.support.arm64_sysroot import closure, parse_depends
+    from tests.support.sysroots import closure, parse_depends
 
     graph = parse_depends(APT_DEPENDS)
     assert graph["libpython3.13-stdlib"] == [
@@ -781,13 +868,15 @@ def test_sysroot_dependency_closure() -> None:
 
 @pytest.mark.skipif(os.name != "posix", reason="symlinks")
 def test_sysroot_merged_usr_and_stamp(tmp_path: Path) -> None:
-    from tests.support.arm64_sysroot import RECIPE, STAMP, Suite, _merge_usr, _stamp_ok
+    from tests.support.sysroots import RECIPE, STAMP, Suite, _merge_usr, _stamp_ok
 
     (tmp_path / "usr/lib").mkdir(parents=True)
+    (tmp_path / "usr/lib64").mkdir()  # amd64's libc6 ships usr/lib64/ld-linux-x86-64.so.2
     (tmp_path / "usr/bin").mkdir()
     (tmp_path / "sbin").mkdir()  # shipped by a package: left alone
     _merge_usr(tmp_path)
     assert os.readlink(tmp_path / "lib") == os.path.join("usr", "lib")
+    assert os.readlink(tmp_path / "lib64") == os.path.join("usr", "lib64")
     assert os.readlink(tmp_path / "bin") == os.path.join("usr", "bin")
     assert not (tmp_path / "sbin").is_symlink()
     suite = Suite("bookworm", "3.11")
@@ -795,9 +884,22 @@ def test_sysroot_merged_usr_and_stamp(tmp_path: Path) -> None:
     assert not _stamp_ok(tmp_path, suite)
     (tmp_path / "usr/bin/python3.11").write_text("")
     (tmp_path / STAMP).write_text(json.dumps({"recipe": RECIPE, "python": "3.11"}))
-    assert _stamp_ok(tmp_path, suite)
+    assert _stamp_ok(tmp_path, suite)  # a stamp from before the sid sysroots: arm64
+    assert not _stamp_ok(tmp_path, Suite("bookworm", "3.11", "amd64"))
     (tmp_path / STAMP).write_text(json.dumps({"recipe": RECIPE - 1, "python": "3.11"}))
     assert not _stamp_ok(tmp_path, suite)
+
+
+def test_the_test_setup_provides_python314_for_both_architectures() -> None:
+    from tests.support.sysroots import SUITES, apt_options
+
+    assert {(s.name, s.python, s.wheel_arch) for s in SUITES} >= {
+        ("sid", "3.14", "x86_64"),
+        ("sid", "3.14", "aarch64"),
+    }
+    amd64 = [s.arch for s in SUITES if s.python == "3.14"]
+    assert amd64.index("amd64") < amd64.index("arm64")  # its CPython compiles arm64's stdlib
+    assert "-oAPT::Architecture=amd64" in apt_options(Path("/apt"), "amd64")
 
 
 @needs_host_target

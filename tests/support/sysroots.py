@@ -1,36 +1,51 @@
-"""Prepare emulated arm64 interpreters for the tests: qemu-user-static and aarch64 CPython sysroots.
+"""Prepare the tests' target interpreters: Debian CPython sysroots, and qemu for arm64.
 
-Run ``python tests/support/arm64_sysroot.py`` (``make test-setup`` does). It
+Run ``python tests/support/sysroots.py`` (``make test-setup`` does). It
 
 1. makes sure ``qemu-aarch64-static`` is on PATH: when it is not and we are root on a Debian-like
    host, ``apt-get install -y qemu-user-static`` (after ``apt-get update`` when apt knows no
    candidate);
-2. builds one sysroot per entry of :data:`SUITES` under ``<cache>/arm64-sysroot/<suite>``:
-   Debian's aarch64 ``pythonX.Y-minimal`` + ``libpythonX.Y-stdlib`` and their library dependency
-   closure (``apt-cache depends --recurse``, minus :data:`NOT_NEEDED`), fetched with
-   ``apt-get download`` and unpacked with ``dpkg-deb -x``; then byte-compiles its standard
-   library (with a host CPython of the same minor version when there is one: seconds instead of
-   ~45 s under qemu) and checks that ``qemu-aarch64-static -L <sysroot> python`` imports ssl,
-   ctypes, sqlite3, decimal.
+2. builds one sysroot per entry of :data:`SUITES` under ``<cache>/<arch>-sysroot/<suite>``
+   (``arm64-sysroot/bookworm``, ``x86_64-sysroot/sid``, ...): Debian's ``pythonX.Y-minimal`` +
+   ``libpythonX.Y-stdlib`` for that architecture and their library dependency closure
+   (``apt-cache depends --recurse``, minus :data:`NOT_NEEDED`), fetched with ``apt-get
+   download`` and unpacked with ``dpkg-deb -x``; then byte-compiles its standard library (with
+   any CPython of the same minor version that runs here, found as lambda-wheels finds a bytecode
+   compiler: seconds natively instead of ~45 s under qemu) and checks that the sysroot's
+   interpreter imports ssl, ctypes, sqlite3, decimal, ... the way lambda-wheels runs it.
 
-apt runs with a private configuration under ``<cache>/apt/<suite>`` (its own sources list,
-package lists, cache and an empty dpkg status, ``APT::Architecture=arm64``): the host's dpkg
-architectures and apt lists stay untouched (no ``dpkg --add-architecture``), the same recipe
-works for a Debian release other than the host's (trixie for CPython 3.13 on a bookworm host),
-and no root is needed for this step. Measured here (2 cores): bookworm/3.11 = 29 packages,
-12.5 MB of .deb; trixie/3.13 = 21 packages, 14 MB; each sysroot ~75 MB unpacked; the first
-preparation takes 14-25 s for both, later runs ~0.1 s (a stamp file per sysroot). Installing
-qemu-user-static took ~10 s.
+How lambda-wheels runs a sysroot's interpreter (``core/interpreters.py``): a foreign architecture
+under ``qemu-aarch64-static -cpu neoverse-n1 -L <sysroot>``; the host's own architecture through
+the sysroot's loader, ``<sysroot>/lib64/ld-linux-x86-64.so.2 --library-path
+<sysroot>/lib/x86_64-linux-gnu:<sysroot>/usr/lib/x86_64-linux-gnu <sysroot>/usr/bin/python3.14``,
+because sid's glibc (2.43) is newer than a Debian 12 host's (2.36): the host's loader refuses the
+binary (``GLIBC_2.38 not found``). CPython finds its prefix from ``argv[0]``: no ``PYTHONHOME``.
 
-The sysroots' glibc (2.36 bookworm, 2.41 trixie) is newer than Lambda's (2.26 / 2.34): these
-interpreters prove that binaries load for the architecture and Python version; the audit checks
-glibc symbol versions.
+No CPython 3.14 is packaged for Debian 12 or 13 and none is on pyenv here, so python3.14 comes
+from Debian's unstable suite (sid) for amd64 and arm64: ``python3.14`` 3.14.10-1 there when this
+was written. sid moves: when it drops python3.14, point the suite at ``forky`` (Debian 14
+testing) or at snapshot.debian.org via ``LAMBDA_WHEELS_DEBIAN_MIRROR``.
+
+apt runs with a private configuration under ``<cache>/apt/<arch>-<suite>`` (its own sources
+list, package lists, cache and an empty dpkg status, ``APT::Architecture=<arch>``): the host's
+dpkg architectures and apt lists stay untouched (no ``dpkg --add-architecture``), the same recipe
+works for a Debian release other than the host's (trixie for CPython 3.13 and sid for 3.14 on a
+bookworm host), and no root is needed for this step. Measured here (2 cores): bookworm/3.11 = 29
+packages, 12.5 MB of .deb; trixie/3.13 = 21 packages, 14 MB; sid/3.14 = 22 packages, 16 MB
+(amd64) and 15 MB (arm64); each sysroot ~75 MB unpacked; the first preparation takes 14-25 s
+for bookworm + trixie and ~20 s for both sid sysroots, later runs ~0.1 s (a stamp file per
+sysroot). Installing qemu-user-static took ~10 s.
+
+The sysroots' glibc (2.36 bookworm, 2.41 trixie, 2.43 sid) is newer than Lambda's (2.26 / 2.34):
+these interpreters prove that binaries load for the architecture and Python version; the audit
+checks glibc symbol versions.
 
 ``<cache>`` is ``$LAMBDA_WHEELS_TEST_CACHE``, else ``$XDG_CACHE_HOME/lambda-wheels-tests``
 (``~/.cache/...``); it lives outside the work tree so CI's fresh clones reuse it. Exit status:
 0 when ready; on failure 1 when ``CI=true`` or ``--strict`` (setup must fail loudly there), else
-0 after printing why the arm64 tests will be skipped. ``--print-env`` prints the
-``LAMBDA_WHEELS_ARM64_SYSROOT=...`` line that makes ``lambda-wheels smoke`` use the sysroots.
+0 after printing which tests will be skipped. ``--print-env`` prints the
+``LAMBDA_WHEELS_ARM64_SYSROOT=...`` and ``LAMBDA_WHEELS_X86_64_SYSROOT=...`` lines that make
+``lambda-wheels smoke`` and ``build`` (bytecode) use the sysroots.
 """
 
 from __future__ import annotations
@@ -46,27 +61,53 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-#: Bump when the recipe changes: existing sysroots with another value are rebuilt.
+from lambda_wheels_cdk.core.interpreters import (
+    SYSROOT_ENV,
+    Compiler,
+    Host,
+    find_compiler,
+    sysroot_interpreter,
+)
+from lambda_wheels_cdk.core.runtimes import LAMBDA_ARCH, WheelArch
+
+#: Bump when the recipe changes: existing sysroots with another value are rebuilt. (Worktrees of
+#: older commits share the cache: a bump makes them rebuild too.)
 RECIPE = 2
 QEMU = "qemu-aarch64-static"
 STAMP = ".lambda-wheels-sysroot.json"
 MIRROR = os.environ.get("LAMBDA_WHEELS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
+#: Debian architecture name -> wheel architecture.
+DEBIAN_ARCH: Mapping[str, WheelArch] = {"arm64": "aarch64", "amd64": "x86_64"}
+
 
 @dataclass(frozen=True)
 class Suite:
-    """A Debian release and the CPython minor version whose aarch64 build it provides."""
+    """A Debian release, the CPython minor version it provides, and the Debian architecture."""
 
     name: str
     python: str
+    arch: str = "arm64"
 
     @property
     def roots(self) -> tuple[str, ...]:
         return (f"python{self.python}-minimal", f"libpython{self.python}-stdlib", *LAMBDA_LIBS)
+
+    @property
+    def wheel_arch(self) -> WheelArch:
+        return DEBIAN_ARCH[self.arch]
+
+    @property
+    def python_tuple(self) -> tuple[int, int]:
+        major, minor = self.python.split(".")
+        return int(major), int(minor)
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.arch} (CPython {self.python})"
 
 
 #: Libraries Lambda's OS provides that manylinux wheels may link without bundling them
@@ -75,8 +116,15 @@ class Suite:
 LAMBDA_LIBS = ("libc6", "libgcc-s1", "libstdc++6", "zlib1g")
 
 
-#: Debian 12 ships CPython 3.11, Debian 13 CPython 3.13 (packages.debian.org).
-SUITES: tuple[Suite, ...] = (Suite("bookworm", "3.11"), Suite("trixie", "3.13"))
+#: Debian 12 ships CPython 3.11, Debian 13 CPython 3.13, unstable (sid) CPython 3.14
+#: (packages.debian.org). The amd64 sid sysroot comes before the arm64 one: its CPython, run
+#: natively through its loader, compiles the arm64 one's standard library.
+SUITES: tuple[Suite, ...] = (
+    Suite("bookworm", "3.11"),
+    Suite("trixie", "3.13"),
+    Suite("sid", "3.14", "amd64"),
+    Suite("sid", "3.14", "arm64"),
+)
 
 #: Dependencies an import test does not need (configuration, data and Arch: all packages that
 #: pull in debconf, perl, ...). Everything else in the closure is unpacked.
@@ -100,7 +148,7 @@ CHECK_IMPORTS = "ssl, ctypes, sqlite3, decimal, lzma, bz2, zlib, hashlib, json, 
 
 
 class SetupError(RuntimeError):
-    """Preparing the emulated interpreters failed; the message says why and what to do."""
+    """Preparing the interpreters failed; the message says why and what to do."""
 
 
 @dataclass
@@ -109,22 +157,33 @@ class Report:
 
     cache_dir: Path
     qemu: str | None = None
-    sysroots: dict[str, Path] = field(default_factory=dict)  # "3.11" -> sysroot
+    #: (wheel architecture, "X.Y") -> sysroot
+    sysroots: dict[tuple[WheelArch, str], Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def sysroot_dir(self) -> Path:
-        return self.cache_dir / "arm64-sysroot"
+    def sysroot_dir(self, arch: WheelArch = "aarch64") -> Path:
+        """The folder of ``arch`` sysroots (a value for :data:`SYSROOT_ENV`)."""
+        return self.cache_dir / f"{LAMBDA_ARCH[arch]}-sysroot"
 
     @property
     def ready(self) -> bool:
-        return self.qemu is not None and bool(self.sysroots)
+        """arm64 emulation works: qemu and at least one aarch64 sysroot."""
+        return self.qemu is not None and any(arch == "aarch64" for arch, _ in self.sysroots)
+
+    def environ(self) -> dict[str, str]:
+        """The sysroot variables that point lambda-wheels at these sysroots."""
+        return {SYSROOT_ENV[arch]: str(self.sysroot_dir(arch)) for arch in SYSROOT_ENV}
+
+    def host(self, base: Host | None = None) -> Host:
+        """``base`` (default: this host) with :meth:`environ` in its environment."""
+        base = Host.current() if base is None else base
+        return replace(base, environ={**base.environ, **self.environ()})
 
     def describe(self) -> str:
         lines = [f"qemu: {self.qemu or 'missing'}"]
-        for version, root in sorted(self.sysroots.items()):
-            lines.append(f"aarch64 CPython {version}: {root}/usr/bin/python{version}")
+        for (arch, version), root in sorted(self.sysroots.items()):
+            lines.append(f"{arch} CPython {version}: {root}/usr/bin/python{version}")
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"time {k}: {v:.1f} s" for k, v in self.timings.items()]
         return "\n".join(lines)
@@ -136,18 +195,6 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
         return Path(given)
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lambda-wheels-tests"
-
-
-def ensure_sysroot(cache_dir: Path | None = None) -> Path | None:
-    """Prepare qemu and the sysroots; return the folder of sysroots (a value for
-    ``LAMBDA_WHEELS_ARM64_SYSROOT``), or ``None`` when arm64 emulation is not available here
-    (the reasons are printed to stderr)."""
-    report = prepare(cache_dir or default_cache_dir())
-    if not report.ready:
-        for problem in report.problems:
-            print(f"arm64 setup: {problem}", file=sys.stderr)
-        return None
-    return report.sysroot_dir
 
 
 def prepare(
@@ -163,7 +210,7 @@ def prepare(
         cache_dir: where the sysroots and apt's private state live.
         install_qemu: install qemu-user-static with apt-get when missing (root only).
         build: build missing sysroots (network); when false only report what is there.
-        suites: the Debian releases to build sysroots from.
+        suites: the Debian releases and architectures to build sysroots from.
     """
     report = Report(cache_dir)
     started = time.monotonic()
@@ -176,9 +223,11 @@ def prepare(
     elif report.qemu is None:
         report.problems.append(f"{QEMU} is not on PATH ({_qemu_hint()})")
     report.timings["qemu"] = time.monotonic() - started
-    report.sysroot_dir.mkdir(parents=True, exist_ok=True)
-    with _lock(report.sysroot_dir / ".lock"):
-        _prepare_sysroots(report, cache_dir, build=build, suites=suites)
+    for suite in suites:
+        folder = report.sysroot_dir(suite.wheel_arch)
+        folder.mkdir(parents=True, exist_ok=True)
+        with _lock(folder / ".lock"):
+            _prepare_sysroot(report, cache_dir, suite, build=build)
     return report
 
 
@@ -191,26 +240,23 @@ def _lock(path: Path) -> contextlib.AbstractContextManager[object]:
     return FileLock(str(path), timeout=1800)
 
 
-def _prepare_sysroots(
-    report: Report, cache_dir: Path, *, build: bool, suites: Sequence[Suite]
-) -> None:
-    for suite in suites:
-        started = time.monotonic()
-        root = report.sysroot_dir / suite.name
-        try:
-            if _stamp_ok(root, suite):
-                report.sysroots[suite.python] = root
-            elif not build:
-                report.problems.append(
-                    f"no {suite.name} sysroot for aarch64 CPython {suite.python} at {root}; "
-                    "run `make test-setup` (python tests/support/arm64_sysroot.py)"
-                )
-            else:
-                build_sysroot(suite, root, cache_dir / "apt" / suite.name, qemu=report.qemu)
-                report.sysroots[suite.python] = root
-        except SetupError as exc:
-            report.problems.append(f"{suite.name} / CPython {suite.python}: {exc}")
-        report.timings[f"sysroot {suite.name}"] = time.monotonic() - started
+def _prepare_sysroot(report: Report, cache_dir: Path, suite: Suite, *, build: bool) -> None:
+    started = time.monotonic()
+    root = report.sysroot_dir(suite.wheel_arch) / suite.name
+    try:
+        if _stamp_ok(root, suite):
+            report.sysroots[(suite.wheel_arch, suite.python)] = root
+        elif not build:
+            report.problems.append(
+                f"no {suite} sysroot at {root}; run `make test-setup` "
+                "(python tests/support/sysroots.py)"
+            )
+        else:
+            build_sysroot(suite, root, cache_dir / "apt" / f"{suite.arch}-{suite.name}", report)
+            report.sysroots[(suite.wheel_arch, suite.python)] = root
+    except SetupError as exc:
+        report.problems.append(f"{suite}: {exc}")
+    report.timings[f"sysroot {suite.name}/{suite.arch}"] = time.monotonic() - started
 
 
 # -- qemu ------------------------------------------------------------------------------------
@@ -247,12 +293,16 @@ def _stamp_ok(root: Path, suite: Suite) -> bool:
         return False
     python = root / "usr" / "bin" / f"python{suite.python}"
     return (
-        stamp.get("recipe") == RECIPE and stamp.get("python") == suite.python and python.is_file()
+        stamp.get("recipe") == RECIPE
+        and stamp.get("python") == suite.python
+        and stamp.get("arch", "arm64") == suite.arch  # stamps before sid: arm64 only
+        and python.is_file()
     )
 
 
-def apt_options(apt_dir: Path) -> list[str]:
-    """apt options that confine apt to ``apt_dir`` and make arm64 its only architecture."""
+def apt_options(apt_dir: Path, arch: str = "arm64") -> list[str]:
+    """apt options that confine apt to ``apt_dir`` and make ``arch`` (Debian's name) its only
+    architecture."""
     return [
         f"-oDir::Etc::sourcelist={apt_dir / 'sources.list'}",
         "-oDir::Etc::sourceparts=-",
@@ -260,8 +310,8 @@ def apt_options(apt_dir: Path) -> list[str]:
         f"-oDir::State::Lists={apt_dir / 'lists'}",
         f"-oDir::State::status={apt_dir / 'status'}",
         f"-oDir::Cache={apt_dir / 'cache'}",
-        "-oAPT::Architecture=arm64",
-        "-oAPT::Architectures::=arm64",
+        f"-oAPT::Architecture={arch}",
+        f"-oAPT::Architectures::={arch}",
         "-oDebug::NoLocking=1",
         "-oAcquire::Languages=none",
         *(["-oAPT::Sandbox::User=root"] if _is_root() else []),
@@ -326,8 +376,11 @@ def closure(graph: Mapping[str, list[list[str]]], roots: Iterable[str]) -> list[
     return sorted(needed)
 
 
-def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) -> None:
-    """Download, unpack, byte-compile and check one sysroot; replaces ``root`` atomically."""
+def build_sysroot(suite: Suite, root: Path, apt_dir: Path, report: Report) -> None:
+    """Download, unpack, byte-compile and check one sysroot; replaces ``root`` atomically.
+
+    ``report`` names the sysroots built so far (a CPython among them may compile this one's
+    standard library)."""
     for tool in ("apt-get", "apt-cache", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise SetupError(f"{tool} not found: building a sysroot needs a Debian-like host")
@@ -339,7 +392,7 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) 
     (apt_dir / "sources.list").write_text(
         f"deb [signed-by={KEYRING}] {MIRROR} {suite.name} main\n", encoding="utf-8"
     )
-    opts = apt_options(apt_dir)
+    opts = apt_options(apt_dir, suite.arch)
     _run(["apt-get", *opts, "-qq", "update"])
     depends = _run(
         [
@@ -360,7 +413,7 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) 
     root.parent.mkdir(parents=True, exist_ok=True)
     scratch = root.parent.parent / "staging"  # same file system (rename), not among sysroots
     scratch.mkdir(exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{suite.name}-", dir=scratch))
+    staging = Path(tempfile.mkdtemp(prefix=f"{suite.name}-{suite.arch}-", dir=scratch))
     try:
         debs = staging / "debs"
         tree = staging / "root"
@@ -379,15 +432,20 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) 
         python = tree / "usr" / "bin" / f"python{suite.python}"
         if not python.is_file():
             raise SetupError(f"{python.name} is not in the unpacked packages")
-        _compile_stdlib(tree, suite, qemu)
-        if qemu is not None:  # the CPU smoke uses for Lambda's Graviton2 (EMULATOR_CPU)
-            emulated = [qemu, "-cpu", "neoverse-n1", "-L", str(tree), str(python)]
-            _run([*emulated, "-I", "-S", "-c", f"import {CHECK_IMPORTS}"], timeout=300)
+        host = _host_with(report, suite, tree)
+        _compile_stdlib(tree, suite, host)
+        # run as lambda-wheels runs it: its loader natively, or qemu -cpu neoverse-n1 -L
+        runner = sysroot_interpreter(suite.python_tuple, suite.wheel_arch, host)
+        if runner is not None:
+            _run([*runner.command, "-I", "-S", "-c", f"import {CHECK_IMPORTS}"], timeout=300)
+        elif suite.wheel_arch == host.arch:
+            raise SetupError(f"no loader {tree}/lib64 or lib/ld-linux-*.so.* in the packages")
         size = sum(f.stat().st_size for f in debs.glob("*.deb"))
         stamp = {
             "recipe": RECIPE,
             "suite": suite.name,
             "python": suite.python,
+            "arch": suite.arch,
             "mirror": MIRROR,
             "packages": versions,
             "deb_bytes": size,
@@ -404,47 +462,40 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) 
 
 def _merge_usr(tree: Path) -> None:
     """Recreate the merged-/usr symlinks (``/lib -> usr/lib`` ...) that base-files makes on a real
-    system: the ELF interpreter of Debian's binaries is ``/lib/ld-linux-aarch64.so.1``."""
-    for name in ("bin", "sbin", "lib"):
+    system: the ELF interpreter of Debian's binaries is ``/lib/ld-linux-aarch64.so.1`` (arm64) or
+    ``/lib64/ld-linux-x86-64.so.2`` (amd64)."""
+    for name in ("bin", "sbin", "lib", "lib64"):
         top, usr = tree / name, tree / "usr" / name
         if usr.is_dir() and not top.exists() and not top.is_symlink():
             top.symlink_to(Path("usr") / name)
 
 
-def _compile_stdlib(tree: Path, suite: Suite, qemu: str | None) -> None:
+def _host_with(report: Report, suite: Suite, tree: Path) -> Host:
+    """This host with the sysroot variables pointing at the sysroots built so far, and ``tree``
+    (the sysroot being built) first for its architecture."""
+    host = report.host()
+    variable = SYSROOT_ENV[suite.wheel_arch]
+    environ = {**host.environ, variable: os.pathsep.join([str(tree), host.environ[variable]])}
+    return replace(host, environ=environ)
+
+
+def _compile_stdlib(tree: Path, suite: Suite, host: Host) -> None:
     """Write the standard library's ``.pyc`` files (Debian's packages ship none; its postinst
-    compiles them): without them each emulated start re-compiles what it imports."""
+    compiles them): without them each start re-compiles what it imports.
+
+    The compiler is any CPython of the suite's version that runs here, found as lambda-wheels
+    finds a bytecode compiler (:func:`find_compiler`: PATH, pyenv, uv, then sysroots: this one
+    or another architecture's through its loader, else this one under qemu). A plain executable
+    compiles in parallel; a loader- or qemu-run one cannot (``compileall -j`` re-executes
+    ``sys.executable``, which only its loader or qemu can start)."""
     stdlib = tree / "usr" / "lib" / f"python{suite.python}"
     exclude = r"[/\\](test|idlelib|tkinter|turtledemo|lib2to3|ensurepip|pydoc_data)[/\\]"
-    host = _host_python(suite.python)
-    if host is not None:
-        command = [host, "-I", "-m", "compileall", "-q", "-j0", "-x", exclude, str(stdlib)]
-    elif qemu is not None:  # multiprocessing cannot re-exec itself under qemu: no -j
-        python = str(tree / "usr" / "bin" / f"python{suite.python}")
-        command = [qemu, "-L", str(tree), python, "-I", "-m", "compileall", "-q"]
-        command += ["-x", exclude, str(stdlib)]
-    else:
+    found = find_compiler(suite.python_tuple, host=host)
+    if not isinstance(found, Compiler):
         return
-    _run(command, check=False, timeout=900)  # a few files may not compile: that is fine
-
-
-def _host_python(version: str) -> str | None:
-    """A native CPython ``version`` (its bytecode format is the target's: same magic number)."""
-    if "{}.{}".format(*sys.version_info[:2]) == version:
-        return sys.executable
-    try:
-        from lambda_wheels_cdk.core.interpreters import Interpreter, find_interpreter
-        from lambda_wheels_cdk.core.target import Target
-    except ImportError:
-        return None
-    import platform
-
-    try:
-        target = Target.for_runtime(f"python{version}", platform.machine())
-    except ValueError:
-        return None
-    found = find_interpreter(target)
-    return found.command[0] if isinstance(found, Interpreter) else None
+    parallel = ["-j0"] if len(found.command) == 1 else []
+    command = [*found.command, "-I", "-m", "compileall", "-q", *parallel, "-x", exclude]
+    _run([*command, str(stdlib)], check=False, timeout=900)  # a few files may not compile
 
 
 def _is_root() -> bool:
@@ -484,26 +535,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=None, help="default: see module doc")
     parser.add_argument("--strict", action="store_true", help="fail when not ready (CI=true)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install qemu")
-    parser.add_argument("--print-env", action="store_true", help="print the sysroot variable")
+    parser.add_argument("--print-env", action="store_true", help="print the sysroot variables")
     args = parser.parse_args(argv)
     strict = args.strict or os.environ.get("CI", "").lower() == "true"
     cache = args.cache_dir or default_cache_dir()
     started = time.monotonic()
     report = prepare(cache, install_qemu=not args.no_install)
     took = time.monotonic() - started
+    complete = report.ready and not report.problems
     if args.print_env:
-        print(f"LAMBDA_WHEELS_ARM64_SYSROOT={report.sysroot_dir}")
-        return 0 if report.ready or not strict else 1
-    print(f"arm64 test setup ({took:.1f} s):")
+        for name, value in sorted(report.environ().items()):
+            print(f"{name}={value}")
+        return 0 if complete or not strict else 1
+    print(f"test interpreters setup ({took:.1f} s):")
     print("  " + report.describe().replace("\n", "\n  "))
-    if report.ready and not report.problems:
+    if complete:
         return 0
     if report.ready:
-        print("arm64 tests run with the sysroots above; the others are skipped.")
-        return 1 if strict else 0
-    print(
-        "arm64 emulation is NOT available: the arm64 smoke tests will be skipped.", file=sys.stderr
-    )
+        print("the tests run with the sysroots above; the others' tests are skipped.")
+    else:
+        print(
+            "arm64 emulation is NOT available: the arm64 smoke tests will be skipped.",
+            file=sys.stderr,
+        )
     if strict:
         print("CI=true (or --strict): failing.", file=sys.stderr)
         return 1
