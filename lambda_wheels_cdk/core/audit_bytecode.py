@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 #: Bytecode magic numbers of each CPython release's final version (the first two bytes of
 #: ``importlib.util.MAGIC_NUMBER``, little-endian). Source: CPython's
 #: ``Lib/importlib/_bootstrap_external.py``; verified here with pyenv's 3.9.18, 3.10.13,
-#: 3.11.7, 3.12.1 and 3.13.0. A version missing here is checked by its file name only.
+#: 3.11.7, 3.12.1 and 3.13.0, and Debian sid's 3.14.10 (tests/e2e/test_bytecode.py checks each
+#: interpreter the test setup has). A version missing here is checked by its file name only.
 PYC_MAGIC: Final[Mapping[tuple[int, int], int]] = MappingProxyType(
-    {(3, 9): 3425, (3, 10): 3439, (3, 11): 3495, (3, 12): 3531, (3, 13): 3571}
+    {(3, 9): 3425, (3, 10): 3439, (3, 11): 3495, (3, 12): 3531, (3, 13): 3571, (3, 14): 3627}
 )
 #: How many bytes of a ``.pyc`` or a ``bin/`` script the collector keeps for these rules.
 HEAD_BYTES: Final = 256

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lambda_wheels_cdk.core.audit_bytecode import PYC_MAGIC
 from lambda_wheels_cdk.core.bundle import (
     BuildOptions,
     BundleCache,
@@ -24,6 +25,7 @@ from lambda_wheels_cdk.core.bundle import (
     layer_layout,
 )
 from lambda_wheels_cdk.core.interpreters import Interpreter
+from lambda_wheels_cdk.core.runtimes import RUNTIMES
 from lambda_wheels_cdk.core.sources import from_list
 from lambda_wheels_cdk.core.target import Target
 from lambda_wheels_cdk.core.tree import digest_files, iter_files
@@ -267,3 +269,22 @@ def test_a_layer_for_two_versions_holds_each_versions_bytecode_in_its_folder(
         assert from_pyc >= 1
         assert compiled == []
     shutil.rmtree(out)
+
+
+@pytest.mark.parametrize("runtime", sorted(RUNTIMES))
+def test_the_audits_magic_table_matches_each_targets_interpreter(
+    runtime: str, native_python: Require
+) -> None:
+    """The audit's pyc-version rule trusts PYC_MAGIC: each entry must be what the real CPython
+    of that minor writes (pyenv's 3.9-3.13, Debian sid's 3.14 through its own loader)."""
+    target = Target.for_runtime(runtime, "x86_64")
+    python = native_python(target)
+    proc = subprocess.run(
+        [*python.command, "-I", "-c", "import importlib.util as u; print(u.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    magic = int.from_bytes(bytes.fromhex(proc.stdout.strip())[:2], "little")
+    assert PYC_MAGIC[target.python] == magic
