@@ -31,13 +31,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambda_wheels_cdk.core.index_proxy import (
+from lambda_wheels_cdk.index.view import (
     FilteringIndexView,
     uv_superset_platform,
     with_no_proxy,
 )
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.target.target import Target
 
 REQUIREMENTS = ("greenlet", "shapely", "pandas", "numpy")
 PYPI = "https://pypi.org/simple"

@@ -3,7 +3,7 @@
 Builds numpy + pandas + pyarrow for python3.12/x86_64 (~270 MB unzipped, ~4,000 files, ~100
 ELF files, among them pyarrow's 50 MB libarrow) with uv into a temporary folder, then audits it
 several times and prints the throughput of each run: unzipped bytes of the tree divided by wall
-time of :func:`lambda_wheels_cdk.core.audit.audit`. ``--zip`` also measures the same tree as a
+time of :func:`lambda_wheels_cdk.audit.engine.audit`. ``--zip`` also measures the same tree as a
 deflated zip (ELF members are unzipped up to their dynamic segment, which sits near the end of
 a library: unzipping is most of that run's time).
 
@@ -27,8 +27,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from lambda_wheels_cdk.core.audit import audit
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import audit
+from lambda_wheels_cdk.target.target import Target
 
 PACKAGES = ("numpy", "pandas", "pyarrow")
 TARGET = Target.for_runtime("python3.12", "x86_64")

@@ -39,10 +39,10 @@ from bench_util import (
 )
 from packaging.utils import canonicalize_name
 
-from lambda_wheels_cdk.core import sources
-from lambda_wheels_cdk.core.audit import audit
-from lambda_wheels_cdk.core.bundle import BuildOptions, BundleCache, build_bundle
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import audit
+from lambda_wheels_cdk.build.pipeline import BuildOptions, BundleCache, build_bundle
+from lambda_wheels_cdk.inputs import sources
+from lambda_wheels_cdk.target.target import Target
 
 #: The issue's dependency sets, smallest first.
 SETS: dict[str, tuple[str, ...]] = {

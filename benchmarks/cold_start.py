@@ -51,8 +51,8 @@ from bench_util import (
     tree_bytes,
 )
 
-from lambda_wheels_cdk.core.interpreters import Interpreter, find_interpreter
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.smoke.interpreters import Interpreter, find_interpreter
+from lambda_wheels_cdk.target.target import Target
 
 SETS: dict[str, tuple[tuple[str, ...], str]] = {
     "small": (("requests",), "requests"),

@@ -10,10 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .core.target import Target
 from .errors import LambdaWheelsError
-
-__version__ = "0.1.0"
+from .target.target import Target
+from .version import __version__
 
 #: Public names that live in modules importing aws_cdk: loaded on first access.
 _LAZY: dict[str, str] = {

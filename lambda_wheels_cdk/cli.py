@@ -22,13 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .core.events import plain_text
-from .core.target import Target
 from .errors import LambdaWheelsError
+from .events import plain_text
+from .target.target import Target
+from .version import __version__
 
 if TYPE_CHECKING:
-    from .core.outdir import Protected
+    from .build.outdir import Protected
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -80,7 +80,7 @@ def _run_tags(args: argparse.Namespace) -> int:
 
 def uv_platform_caveat(target: Target) -> str:
     """What plain uv loses for a target whose glibc uv cannot name (Amazon Linux 2)."""
-    from .core.index_proxy import uv_superset_platform
+    from .index.view import uv_superset_platform
 
     uv_glibc = target.uv_platform.rsplit("_", 2)[-2:]
     first_lost = f"manylinux_{uv_glibc[0]}_{int(uv_glibc[1]) + 1}"
@@ -260,13 +260,13 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .core import sources
-    from .core.archive import write_zip
-    from .core.bundle import BuildOptions, build_bundle, build_layer
-    from .core.events import Progress, counted, human_size
-    from .core.paths import absolute_find_links
-    from .core.tree import DEFAULT_EXCLUDES
+    from .build.archive import write_zip
+    from .build.pipeline import BuildOptions, build_bundle, build_layer
     from .errors import UsageError
+    from .events import Progress, counted, human_size
+    from .inputs import sources
+    from .inputs.paths import absolute_find_links
+    from .tree import DEFAULT_EXCLUDES
 
     targets = list(dict.fromkeys(Target.for_runtime(r, args.arch) for r in args.runtime))
     target = targets[0]
@@ -374,7 +374,7 @@ def _staging(zipped: Path | None) -> Iterator[Path | None]:
     if zipped is None:
         yield None
         return
-    from .core import tree
+    from . import tree
 
     folder = tree.temp_sibling(zipped, "zip")
     try:
@@ -387,9 +387,9 @@ def _check_zip(zipped: Path, args: argparse.Namespace, excludes: Sequence[str]) 
     """Refuse a ``--zip`` path that is not ours to write, or that the next build would copy."""
     import os
 
-    from .core.archive import check_zip_output
-    from .core.tree import matches_exclude
+    from .build.archive import check_zip_output
     from .errors import UsageError
+    from .tree import matches_exclude
 
     check_zip_output(zipped, force=args.force)
     if args.source:
@@ -408,7 +408,7 @@ def _input_paths(args: argparse.Namespace, find_links: Sequence[str]) -> list[Pr
     """The local files and folders a build reads, which its output folder must not replace."""
     from pathlib import Path
 
-    from .core.outdir import Protected
+    from .build.outdir import Protected
 
     named = [("the -r file", args.requirements), ("the --project folder", args.project)]
     named += [("the --find-links folder", link) for link in find_links if "://" not in link]
@@ -451,7 +451,7 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run_audit(args: argparse.Namespace) -> int:
-    from .core.audit import audit
+    from .audit.engine import audit
 
     target = Target.for_runtime(args.runtime, args.arch)
     report = audit(args.path, target, layers=args.layer, kind=args.kind)
@@ -538,9 +538,9 @@ def _run_smoke(args: argparse.Namespace) -> int:
     import shlex
     from pathlib import Path
 
-    from .core.interpreters import Interpreter
-    from .core.smoke import DEFAULT_TIMEOUT, smoke
     from .errors import InputError, UsageError
+    from .smoke.interpreters import Interpreter
+    from .smoke.runner import DEFAULT_TIMEOUT, smoke
 
     target = Target.for_runtime(args.runtime, args.arch)
     event = None
@@ -658,13 +658,16 @@ def _main(argv: Sequence[str] | None, today: date) -> int:
 
 
 def _warn_if_deprecated(args: argparse.Namespace, today: date) -> None:
-    """A ``warning:`` line on stderr when Lambda has deprecated ``--runtime`` (never a failure)."""
-    from .core.runtimes import lifecycle_warning
+    """A ``warning:`` line on stderr for each ``--runtime`` Lambda has deprecated (never a
+    failure). ``build --layer`` takes several runtimes."""
+    from .target.runtimes import lifecycle_warning
 
-    runtime = getattr(args, "runtime", None)
-    warning = lifecycle_warning(runtime.strip().lower(), today) if runtime else None
-    if warning:
-        print(f"lambda-wheels {args.command}: warning: {warning}", file=sys.stderr)
+    given = getattr(args, "runtime", None) or []
+    runtimes = [given] if isinstance(given, str) else list(given)
+    for runtime in dict.fromkeys(r.strip().lower() for r in runtimes):
+        warning = lifecycle_warning(runtime, today)
+        if warning:
+            print(f"lambda-wheels {args.command}: warning: {warning}", file=sys.stderr)
 
 
 def _discard_output() -> None:

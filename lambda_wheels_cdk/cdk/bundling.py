@@ -25,9 +25,9 @@ from typing import Any, Literal, Optional, Union, cast
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
-from ..core import sources
-from ..core.bundle import (
+from ..build.pipeline import (
     BundleCache,
     DependencyBuild,
     assemble_function,
@@ -40,12 +40,13 @@ from ..core.bundle import (
     layer_bytecode,
     layer_layout,
 )
-from ..core.events import Progress, counted
-from ..core.interpreters import compiler_available as bytecode_available
-from ..core.paths import find_path
-from ..core.target import Target
-from ..core.tree import digest_files, source_files
 from ..errors import InputError, LambdaWheelsError
+from ..events import Progress, counted
+from ..inputs import sources
+from ..inputs.paths import find_path
+from ..smoke.interpreters import compiler_available as bytecode_available
+from ..target.target import Target
+from ..tree import digest_files, source_files
 from .hooks import STAGES, Stage, commands_of, run_commands, secret_values
 from .options import WheelBundlingOptions
 
@@ -101,7 +102,7 @@ def resolve_input(
 
     ``None`` auto-detects in ``entry``; a string is a file or folder path, and a list of
     strings an inline requirement list. Relative paths (also those inside an inline list) are
-    looked up in ``bases`` in order (:func:`~lambda_wheels_cdk.core.paths.find_path`).
+    looked up in ``bases`` in order (:func:`~lambda_wheels_cdk.inputs.paths.find_path`).
 
     Raises:
         InputError: the path exists in none of ``bases`` (every absolute path tried is named).
@@ -346,13 +347,12 @@ class WheelLocalBundling:
 
     def _smoke(self, out: Path, progress: Progress) -> None:
         """Import the bundle under the target's CPython (``smoke=True``)."""
-        from ..core.smoke import smoke
         from ..errors import SmokeError
-        from .function import _staged_dir
+        from ..smoke.runner import smoke
 
         for target in self.targets:
             if self.kind == "function":
-                layer_dirs = [d for d in map(_staged_dir, self.layers) if d is not None]
+                layer_dirs = [d for d in map(staged_dir, self.layers) if d is not None]
                 module = self.handler.rsplit(".", 1)[0] if self.handler else None
                 result = smoke(out, target, layers=layer_dirs, modules=[module] if module else [])
             else:
@@ -443,3 +443,15 @@ def wheel_code(
 
 #: An empty folder shipped with the package: the asset source of layers with inline lists.
 EMPTY_ASSET_DIR = Path(__file__).with_name("empty_asset")
+
+
+def staged_dir(construct: Construct) -> Path | None:
+    """Where CDK staged a construct's code asset in this synth (``None`` if not staged)."""
+    asset = construct.node.try_find_child("Code")
+    path = getattr(asset, "asset_path", None)
+    if not path:
+        return None
+    staged = Path(path)
+    if not staged.is_absolute():
+        staged = Path(cdk.Stage.of(construct).asset_outdir) / staged  # type: ignore[union-attr]
+    return staged if staged.is_dir() else None

@@ -6,18 +6,24 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Optional
 
-import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IValidation
 
-from ..core.bundle import Distribution, read_distributions
-from ..core.paths import find_path, lookup_bases
-from ..core.runtimes import UNZIPPED_LIMIT_BYTES
-from ..core.target import Target
-from ..core.tree import tree_size
 from ..errors import InputError, UsageError
-from .bundling import DependencyInput, WheelLocalBundling, our_errors, resolve_input, wheel_code
+from ..inputs.paths import find_path, lookup_bases
+from ..install.dists import Distribution, read_distributions
+from ..target.runtimes import UNZIPPED_LIMIT_BYTES
+from ..target.target import Target
+from ..tree import tree_size
+from .bundling import (
+    DependencyInput,
+    WheelLocalBundling,
+    our_errors,
+    resolve_input,
+    staged_dir,
+    wheel_code,
+)
 from .options import WheelBundlingOptions
 from .target import synth_day, target_for, warn_if_deprecated
 
@@ -141,12 +147,12 @@ class PythonWheelFunction(lambda_.Function):
 
     def bundle_directories(self) -> list[Path]:
         """The staged bundle of this function, then of its PythonWheelLayers (synth only)."""
-        dirs = [_staged_dir(self)]
+        dirs = [staged_dir(self)]
         from .layer import PythonWheelLayer
 
         for layer in self._lw_layers:
             if isinstance(layer, PythonWheelLayer):
-                dirs.append(_staged_dir(layer))
+                dirs.append(staged_dir(layer))
         return [d for d in dirs if d is not None]
 
 
@@ -192,18 +198,6 @@ def _check_layer(what: str, target: Target, layer: lambda_.ILayerVersion) -> Non
         )
     if problems:
         raise UsageError(f"{what}: " + "; ".join(problems))
-
-
-def _staged_dir(construct: Construct) -> Path | None:
-    """Where CDK staged a construct's code asset in this synth (``None`` if not staged)."""
-    asset = construct.node.try_find_child("Code")
-    path = getattr(asset, "asset_path", None)
-    if not path:
-        return None
-    staged = Path(path)
-    if not staged.is_absolute():
-        staged = Path(cdk.Stage.of(construct).asset_outdir) / staged  # type: ignore[union-attr]
-    return staged if staged.is_dir() else None
 
 
 #: Sizes of staged asset folders: CDK never changes a folder once staged under its hash, and a

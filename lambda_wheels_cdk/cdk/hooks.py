@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from ..core.events import Log
-from ..core.install import redact_text
 from ..errors import CommandHookError, UsageError
+from ..events import Log
+from ..install.installers import redact_text
 
 Stage = Literal["before_bundling", "after_bundling"]
 STAGES: tuple[Stage, Stage] = ("before_bundling", "after_bundling")

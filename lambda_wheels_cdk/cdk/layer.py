@@ -9,10 +9,10 @@ from typing import Any, Optional
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from ..core.paths import lookup_bases
-from ..core.runtimes import WheelArch
-from ..core.target import Target
 from ..errors import InputError, UnsupportedArchitectureError, UsageError
+from ..inputs.paths import lookup_bases
+from ..target.runtimes import WheelArch
+from ..target.target import Target
 from .bundling import (
     EMPTY_ASSET_DIR,
     DependencyInput,

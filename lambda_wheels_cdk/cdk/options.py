@@ -10,14 +10,14 @@ from typing import Literal, Optional, Union
 
 import aws_cdk as cdk
 
-from ..core.bundle import AuditMode, BuildOptions, InstallerName
-from ..core.bytecode import BytecodeMode
-from ..core.install import LinkMode
-from ..core.paths import absolute_find_links
-from ..core.runtimes import _SLOTS
-from ..core.sources import IndexSettings
-from ..core.tree import DEFAULT_EXCLUDES
+from ..build.bytecode import BytecodeMode
+from ..build.pipeline import AuditMode, BuildOptions, InstallerName
 from ..errors import UsageError
+from ..inputs.paths import absolute_find_links
+from ..inputs.sources import IndexSettings
+from ..install.installers import LinkMode
+from ..target.runtimes import _SLOTS
+from ..tree import DEFAULT_EXCLUDES
 from .hooks import CommandHooks, check_hooks
 
 #: How the asset hash is computed (``asset_hash_type``), as lower-case names.

@@ -9,9 +9,9 @@ from aws_cdk import Annotations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from ..core.runtimes import lifecycle_warning
-from ..core.target import Target
 from ..errors import UnsupportedArchitectureError, UnsupportedRuntimeError, UsageError
+from ..target.runtimes import lifecycle_warning
+from ..target.target import Target
 
 #: CDK context key: the UTC day the runtime-deprecation warning is computed for, as
 #: ``YYYY-MM-DD`` (``cdk synth -c lambda-wheels:today=2026-12-04``). Default: today's date.
@@ -63,7 +63,7 @@ def synth_day(scope: Construct) -> date:
 
 def warn_if_deprecated(construct: Construct, targets: Iterable[Target], today: date) -> None:
     """Add a synth warning on ``construct`` for each target runtime Lambda has deprecated on
-    ``today``, naming the dates (:func:`~lambda_wheels_cdk.core.runtimes.lifecycle_warning`).
+    ``today``, naming the dates (:func:`~lambda_wheels_cdk.target.runtimes.lifecycle_warning`).
     Never an error, also once creating functions is blocked. Its id,
     ``lambda-wheels:deprecated-runtime:<runtime>``, can be acknowledged
     (``Annotations.of(construct).acknowledge_warning(id)``)."""

@@ -19,10 +19,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from lambda_wheels_cdk import PythonWheelFunction, PythonWheelLayer, WheelBundlingOptions
-from lambda_wheels_cdk.cdk.function import _staged_dir
+from lambda_wheels_cdk.cdk.bundling import staged_dir
 from lambda_wheels_cdk.cli import main
-from lambda_wheels_cdk.core.hostenv import INDEX_VARIABLES
 from lambda_wheels_cdk.errors import CommandHookError, UsageError
+from lambda_wheels_cdk.install.environment import INDEX_VARIABLES
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
@@ -67,7 +67,7 @@ def _synth(tmp_path: Path, name: str, **kwargs: Any) -> tuple[PythonWheelFunctio
     app = cdk.App(outdir=str(tmp_path / name))
     fn = _fn(app, **kwargs)
     app.synth()
-    staged = _staged_dir(fn)
+    staged = staged_dir(fn)
     assert staged is not None
     return fn, staged
 

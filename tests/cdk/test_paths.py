@@ -16,7 +16,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from lambda_wheels_cdk import PythonWheelFunction, PythonWheelLayer, WheelBundlingOptions
-from lambda_wheels_cdk.cdk.function import _staged_dir
+from lambda_wheels_cdk.cdk.bundling import staged_dir
 from lambda_wheels_cdk.cli import main
 from lambda_wheels_cdk.errors import InputError
 from tests.support.packages import make_wheel
@@ -178,6 +178,6 @@ def test_cli_missing_find_links_names_the_absolute_path(
 
 
 def _staged(construct: PythonWheelFunction | PythonWheelLayer) -> Path:
-    staged = _staged_dir(construct)
+    staged = staged_dir(construct)
     assert staged is not None, "the asset was not staged"
     return staged

@@ -20,8 +20,8 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from lambda_wheels_cdk import PythonWheelFunction
-from lambda_wheels_cdk.core.audit import audit
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import audit
+from lambda_wheels_cdk.target.target import Target
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from lambda_wheels_cdk.core.interpreters import Host, Interpreter, find_interpreter
-from lambda_wheels_cdk.core.smoke import SmokeResult, smoke
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.smoke.interpreters import Host, Interpreter, find_interpreter
+from lambda_wheels_cdk.smoke.runner import SmokeResult, smoke
+from lambda_wheels_cdk.target.target import Target
 from tests.support import sysroots
 
 ON_CI = os.environ.get("CI", "").lower() == "true"

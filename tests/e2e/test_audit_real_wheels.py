@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.audit import AuditReport, audit
-from lambda_wheels_cdk.core.elf import sniff
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.elf import sniff
+from lambda_wheels_cdk.audit.engine import AuditReport, audit
+from lambda_wheels_cdk.target.target import Target
 
 pytestmark = pytest.mark.e2e
 

@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from lambda_wheels_cdk.cli import main
-from lambda_wheels_cdk.core.bundle import (
+from lambda_wheels_cdk.build.pipeline import (
     BuildOptions,
     BundleCache,
     build_bundle,
-    read_distributions,
 )
-from lambda_wheels_cdk.core.sources import IndexSettings, from_list
-from lambda_wheels_cdk.core.target import Target
-from lambda_wheels_cdk.core.tree import FIXED_MTIME, digest_files, iter_files
+from lambda_wheels_cdk.cli import main
 from lambda_wheels_cdk.errors import LambdaWheelsError, NeedsDockerError
+from lambda_wheels_cdk.inputs.sources import IndexSettings, from_list
+from lambda_wheels_cdk.install.dists import read_distributions
+from lambda_wheels_cdk.target.target import Target
+from lambda_wheels_cdk.tree import FIXED_MTIME, digest_files, iter_files
 from tests.support.packages import make_sdist, make_wheel
 
 pytestmark = pytest.mark.e2e
@@ -404,7 +404,7 @@ def test_docker_path_in_hash_checking_mode(
     """A hash-pinned native sdist is verified inside the container and its wheel is trusted."""
     import hashlib
 
-    from lambda_wheels_cdk.core.sources import load
+    from lambda_wheels_cdk.inputs.sources import load
 
     links = tmp_path / "links"
     sdist = make_sdist(links, "lw-fixture-native", native=True)

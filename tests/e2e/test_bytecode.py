@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.audit_bytecode import PYC_MAGIC
-from lambda_wheels_cdk.core.bundle import (
+from lambda_wheels_cdk.audit.bytecode_rules import PYC_MAGIC
+from lambda_wheels_cdk.build.pipeline import (
     BuildOptions,
     BundleCache,
     assemble_layer,
@@ -24,11 +24,11 @@ from lambda_wheels_cdk.core.bundle import (
     layer_bytecode,
     layer_layout,
 )
-from lambda_wheels_cdk.core.interpreters import Interpreter
-from lambda_wheels_cdk.core.runtimes import RUNTIMES
-from lambda_wheels_cdk.core.sources import from_list
-from lambda_wheels_cdk.core.target import Target
-from lambda_wheels_cdk.core.tree import digest_files, iter_files
+from lambda_wheels_cdk.inputs.sources import from_list
+from lambda_wheels_cdk.smoke.interpreters import Interpreter
+from lambda_wheels_cdk.target.runtimes import RUNTIMES
+from lambda_wheels_cdk.target.target import Target
+from lambda_wheels_cdk.tree import digest_files, iter_files
 from tests.e2e.conftest import Require, clean_env
 
 pytestmark = pytest.mark.e2e

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.audit import audit
-from lambda_wheels_cdk.core.bundle import BuildOptions, build_bundle
-from lambda_wheels_cdk.core.sources import from_list
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import audit
+from lambda_wheels_cdk.build.pipeline import BuildOptions, build_bundle
+from lambda_wheels_cdk.inputs.sources import from_list
+from lambda_wheels_cdk.target.target import Target
 from tests.support.packages import make_sdist
 
 from .conftest import Require, Smoke, host_pip_install

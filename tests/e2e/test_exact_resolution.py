@@ -24,10 +24,10 @@ import pytest
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from lambda_wheels_cdk.core.audit import audit
-from lambda_wheels_cdk.core.index_proxy import FilteringIndexView, uv_superset_platform
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import audit
+from lambda_wheels_cdk.index.view import FilteringIndexView, uv_superset_platform
+from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.target.target import Target
 from tests.unit.test_index import make_wheel
 from tests.unit.test_index_proxy import installed, run_uv, wheel_tags
 

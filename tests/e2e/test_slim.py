@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.smoke import smoke
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.smoke.runner import smoke
+from lambda_wheels_cdk.target.target import Target
 from tests.e2e.conftest import Require, clean_env
 
 pytestmark = pytest.mark.e2e

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.runtimes import RUNTIMES
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.target.runtimes import RUNTIMES
+from lambda_wheels_cdk.target.target import Target
 
 from .conftest import Require, Smoke, clean_env, host_pip_install, uv_install
 

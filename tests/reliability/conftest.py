@@ -25,7 +25,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from lambda_wheels_cdk import cli
-from lambda_wheels_cdk.core.tree import digest_files, iter_files
+from lambda_wheels_cdk.tree import digest_files, iter_files
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 

@@ -39,7 +39,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from packaging.tags import Tag
 
-from lambda_wheels_cdk.core.target import Target, all_targets
 from lambda_wheels_cdk.errors import (
     AuditError,
     IndexUnavailableError,
@@ -51,6 +50,7 @@ from lambda_wheels_cdk.errors import (
     UnsupportedRuntimeError,
     UsageError,
 )
+from lambda_wheels_cdk.target.target import Target, all_targets
 from tests.support.index_server import IndexServer, unused_port
 
 from .conftest import (
@@ -852,7 +852,7 @@ def test_audit_of_corrupt_binaries_reports_and_never_crashes(
     (The ELF reader alone is fuzzed in tests/unit/test_elf.py.)"""
     import zipfile
 
-    from lambda_wheels_cdk.core.audit import audit
+    from lambda_wheels_cdk.audit.engine import audit
 
     root = tmp_path_factory.mktemp("fuzz-bundle")
     path = root / name
@@ -879,7 +879,7 @@ def test_audit_of_corrupt_binaries_reports_and_never_crashes(
 def test_audit_of_a_damaged_zip_is_input_error_or_report(
     tmp_path_factory: pytest.TempPathFactory, data: bytes
 ) -> None:
-    from lambda_wheels_cdk.core.audit import audit
+    from lambda_wheels_cdk.audit.engine import audit
 
     path = tmp_path_factory.mktemp("fuzz-zip") / "bundle.zip"
     path.write_bytes(b"PK\x03\x04" + data)

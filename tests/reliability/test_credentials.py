@@ -263,8 +263,10 @@ class _HashRecorder:
 def hash_inputs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     """Every byte string our modules feed to sha256 while the test runs (asset hash, cache
     keys, input fingerprints, source digests)."""
+    from lambda_wheels_cdk import tree
+    from lambda_wheels_cdk.build import pipeline as bundle
     from lambda_wheels_cdk.cdk import bundling
-    from lambda_wheels_cdk.core import bundle, sources, tree
+    from lambda_wheels_cdk.inputs import sources
 
     seen: list[bytes] = []
     modules: list[ModuleType] = [bundling, bundle, sources, tree]

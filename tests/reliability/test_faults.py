@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.bundle import BuildOptions, BundleCache, build_bundle
-from lambda_wheels_cdk.core.sources import IndexSettings, from_list
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.build.pipeline import BuildOptions, BundleCache, build_bundle
 from lambda_wheels_cdk.errors import BundleError
+from lambda_wheels_cdk.inputs.sources import IndexSettings, from_list
+from lambda_wheels_cdk.target.target import Target
 from tests.support.index_server import IndexServer
 
 from .conftest import CliRun, Workspace, assert_nothing_written, build_command, tree_digest

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.audit import AuditReport, audit
-from lambda_wheels_cdk.core.runtimes import UNZIPPED_LIMIT_BYTES
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import AuditReport, audit
+from lambda_wheels_cdk.target.runtimes import UNZIPPED_LIMIT_BYTES
+from lambda_wheels_cdk.target.target import Target
 from tests.unit.test_elf import (
     CPU_ARM64,
     EM_AARCH64,

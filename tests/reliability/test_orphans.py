@@ -1,7 +1,7 @@
 """Orphans (issue 19, item 3): a build killed with SIGKILL takes its installer with it, and the
 next build removes the temp folders it left.
 
-How children die with their parent depends on the OS (``lambda_wheels_cdk/core/leftovers.py``):
+How children die with their parent depends on the OS (``lambda_wheels_cdk/install/leftovers.py``):
 Linux uses ``PR_SET_PDEATHSIG``; macOS and Windows a watchdog process whose stdin is a pipe from
 the build. Both are tested here on Linux (the watchdog forced on), where ``/proc`` shows the
 process tree; elsewhere these tests skip.
@@ -29,7 +29,7 @@ pytestmark = [
 
 #: Runs the CLI with a chosen way of tying children to it (``leftovers.GUARD``).
 _CLI_WITH_GUARD = (
-    "import sys; from lambda_wheels_cdk.core import leftovers; leftovers.GUARD = sys.argv.pop(1);"
+    "import sys; from lambda_wheels_cdk.install import leftovers; leftovers.GUARD = sys.argv.pop(1);"
     " from lambda_wheels_cdk.cli import main; raise SystemExit(main(sys.argv[1:]))"
 )
 
@@ -102,7 +102,7 @@ def test_sigkill_of_the_build_kills_the_installer_and_the_next_build_sweeps(
 def test_a_live_build_s_folders_are_never_swept(tmp_path: Path) -> None:
     """A folder whose owner is alive stays, however old; one without an owner file (an older
     version's) is removed once it is older than the limit."""
-    from lambda_wheels_cdk.core import leftovers
+    from lambda_wheels_cdk.install import leftovers
 
     with leftovers.owned_temp_dir("lw-uv-", tmp_path) as mine:
         os.utime(mine, (0, 0))  # "1970": older than any limit
@@ -159,6 +159,39 @@ def test_sigterm_stops_the_installer_and_removes_the_temp_folders(
 
 
 def leftovers_guard() -> str:
-    from lambda_wheels_cdk.core import leftovers
+    from lambda_wheels_cdk.install import leftovers
 
     return leftovers.GUARD
+
+
+def test_a_killed_bytecode_compile_s_folder_is_swept_by_the_next_build_even_a_cache_hit(
+    tmp_path: Path, ws: Workspace, packages: Packages
+) -> None:
+    """Seen in the kill test: a build killed while compiling left ``lw-pyc-*``, and the next
+    build, whose bytecode came from the cache, never compiled and so never swept it."""
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp_root)}
+    with IndexServer(packages.folder.iterdir()) as index:
+
+        def build(out: str) -> None:
+            argv = _build_argv("pdeathsig", tmp_path / out, "--index-url", index.url, "six")
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+
+        build("warm")
+        # a process that dies by SIGKILL inside a compile's folder, as a killed build does
+        dying = (
+            "import os, signal; from lambda_wheels_cdk.build import bytecode;"
+            " from lambda_wheels_cdk.install import leftovers\n"
+            "with leftovers.owned_temp_dir(bytecode.WORKSPACE_PREFIX) as work:\n"
+            "    (work / 'jobs-0.json').write_text('[]')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        killed = subprocess.run([sys.executable, "-c", dying], env=env, timeout=60)
+        assert killed.returncode == -signal.SIGKILL
+        assert [p.name[:7] for p in temp_root.iterdir() if p.is_dir()] == ["lw-pyc-"]
+        hits = len(ws.events("cache-hit"))
+        build("next")
+        assert len(ws.events("cache-hit")) == hits + 1, "the next build installs nothing"
+    assert sorted(temp_root.iterdir()) == []

@@ -12,7 +12,7 @@ does). It
 3. with boto3, reads each deployed function and layer, downloads its zip from the bootstrap
    bucket, checks that the zip is the staged asset folder file for file (sha256 of every file)
    and that Lambda's ``CodeSha256`` is that zip's, and audits it for its target with
-   :func:`lambda_wheels_cdk.core.audit.audit` (a function together with its layers' zips).
+   :func:`lambda_wheels_cdk.audit.engine.audit` (a function together with its layers' zips).
 
 Every child runs in :func:`sealed_env`: all ``AWS_*`` variables of the caller are dropped (real
 credentials, profiles, ``AWS_CA_BUNDLE``), dummy credentials and ``AWS_ENDPOINT_URL`` are set,
@@ -570,8 +570,8 @@ def check_deployment(
             ``CompatibleArchitectures`` as the template says (real AWS). ``False`` (moto) takes
             them from the template when the service reports moto's defaults, with a note.
     """
-    from lambda_wheels_cdk.core.audit import audit
-    from lambda_wheels_cdk.core.target import Target
+    from lambda_wheels_cdk.audit.engine import audit
+    from lambda_wheels_cdk.target.target import Target
 
     report = DeploymentReport()
     problems = report.problems

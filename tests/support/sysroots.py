@@ -14,7 +14,7 @@ Run ``python tests/support/sysroots.py`` (``make test-setup`` does). It
    compiler: seconds natively instead of ~45 s under qemu) and checks that the sysroot's
    interpreter imports ssl, ctypes, sqlite3, decimal, ... the way lambda-wheels runs it.
 
-How lambda-wheels runs a sysroot's interpreter (``core/interpreters.py``): a foreign architecture
+How lambda-wheels runs a sysroot's interpreter (``smoke/interpreters.py``): a foreign architecture
 under ``qemu-aarch64-static -cpu neoverse-n1 -L <sysroot>``; the host's own architecture through
 the sysroot's loader, ``<sysroot>/lib64/ld-linux-x86-64.so.2 --library-path
 <sysroot>/lib/x86_64-linux-gnu:<sysroot>/usr/lib/x86_64-linux-gnu <sysroot>/usr/bin/python3.14``,
@@ -64,14 +64,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lambda_wheels_cdk.core.interpreters import (
+from lambda_wheels_cdk.smoke.interpreters import (
     SYSROOT_ENV,
     Compiler,
     Host,
     find_compiler,
     sysroot_interpreter,
 )
-from lambda_wheels_cdk.core.runtimes import LAMBDA_ARCH, WheelArch
+from lambda_wheels_cdk.target.runtimes import LAMBDA_ARCH, WheelArch
 
 #: Bump when the recipe changes: existing sysroots with another value are rebuilt. (Worktrees of
 #: older commits share the cache: a bump makes them rebuild too.)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.audit import audit
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.audit.engine import audit
+from lambda_wheels_cdk.target.target import Target
 
 PY312 = Target.for_runtime("python3.12", "x86_64")
 #: CPython 3.12's and 3.11's magic numbers (Lib/importlib/_bootstrap_external.py).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_wheels_cdk.core.bundle import BuildOptions, dependency_key
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.build.pipeline import BuildOptions, dependency_key
 from lambda_wheels_cdk.errors import UsageError
+from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.target.target import Target
 
 TARGET = Target.for_runtime("python3.12", "arm64")
 

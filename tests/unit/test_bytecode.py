@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core import bytecode
-from lambda_wheels_cdk.core.bundle import (
+from lambda_wheels_cdk.build import bytecode
+from lambda_wheels_cdk.build.pipeline import (
     BuildOptions,
     BundleCache,
     DependencyBuild,
     check_unzipped_size,
 )
-from lambda_wheels_cdk.core.interpreters import (
+from lambda_wheels_cdk.errors import AuditError, UsageError
+from lambda_wheels_cdk.smoke.interpreters import (
     Compiler,
     Host,
     NoCompiler,
@@ -31,8 +32,7 @@ from lambda_wheels_cdk.core.interpreters import (
     compiler_candidates,
     find_compiler,
 )
-from lambda_wheels_cdk.core.target import Target
-from lambda_wheels_cdk.errors import AuditError, UsageError
+from lambda_wheels_cdk.target.target import Target
 
 HERE = (sys.version_info[0], sys.version_info[1])
 TAG = sys.implementation.cache_tag

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_wheels_cdk.core.elf import (
+from lambda_wheels_cdk.audit.elf import (
     CorruptElf,
     ElfFacts,
     MachOFacts,

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from lambda_wheels_cdk.core.events import Progress, counted, human_size, plain_text
+from lambda_wheels_cdk.events import Progress, counted, human_size, plain_text
 
 
 def _progress_after(seconds: float) -> tuple[Progress, io.StringIO]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from lambda_wheels_cdk.core.hostenv import (
+from lambda_wheels_cdk.install.environment import (
     ignored_variables,
     index_settings_from_env,
     installer_environment,

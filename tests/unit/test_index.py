@@ -23,7 +23,13 @@ from typing import Any
 
 import pytest
 
-from lambda_wheels_cdk.core.index import (
+from lambda_wheels_cdk.errors import (
+    DownloadHashMismatchError,
+    IndexUnavailableError,
+    InstallError,
+    LambdaWheelsError,
+)
+from lambda_wheels_cdk.index.client import (
     PYPI_SIMPLE_URL,
     IndexFile,
     SimpleIndexClient,
@@ -31,13 +37,7 @@ from lambda_wheels_cdk.core.index import (
     parse_page,
     strip_credentials,
 )
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.errors import (
-    DownloadHashMismatchError,
-    IndexUnavailableError,
-    InstallError,
-    LambdaWheelsError,
-)
+from lambda_wheels_cdk.inputs.sources import IndexSettings
 
 SECRET = "s3cr3t-T0ken-value"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

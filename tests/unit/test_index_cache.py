@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from lambda_wheels_cdk.core import index as index_module
-from lambda_wheels_cdk.core.index import SimpleIndexClient
-from lambda_wheels_cdk.core.index_proxy import FilteringIndexView
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.core.target import Target
 from lambda_wheels_cdk.errors import UsageError
+from lambda_wheels_cdk.index import client as index_module
+from lambda_wheels_cdk.index.client import SimpleIndexClient
+from lambda_wheels_cdk.index.view import FilteringIndexView
+from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.target.target import Target
 
 from .test_index import JSON_TYPE, SECRET, FakeIndex, json_page
 from .test_index_proxy import page_files

@@ -20,17 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.index_proxy import (
+from lambda_wheels_cdk.errors import IndexUnavailableError, UsageError
+from lambda_wheels_cdk.index.view import (
     PREFERRED_PORTS,
     FilteringIndexView,
     needs_filtering_view,
     uv_superset_platform,
     with_no_proxy,
 )
-from lambda_wheels_cdk.core.runtimes import UV_MANYLINUX_GLIBC
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.core.target import Target, all_targets
-from lambda_wheels_cdk.errors import IndexUnavailableError, UsageError
+from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.target.runtimes import UV_MANYLINUX_GLIBC
+from lambda_wheels_cdk.target.target import Target, all_targets
 
 from .test_index import (
     JSON_TYPE,

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from lambda_wheels_cdk.core.index import IndexFile
-from lambda_wheels_cdk.core.resolution import (
+from lambda_wheels_cdk.errors import UsageError
+from lambda_wheels_cdk.index.client import IndexFile
+from lambda_wheels_cdk.index.resolution import (
     explain_release,
     explain_version,
     fitting_wheels,
@@ -17,8 +18,7 @@ from lambda_wheels_cdk.core.resolution import (
     wheel_fits,
     wheel_versions_fitting,
 )
-from lambda_wheels_cdk.core.target import Target, all_targets
-from lambda_wheels_cdk.errors import UsageError
+from lambda_wheels_cdk.target.target import Target, all_targets
 
 AL2_X86 = Target.for_runtime("python3.11", "x86_64")
 AL2_ARM = Target.for_runtime("python3.11", "arm64")

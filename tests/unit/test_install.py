@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from lambda_wheels_cdk.core import install
-from lambda_wheels_cdk.core.install import (
+from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.install import installers as install
+from lambda_wheels_cdk.install.installers import (
     InstallPlan,
     PipInstaller,
     UvInstaller,
@@ -19,8 +20,7 @@ from lambda_wheels_cdk.core.install import (
     sdist_only_names,
     secrets_of,
 )
-from lambda_wheels_cdk.core.sources import IndexSettings
-from lambda_wheels_cdk.core.target import Target
+from lambda_wheels_cdk.target.target import Target
 
 HOST = {
     "PATH": "/usr/bin",
@@ -204,7 +204,7 @@ def test_redaction() -> None:
 
 
 def test_installer_stage_lines_become_a_few_progress_lines() -> None:
-    from lambda_wheels_cdk.core.install import _progress_lines
+    from lambda_wheels_cdk.install.installers import _progress_lines
 
     seen: list[str] = []
     on_line = _progress_lines(seen.append)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lambda_wheels_cdk.cli import main
-from lambda_wheels_cdk.core.runtimes import LIFECYCLE, RUNTIMES, lifecycle_warning
+from lambda_wheels_cdk.target.runtimes import LIFECYCLE, RUNTIMES, lifecycle_warning
 
 D = date.fromisoformat
 #: The day this was written: python3.9 and python3.10 are deprecated, python3.10's creation is
@@ -119,3 +119,17 @@ def test_cli_warns_on_a_deprecated_runtime_and_does_not_fail_for_it(
     # the same command for a supported runtime: the same exit status, no warning
     assert main([*argv, "--runtime", "python3.12", "--arch", "x86_64"], today=TODAY) == exit_code
     assert _warnings(capsys) == []
+
+
+def test_a_layer_for_several_runtimes_warns_once_per_deprecated_runtime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["build", "--layer", "-o", str(tmp_path / "out"), "--arch", "x86_64"]
+    runtimes = ["python3.9", "python3.10", "python3.12", "python3.10"]
+    argv += [part for runtime in runtimes for part in ("--runtime", runtime)]
+    assert main(argv, today=TODAY) == 2  # nothing to build, after the warnings
+    warnings = _warnings(capsys)
+    assert [w.split(": warning: ")[1].split(" is deprecated")[0] for w in warnings] == [
+        "python3.9",
+        "python3.10",
+    ]

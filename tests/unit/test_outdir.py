@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core.outdir import MARKER, Protected, check_output
+from lambda_wheels_cdk.build.outdir import MARKER, Protected, check_output
 from lambda_wheels_cdk.errors import UsageError
 
 

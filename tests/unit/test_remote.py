@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core import remote
-from lambda_wheels_cdk.core.bundle import BuildOptions
-from lambda_wheels_cdk.core.remote import RemoteCacheProblem, RemoteCacheSettings
+from lambda_wheels_cdk.build import remote
+from lambda_wheels_cdk.build.pipeline import BuildOptions
+from lambda_wheels_cdk.build.remote import RemoteCacheProblem, RemoteCacheSettings
 from lambda_wheels_cdk.errors import UsageError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambda_wheels_cdk.core import slim
+from lambda_wheels_cdk.build import slim
 
 
 def _files(root: Path) -> list[str]:

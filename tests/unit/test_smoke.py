@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from lambda_wheels_cdk.cli import main
-from lambda_wheels_cdk.core.interpreters import (
+from lambda_wheels_cdk.errors import InputError, UsageError
+from lambda_wheels_cdk.smoke.interpreters import (
     Host,
     Interpreter,
     NotFound,
     default_sysroot_dir,
     find_interpreter,
 )
-from lambda_wheels_cdk.core.runtimes import RUNTIMES
-from lambda_wheels_cdk.core.smoke import (
+from lambda_wheels_cdk.smoke.runner import (
     PROBE,
     PYTHON_FLAGS,
     ImportPlan,
@@ -42,8 +42,8 @@ from lambda_wheels_cdk.core.smoke import (
     smoke,
     top_level_from_record,
 )
-from lambda_wheels_cdk.core.target import Target
-from lambda_wheels_cdk.errors import InputError, UsageError
+from lambda_wheels_cdk.target.runtimes import RUNTIMES
+from lambda_wheels_cdk.target.target import Target
 
 ARM = Target.for_runtime("python3.11", "arm64")
 X86 = Target.for_runtime("python3.12", "x86_64")

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.markers import Marker
 
-from lambda_wheels_cdk.core import sources
-from lambda_wheels_cdk.core.sources import DependencySpec
 from lambda_wheels_cdk.errors import InputError
+from lambda_wheels_cdk.inputs import sources
+from lambda_wheels_cdk.inputs.sources import DependencySpec
 
 FUZZ = settings(
     max_examples=150,

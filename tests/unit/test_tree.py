@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.core import tree
+from lambda_wheels_cdk import tree
 
 
 def _installed(root: Path) -> None:

@@ -1,0 +1,705 @@
+"""Judging collected facts against a target (pure): ELF arch and symbol versions, libraries,
+extension suffixes, wheel tags, layout, links, size -- each finding with its fix."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.tags import Tag, parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
+
+from ..errors import UsageError
+from ..events import human_size
+from ..target.runtimes import _SLOTS, RUNTIMES, UNZIPPED_LIMIT_BYTES, Version2
+from ..target.target import Target
+from .bytecode_rules import bytecode_findings
+from .data import (
+    ABSENT_LIBRARIES,
+    BASE_LIBRARIES,
+    ELF_MACHINE,
+    ELF_MACHINE_NAMES,
+    EXTENSION_TRIPLET,
+    FUNCTION_MOUNT,
+    LAMBDA_LD_LIBRARY_PATH,
+    LAYER_MOUNT,
+    MACHO_CPU_NAMES,
+    MAX_LAYERS,
+    MUSL_INTERPRETER_PREFIX,
+    MUSL_LIBRARIES,
+    PE_MACHINE_NAMES,
+    SIZE_WARNING_FRACTION,
+    UNSTABLE_LIBRARIES,
+)
+from .elf import (
+    CorruptElf,
+    ElfFacts,
+    MachOFacts,
+    PEFacts,
+)
+from .link_rules import LINK_FIX, link_findings, unread_findings
+from .model import (
+    LAYER_PYTHON,
+    NO_DISTRIBUTION,
+    AuditReport,
+    BundleFacts,
+    DistFacts,
+    FileFacts,
+    FileProblem,
+    Finding,
+    Severity,
+    TreeFacts,
+    site_roots,
+)
+
+# -- evaluation (pure) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, **_SLOTS)
+class _Fixes:
+    """Fix texts for one target, shared by many findings."""
+
+    target: Target
+
+    @property
+    def command(self) -> str:
+        t = self.target
+        return (
+            f"lambda-wheels build --runtime {t.runtime} --arch {t.lambda_arch} ... (or pip "
+            f"install --platform {next(t.platforms())} ... --only-binary=:all:, with every "
+            f"--platform that `lambda-wheels tags --runtime {t.runtime} --arch {t.lambda_arch} "
+            "--installer-args pip` prints)"
+        )
+
+    @property
+    def rebuild(self) -> str:
+        return f"rebuild the bundle for the target: {self.command}"
+
+
+def evaluate(
+    facts: BundleFacts, target: Target, *, built_for_target: Collection[str] = ()
+) -> AuditReport:
+    """Judge collected facts against a target. Pure: no I/O, no host probing.
+
+    ``built_for_target``: see :func:`audit`.
+    """
+    fixes = _Fixes(target)
+    present = {posixpath.join(tree.mount, f.path) for tree in facts.trees for f in tree.files}
+    expected_tags = {canonicalize_name(n) for n in built_for_target}
+    findings: list[Finding] = []
+    for tree in facts.trees:
+        findings += _tree_findings(tree, target, fixes, present, expected_tags)
+    findings += _bundle_findings(facts, target)
+    findings.sort(key=_finding_order)
+
+    sizes: dict[str, int] = defaultdict(int)
+    for tree in facts.trees:
+        for f in tree.files:
+            owner = tree.owners.get(f.path)
+            if owner is not None:
+                sizes[owner] += f.size
+    return AuditReport(
+        target=target,
+        findings=tuple(findings),
+        total_bytes=sum(f.size for tree in facts.trees for f in tree.files),
+        files=sum(len(tree.files) for tree in facts.trees),
+        distributions=tuple(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+
+
+def _finding_order(f: Finding) -> tuple[bool, str, bool, str, str]:
+    return (f.distribution is None, f.distribution or "", f.severity != "error", f.path, f.code)
+
+
+def _tree_findings(
+    tree: TreeFacts,
+    target: Target,
+    fixes: _Fixes,
+    present: set[str],
+    expected_tags: set[NormalizedName],
+) -> list[Finding]:
+    dists = {d.label: d for d in tree.dists}
+    libs_dirs = _libs_dirs(tree)
+    findings = link_findings(tree) + unread_findings(tree)
+    for f in tree.files:
+        owner = tree.owners.get(f.path)
+        dist = dists.get(owner) if owner else None
+        shown = tree.display(f.path)
+        for severity, code, reason, fix in _file_issues(
+            f, shown, dist, tree, target, fixes, present, libs_dirs
+        ):
+            findings.append(Finding(severity, owner, shown, code, reason, fix))
+    failing = {f.distribution for f in findings if f.severity == "error"}
+    for dist in tree.dists:
+        if dist.live and canonicalize_name(dist.label.split(" ", 1)[0]) not in expected_tags:
+            findings += _wheel_tag_findings(dist, dist.label in failing, tree, target, fixes)
+    findings += _layout_findings(tree, target)
+    findings += bytecode_findings(tree, target)
+    return findings
+
+
+_Issue = tuple[Severity, str, str, str]
+
+
+def _file_issues(
+    f: FileFacts,
+    shown: str,
+    dist: DistFacts | None,
+    tree: TreeFacts,
+    target: Target,
+    fixes: _Fixes,
+    present: set[str],
+    libs_dirs: Mapping[str, tuple[str, ...]],
+) -> list[_Issue]:
+    if f.problem is not None:
+        problem = f.problem
+        return [
+            (problem.severity, problem.code, f"{shown} {problem.reason}", _problem_fix(problem))
+        ]
+    if not f.live:
+        return []
+    binary = f.binary
+    name = posixpath.basename(f.path)
+    importable = name.endswith((".so", ".pyd")) or _EXTENSION.search(name) is not None
+    host = f"it was installed for the build host, not for {target} Lambda"
+    if isinstance(binary, CorruptElf):
+        return [
+            (
+                "error",
+                "corrupt",
+                f"{shown} starts like an ELF binary but cannot be read ({binary.reason}); "
+                "the file is truncated or damaged",
+                "reinstall the distribution (delete the bundle and any build cache, then "
+                "rebuild); if it persists the wheel itself is broken: pin another release",
+            )
+        ]
+    if isinstance(binary, (MachOFacts, PEFacts)):
+        if isinstance(binary, MachOFacts):
+            cpus = "+".join(MACHO_CPU_NAMES.get(c, hex(c)) for c in binary.cpu_types)
+            what = f"a macOS (Mach-O {'universal ' if binary.universal else ''}{cpus}) binary"
+            code = "macho"
+        else:
+            cpu = PE_MACHINE_NAMES.get(binary.machine, hex(binary.machine))
+            what = f"a Windows (PE {cpu}{' DLL' if binary.dll else ''}) binary"
+            code = "pe"
+        if importable:
+            return [("error", code, f"{shown} is {what}; {host}", fixes.rebuild)]
+        if dist is not None and dist.pure:
+            if code == "pe" and name.lower().endswith(".exe"):
+                return []  # launchers shipped by pure packages (setuptools, pip, distlib)
+            return [
+                (
+                    "warning",
+                    code,
+                    f"{shown} is {what} inside a pure-Python distribution; Python never "
+                    "imports it, but anything that loads or runs it on Lambda fails",
+                    "ignore this if the function never loads it; otherwise use a Linux "
+                    f"build for {target}",
+                )
+            ]
+        return [("error", code, f"{shown} is {what}; {host}", fixes.rebuild)]
+    issues: list[_Issue] = []
+    musl = False
+    if isinstance(binary, ElfFacts) and binary.loadable:
+        foreign = _foreign_elf(binary, shown, target, fixes)
+        if foreign is not None:
+            return [foreign]
+        musl = _is_musl(binary)
+        issues += _elf_issues(binary, f, shown, dist, tree, target, fixes, present, libs_dirs)
+    suffix = _suffix_issue(name, shown, target, fixes, musl)
+    if suffix is not None:
+        issues.insert(0, suffix)
+    return issues
+
+
+def _problem_fix(problem: FileProblem) -> str:
+    if problem.code == "unsafe-path":
+        return (
+            "rebuild the zip with paths relative to its root (no leading '/', no '..'); "
+            "Lambda and the audit refuse to write outside the bundle"
+        )
+    if problem.code == "unreadable":
+        return "make the file readable (permissions, broken symlink) and audit again"
+    if problem.code == "special-file":
+        return (
+            "remove it from the bundle folder: only regular files and folders can ship (CDK's "
+            "zip of a folder takes regular files only)"
+        )
+    if problem.code == "oversized":
+        return (
+            "remove the file: alone it is larger than Lambda allows a function to unzip to; "
+            "if the zip is not yours, treat it as hostile (a zip bomb)"
+        )
+    if problem.code == "symlink":
+        return LINK_FIX
+    return "rebuild the zip; this member is damaged or encrypted"
+
+
+def _foreign_elf(binary: ElfFacts, shown: str, target: Target, fixes: _Fixes) -> _Issue | None:
+    machine = ELF_MACHINE_NAMES.get(binary.machine, f"e_machine {binary.machine}")
+    wanted = ELF_MACHINE_NAMES[ELF_MACHINE[target.arch]]
+    if binary.elf_class != 64:
+        return (
+            "error",
+            "elf-class",
+            f"{shown} is a {binary.elf_class}-bit ELF binary ({machine}); {target} Lambda runs "
+            f"64-bit {wanted} code only",
+            fixes.rebuild,
+        )
+    if binary.machine != ELF_MACHINE[target.arch] or not binary.little_endian:
+        order = "" if binary.little_endian else "big-endian "
+        return (
+            "error",
+            "elf-machine",
+            f"{shown} is an {order}{machine} ELF binary; {target} Lambda runs {wanted} code "
+            "only, so it was installed for another machine (the build host?)",
+            fixes.rebuild,
+        )
+    return None
+
+
+def _is_musl(binary: ElfFacts) -> bool:
+    interp = binary.interpreter or ""
+    return interp.startswith(MUSL_INTERPRETER_PREFIX) or any(
+        lib in MUSL_LIBRARIES for lib in binary.needed
+    )
+
+
+_GLIBC = re.compile(r"GLIBC_(\d+)\.(\d+)(?:\.\d+)?$")
+_GLIBCXX = re.compile(r"GLIBCXX_3\.4(?:\.(\d+))?$")
+_CXXABI = re.compile(r"CXXABI_1\.3(?:\.(\d+))?$")
+
+
+def _elf_issues(
+    binary: ElfFacts,
+    f: FileFacts,
+    shown: str,
+    dist: DistFacts | None,
+    tree: TreeFacts,
+    target: Target,
+    fixes: _Fixes,
+    present: set[str],
+    libs_dirs: Mapping[str, tuple[str, ...]],
+) -> list[_Issue]:
+    os_spec = target.os
+    issues: list[_Issue] = []
+    origin = posixpath.dirname(posixpath.join(tree.mount, f.path))
+    early, late = _search_dirs(binary, origin, f.path, libs_dirs)
+    via_rpath = {lib for lib in binary.needed if _found(lib, early, present)}
+    package = dist.label.split(" ")[0] if dist else "the package"
+
+    if _is_musl(binary):
+        libc = next((lib for lib in binary.needed if lib in MUSL_LIBRARIES), binary.interpreter)
+        issues.append(
+            (
+                "error",
+                "needed-lib",
+                f"{shown} is linked against musl libc ({libc}), the C library of Alpine and "
+                "musllinux wheels; Lambda runs glibc, so it cannot load",
+                fixes.rebuild,
+            )
+        )
+    else:
+        glibc = [
+            (Version2(int(m[1]), int(m[2])), v) for v in _versions(binary) if (m := _GLIBC.match(v))
+        ]
+        if glibc:
+            needed, name = max(glibc)
+            if needed > os_spec.glibc:
+                issues.append(
+                    (
+                        "error",
+                        "glibc",
+                        f"{shown} needs {name}, {os_spec.title} has {os_spec.glibc} (the OS of "
+                        f"{target.runtime}); it was built for a newer Linux than the target",
+                        _glibc_fix(needed, package, target),
+                    )
+                )
+        if "libstdc++.so.6" not in via_rpath:
+            cxx = _versions(binary, "libstdc++.so.6")
+            for code, pattern, ceiling, prefix in (
+                ("glibcxx", _GLIBCXX, os_spec.glibcxx, "GLIBCXX_3.4"),
+                ("cxxabi", _CXXABI, os_spec.cxxabi, "CXXABI_1.3"),
+            ):
+                levels = [int(m[1] or 0) for v in cxx if (m := pattern.match(v))]
+                if levels and max(levels) > ceiling:
+                    issues.append(
+                        (
+                            "error",
+                            code,
+                            f"{shown} needs {prefix}.{max(levels)} from libstdc++.so.6, "
+                            f"{os_spec.title} has up to {prefix}.{ceiling}; it was built with a "
+                            "newer C++ compiler than the target's",
+                            f"install a manylinux wheel of {package} built for the target "
+                            f"({fixes.command}), or pin a release built with "
+                            "an older toolchain",
+                        )
+                    )
+
+    for lib in binary.needed:
+        if lib in MUSL_LIBRARIES or lib in via_rpath:
+            continue
+        issue = _needed_issue(lib, shown, package, target, present, late)
+        if issue is not None:
+            issues.append(issue)
+    return issues
+
+
+def _versions(binary: ElfFacts, library: str | None = None) -> list[str]:
+    return [
+        v
+        for need in binary.version_needs
+        if library is None or need.library == library
+        for v in need.versions
+    ]
+
+
+def _glibc_fix(needed: Version2, package: str, target: Target) -> str:
+    newer = [
+        spec.name
+        for spec in RUNTIMES.values()
+        if spec.glibc >= needed and spec.python >= target.python
+    ]
+    move = (
+        f"; or move the function to {newer[0]} ({RUNTIMES[newer[0]].os_spec.title}, glibc "
+        f"{RUNTIMES[newer[0]].glibc})"
+        if newer
+        else ""
+    )
+    glibc = target.glibc
+    return (
+        f"install wheels tagged manylinux_{glibc.major}_{glibc.minor}_{target.arch} or older: "
+        f"lambda-wheels build --runtime {target.runtime} --arch {target.lambda_arch} picks "
+        f"only those; if {package} has none for this release, pin an older release{move}"
+    )
+
+
+def _search_dirs(
+    binary: ElfFacts, origin: str, path: str, libs_dirs: Mapping[str, tuple[str, ...]]
+) -> tuple[list[str], list[str]]:
+    """(searched before the OS's libraries, searched after them) as absolute Lambda paths.
+
+    DT_RPATH (only when there is no DT_RUNPATH) comes before LD_LIBRARY_PATH, whose system
+    folders come first; then the bundle's folders on LD_LIBRARY_PATH, DT_RUNPATH, and --
+    leniently -- the file's own folder and the ``*.libs`` folders auditwheel makes (packages
+    often preload those).
+    """
+    early = [] if binary.runpath else _expand(binary.rpath, origin)
+    bundle_path = [
+        d for d in LAMBDA_LD_LIBRARY_PATH if d.startswith((FUNCTION_MOUNT, LAYER_MOUNT + "/"))
+    ]
+    late = [*bundle_path, *_expand(binary.runpath, origin), origin]
+    for root, dirs in libs_dirs.items():
+        if not root or path.startswith(root + "/"):
+            late += dirs
+    return early, late
+
+
+def _expand(entries: Sequence[str], origin: str) -> list[str]:
+    dirs = []
+    for entry in entries:
+        value = entry.replace("${ORIGIN}", "$ORIGIN").replace("$ORIGIN", origin)
+        if value.startswith("/") and "$" not in value:
+            dirs.append(posixpath.normpath(value))
+    return dirs
+
+
+def _found(lib: str, dirs: Sequence[str], present: set[str]) -> bool:
+    if "/" in lib:
+        return lib in present
+    return any(f"{d}/{lib}" in present for d in dirs)
+
+
+def _libs_dirs(tree: TreeFacts) -> dict[str, tuple[str, ...]]:
+    """Site root -> absolute ``<pkg>.libs`` folders directly in it."""
+    roots = site_roots(tree.kind, [f.path for f in tree.files])
+    found: dict[str, set[str]] = defaultdict(set)
+    for f in tree.files:
+        folder = posixpath.dirname(f.path)
+        if folder.endswith(".libs") and posixpath.dirname(folder) in roots:
+            found[posixpath.dirname(folder)].add(posixpath.join(tree.mount, folder))
+    return {root: tuple(sorted(dirs)) for root, dirs in found.items()}
+
+
+def _needed_issue(
+    lib: str,
+    shown: str,
+    package: str,
+    target: Target,
+    present: set[str],
+    late: Sequence[str],
+) -> _Issue | None:
+    os_spec = target.os
+    if lib in BASE_LIBRARIES[os_spec.name]:
+        return None
+    unstable = UNSTABLE_LIBRARIES[os_spec.name].get(lib)
+    if unstable is not None:
+        return (
+            "warning",
+            "needed-lib",
+            f"{shown} needs {lib} from the OS; {unstable}",
+            f"use a wheel of {package} that vendors its own copy (auditwheel copies it into "
+            "<package>.libs/ with a unique name)",
+        )
+    if _found(lib, late, present):
+        return None
+    absent = ABSENT_LIBRARIES[os_spec.name].get(lib)
+    if absent is not None:
+        return (
+            "error",
+            "needed-lib",
+            f"{shown} needs {lib}; {lib} {absent.reason}",
+            absent.fix,
+        )
+    return (
+        "error",
+        "needed-lib",
+        f"{shown} needs {lib}, which is neither in the bundle (searched its RPATH/RUNPATH, its "
+        f"own folder, *.libs folders and the lib/ folders of the function and layers) nor a "
+        f"library {os_spec.title} provides to {target.runtime}",
+        f"bundle {lib} in the function's lib/ folder (or a layer's lib/), or install a "
+        f"manylinux wheel of {package}, which vendors what it needs: lambda-wheels build "
+        f"--runtime {target.runtime} --arch {target.lambda_arch}",
+    )
+
+
+_EXTENSION = re.compile(
+    r"\.(?:cpython-(?P<ver>\d+)(?P<flags>[a-z]*)(?:-(?P<platform>[^.]+))?|(?P<pypy>pypy\d*-pp\d+[^.]*))\.(?:so|pyd)$"
+)
+
+
+def _suffix_issue(
+    name: str, shown: str, target: Target, fixes: _Fixes, musl: bool
+) -> _Issue | None:
+    """Extension-module filenames CPython on the target will not import."""
+    if name.lower().endswith(".pyd"):
+        return (
+            "error",
+            "ext-suffix",
+            f"{shown} is named like a Windows extension module (.pyd); Python on Linux never "
+            "imports it",
+            fixes.rebuild,
+        )
+    match = _EXTENSION.search(name)
+    if match is None:
+        return None
+    expected = f".cpython-{target.python[0]}{target.python[1]}-{EXTENSION_TRIPLET[target.arch]}.so"
+    accepts = f"{target.runtime} imports only {expected}, .abi3.so and plain .so"
+    if match["pypy"]:
+        what = "PyPy"
+    else:
+        ver, flags, platform = match["ver"], match["flags"], match["platform"] or ""
+        version = (int(ver[0]), int(ver[1:] or 0))
+        flag_words = {"t": "free-threaded ", "d": "debug ", "m": "pymalloc "}
+        kind = "".join(flag_words.get(c, f"'{c}' ") for c in flags)
+        if platform == "darwin":
+            what = f"macOS {kind}CPython {version[0]}.{version[1]}"
+        elif platform.endswith("linux-musl"):
+            if musl:
+                return None  # the musl finding on the same file says it all
+            what = f"musl (Alpine) {kind}CPython {version[0]}.{version[1]}"
+        elif platform and platform != EXTENSION_TRIPLET[target.arch]:
+            what = f"{platform} {kind}CPython {version[0]}.{version[1]}"
+        elif version != target.python or flags:
+            what = f"{kind}CPython {version[0]}.{version[1]}"
+        else:
+            return None
+    return (
+        "error",
+        "ext-suffix",
+        f"{shown} is an extension module built for {what}; {accepts}, so the import fails",
+        fixes.rebuild,
+    )
+
+
+def _wheel_tag_findings(
+    dist: DistFacts, failing: bool, tree: TreeFacts, target: Target, fixes: _Fixes
+) -> list[Finding]:
+    if dist.tags is None:
+        return []
+    shown = tree.display(f"{dist.dist_info}/WHEEL")
+    if not dist.tags:
+        return [
+            Finding(
+                "warning",
+                dist.label,
+                shown,
+                "wheel-tag",
+                f"{shown} has no Tag lines, so nothing says which platform {dist.label} was "
+                "built for",
+                "reinstall it from a wheel built by a standard build backend",
+            )
+        ]
+    tags: list[Tag] = []
+    for text in dist.tags:
+        try:
+            tags += parse_tag(text)
+        except ValueError:
+            return [
+                Finding(
+                    "warning",
+                    dist.label,
+                    shown,
+                    "wheel-tag",
+                    f"{shown} has an unreadable Tag line {text!r}",
+                    "reinstall it from a wheel built by a standard build backend",
+                )
+            ]
+    try:
+        if any(target.accepts(tag) for tag in tags):
+            return []
+    except UsageError:  # pragma: no cover - Tag objects never fail to parse
+        return []
+    listed = ", ".join(dict.fromkeys(str(t) for t in tags))
+    best = next(target.platforms())
+    local = f"linux_{target.arch}"
+    if any(t.platform == local and target.accepts(Tag(t.interpreter, t.abi, best)) for t in tags):
+        reason = (
+            f"{dist.label} was built locally ({listed}), not as a manylinux wheel, so its tag "
+            f"does not promise it runs on {target}"
+        )
+        if not failing:
+            return [
+                Finding(
+                    "warning",
+                    dist.label,
+                    shown,
+                    "wheel-tag",
+                    reason + "; its binaries passed this audit",
+                    "fine if it was built in the Lambda build image for this runtime; "
+                    "otherwise " + fixes.rebuild,
+                )
+            ]
+        return [
+            Finding(
+                "error",
+                dist.label,
+                shown,
+                "wheel-tag",
+                reason + "; its binaries fail",
+                fixes.rebuild,
+            )
+        ]
+    return [
+        Finding(
+            "error",
+            dist.label,
+            shown,
+            "wheel-tag",
+            f"{dist.label} was installed from a wheel tagged {listed}, which does not run on "
+            f"{target} (that needs {target.abi} or abi3 with platform {best} or older, or a "
+            "pure py3-none-any wheel)",
+            fixes.rebuild,
+        )
+    ]
+
+
+def _layout_findings(tree: TreeFacts, target: Target) -> list[Finding]:
+    shown = tree.display(".")
+    where = "the bundle" if tree.label is None else f"layer {tree.label}"
+    top_dist_infos = [d for d in tree.dists if "/" not in d.dist_info]
+    if tree.kind == "function":
+        under_python = any(f.path.startswith("python/") for f in tree.files)
+        if (
+            under_python
+            and not top_dist_infos
+            and not any("/" not in f.path and f.path.endswith(".py") for f in tree.files)
+        ):
+            return [
+                Finding(
+                    "warning",
+                    None,
+                    shown,
+                    "layout",
+                    f"{where} keeps its files under python/, like a layer; a function's "
+                    "packages must be at its root (/var/task) to be imported",
+                    "audit it with --kind layer if it is a layer; otherwise install the "
+                    "packages at the bundle root",
+                )
+            ]
+        return []
+    findings: list[Finding] = []
+    if any(f.path.split("/", 1)[0].endswith(".dist-info") for f in tree.files):
+        findings.append(
+            Finding(
+                "warning",
+                None,
+                shown,
+                "layout",
+                f"{where} has packages at its root; Lambda extracts layers to /opt and imports "
+                "only from /opt/python and /opt/python/lib/python3.X/site-packages",
+                "install the layer's packages under python/ (pip install --target python/ ...)",
+            )
+        )
+    live_dists = [d for d in tree.dists if d.live]
+    other = sorted(
+        {
+            m[0].rstrip("/")
+            for d in tree.dists
+            if not d.live and (m := LAYER_PYTHON.match(d.dist_info))
+        }
+    )
+    if other and not live_dists:
+        findings.append(
+            Finding(
+                "warning",
+                None,
+                shown,
+                "layout",
+                f"{where} has packages only for other Python versions ({', '.join(other)}); "
+                f"{target.runtime} imports none of them",
+                f"build the layer for {target.runtime} too (python/lib/"
+                f"python{target.python_version}/site-packages or python/)",
+            )
+        )
+    return findings
+
+
+def _bundle_findings(facts: BundleFacts, target: Target) -> list[Finding]:
+    findings: list[Finding] = []
+    layers = [t for t in facts.trees if t.label is not None]
+    if len(layers) > MAX_LAYERS:
+        findings.append(
+            Finding(
+                "error",
+                None,
+                ".",
+                "layers",
+                f"the function uses {len(layers)} layers; Lambda allows at most {MAX_LAYERS}",
+                "merge layers, or move their packages into the function bundle",
+            )
+        )
+    total = sum(f.size for tree in facts.trees for f in tree.files)
+    if total <= UNZIPPED_LIMIT_BYTES * SIZE_WARNING_FRACTION:
+        return findings
+    sizes: dict[str, int] = defaultdict(int)
+    for tree in facts.trees:
+        for f in tree.files:
+            sizes[tree.owners.get(f.path, NO_DISTRIBUTION)] += f.size
+    largest = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    listing = ", ".join(f"{name} {human_size(size)}" for name, size in largest if size)
+    what = "the function and its layers unzip" if layers else "the bundle unzips"
+    limit = f"Lambda's limit of {UNZIPPED_LIMIT_BYTES:,} bytes (250 MiB) unzipped"
+    if total > UNZIPPED_LIMIT_BYTES:
+        severity: Severity = "error"
+        reason = f"{what} to {total:,} bytes ({human_size(total)}), over {limit}"
+    else:
+        severity = "warning"
+        share = total / UNZIPPED_LIMIT_BYTES
+        reason = f"{what} to {total:,} bytes ({human_size(total)}), {share:.0%} of {limit}"
+    return [
+        *findings,
+        Finding(
+            severity,
+            None,
+            ".",
+            "size",
+            f"{reason}; largest: {listing}",
+            "drop distributions the function does not import (boto3 and botocore come with "
+            "the runtime), move big ones out of the bundle, or deploy a container image "
+            "(10 GB limit)",
+        ),
+    ]

@@ -1,0 +1,298 @@
+"""Requirements with no fitting wheel: find them, and tell pure sdists from native ones.
+
+A pure-Python sdist builds into the same ``py3-none-any`` wheel on any host, so it is built
+here (its build code runs on the host: ``allow_sdists=False`` forbids that). An sdist whose
+build produces binaries must be compiled for the target OS and architecture: that is Docker's
+job (:mod:`.docker`), or a :class:`~lambda_wheels_cdk.errors.NeedsDockerError`.
+
+Resolution and the purity check use uv even when pip installs the bundle: uv resolves for the
+target (``--python-platform``) with only the named packages allowed to come from sdists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from .. import tree
+from ..audit.elf import HEAD_BYTES, sniff
+from ..errors import InputError, InstallError
+from ..events import Log, quiet
+from .dists import read_distributions
+from .installers import Installer, InstallPlan, NoFittingWheelError, UvInstaller, _run, secrets_of
+
+_MAX_ROUNDS = 64
+
+
+def _logical_lines(requirements: str) -> list[str]:
+    return [line for line in requirements.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def hashes_by_name(requirements: str) -> dict[str, list[str]]:
+    """The ``--hash`` options of each requirement of a requirements text, by canonical name."""
+    out: dict[str, list[str]] = {}
+    for line in _logical_lines(requirements):
+        requirement, _, _ = line.partition(" --hash")
+        try:
+            name = canonicalize_name(Requirement(requirement.strip()).name)
+        except InvalidRequirement:
+            continue
+        digests = [p.split("=", 1)[1] for p in line.split() if p.startswith("--hash=")]
+        if digests:
+            out[name] = digests
+    return out
+
+
+def pinned(name: str, version: str, hashes: Mapping[str, Sequence[str]]) -> str:
+    """``name==version`` with the requirement's ``--hash`` options (hash-checking mode)."""
+    return f"{name}=={version}" + "".join(f" --hash={h}" for h in hashes.get(name, ()))
+
+
+def trust_built_wheels(requirements: str, wheels: Sequence[Path]) -> str:
+    """Allow, in hash-checking mode, the wheels we built from hash-verified sdists: each
+    wheel's sha256 is added to its requirement's hashes."""
+    digests = {
+        canonicalize_name(w.name.split("-", 1)[0]): hashlib.sha256(w.read_bytes()).hexdigest()
+        for w in wheels
+    }
+    out = []
+    for line in _logical_lines(requirements):
+        requirement = line.partition(" --hash")[0].strip()
+        try:
+            name = canonicalize_name(Requirement(requirement).name)
+        except InvalidRequirement:
+            name = None
+        if name in digests and "--hash=" in line:
+            line += f" --hash=sha256:{digests[name]}"
+        out.append(line)
+    return "".join(f"{line}\n" for line in out)
+
+
+def resolve_sdist_pins(
+    plan: InstallPlan, uv: UvInstaller, first: Sequence[str], *, log: Log = quiet
+) -> dict[str, str]:
+    """Resolve for the target, letting only sdist-only packages build: ``{name: version}``."""
+    names = {canonicalize_name(n) for n in first}
+    for _ in range(_MAX_ROUNDS):
+        try:
+            resolved = uv.dry_run(replace(plan, source_build=tuple(sorted(names))), log=log)
+        except NoFittingWheelError as exc:
+            new = {canonicalize_name(n) for n in exc.names} - names
+            if not new:
+                raise
+            names |= new
+            continue
+        versions = {canonicalize_name(n): v for n, v in resolved}
+        return {n: versions[n] for n in sorted(names) if n in versions}
+    raise InstallError(  # pragma: no cover - needs > 64 sdist-only packages
+        f"gave up after {_MAX_ROUNDS} rounds of finding requirements without wheels"
+    )
+
+
+def has_binaries(root: Path) -> list[str]:
+    """Relative paths of files under ``root`` that are compiled code (by magic bytes)."""
+    found: list[str] = []
+    for rel, path in tree.iter_files(root):
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        if sniff(head) is not None:
+            found.append(rel)
+    return found
+
+
+def classify(
+    pins: Mapping[str, str],
+    plan: InstallPlan,
+    uv: UvInstaller,
+    scratch: Path,
+    *,
+    log: Log = quiet,
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Build each pinned sdist on the host into a scratch folder and look at the result.
+
+    Returns ``(pure, native)``: ``pure`` maps name -> version; ``native`` maps name ->
+    (version, why) for builds that produced binaries, non-pure tags or failed on the host.
+    """
+    pure: dict[str, str] = {}
+    native: dict[str, tuple[str, str]] = {}
+    hashes = hashes_by_name(plan.requirements)  # hash-checking mode: verify what we build
+    for name, version in pins.items():
+        dest = scratch / name
+        dest.mkdir(parents=True, exist_ok=True)
+        single = replace(
+            plan,
+            requirements=pinned(name, version, hashes) + "\n",
+            constraints="",
+            source_build=(name,),
+            no_deps=True,
+        )
+        try:
+            uv.install_host_build(single, dest, log=log)
+        except InstallError as exc:
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "build failed"
+            native[name] = (version, f"does not build on this host: {last}")
+            continue
+        binaries = has_binaries(dest)
+        tags = [t for dist in read_distributions(dest, plan.target) for t in dist.tags]
+        if binaries:
+            native[name] = (version, f"its build contains compiled code ({binaries[0]})")
+        elif tags and not all(t.endswith("-none-any") for t in tags):
+            native[name] = (version, f"its wheel is tagged {', '.join(tags)}")
+        else:
+            pure[name] = version
+    return pure, native
+
+
+def build_pure_wheels_with_pip(
+    pure: Mapping[str, str],
+    plan: InstallPlan,
+    pip: Installer,
+    wheelhouse: Path,
+    *,
+    log: Log = quiet,
+) -> list[Path]:
+    """pip needs wheel files (it refuses sdists with ``--platform``): build them with pip wheel."""
+    python = getattr(pip, "python", None)
+    if python is None:  # pragma: no cover - only PipInstaller reaches here
+        raise InstallError("building pure sdists for pip needs a pip installer")
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    hashes = hashes_by_name(plan.requirements)  # pip checks them: hash-checking mode
+    reqs = wheelhouse / ".pure-requirements.txt"
+    reqs.write_text("".join(pinned(n, v, hashes) + "\n" for n, v in sorted(pure.items())))
+    argv = [
+        python,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-color",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--wheel-dir",
+        str(wheelhouse),
+        "-r",
+        str(reqs),
+    ]
+    _run(
+        argv,
+        env=pip.child_env(plan),
+        cwd=wheelhouse,
+        secrets=secrets_of(plan.index),
+        what="pip (building pure sdists)",
+        log=log,
+    )
+    return sorted(wheelhouse.glob("*.whl"))
+
+
+# -- local projects ----------------------------------------------------------------------------
+
+
+def build_local_projects(
+    projects: Mapping[str, str],
+    plan: InstallPlan,
+    uv: UvInstaller,
+    wheelhouse: Path,
+    *,
+    allow: bool,
+    log: Log = quiet,
+) -> InstallPlan:
+    """Build local project folders (and local sdist files) into wheels on the host.
+
+    ``projects`` maps canonical name -> absolute path, as the dependency input found them.
+    Returns the plan with those requirements pointing at the built wheels. Like a pure sdist,
+    a project whose wheel is pure Python is installed; one with compiled code was built for
+    this host, not the target, and is refused.
+
+    Raises:
+        InstallError: building runs the project's build code and ``allow`` is off
+            (``allow_sdists=False``), or the build failed.
+        InputError: a project's wheel holds compiled code (every such project is listed).
+    """
+    names = sorted(projects)
+    if not allow:
+        raise InstallError(
+            f"{', '.join(f'{n} ({projects[n]})' for n in names)}: a local project is built "
+            "into a wheel on this host, which runs its build code, and building sdists is "
+            "disabled (allow_sdists=False / --no-sdists); build the wheel yourself and pass "
+            "its folder with --find-links / find_links, or allow sdists"
+        )
+    wheels: dict[str, Path] = {}
+    native: list[str] = []
+    for name in names:
+        out = wheelhouse / name
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [uv.uv, "build", "--wheel", "--no-config", "--python", uv.host_python]
+        _run(
+            [*argv, "--out-dir", str(out), projects[name]],
+            env=uv.child_env(plan),
+            cwd=out,
+            secrets=secrets_of(plan.index),
+            what=f"uv (building the local project {projects[name]})",
+            log=log,
+        )
+        built = sorted(out.glob("*.whl"))
+        if len(built) != 1:
+            raise InstallError(
+                f"building the local project {projects[name]} gave {len(built)} wheels instead "
+                "of one; check its build configuration"
+            )
+        wheels[name] = built[0]
+        why = _not_pure(built[0])
+        if why:
+            native.append(f"{name} ({projects[name]}): {why}")
+    if native:
+        raise InputError(
+            f"local projects with compiled code cannot be built on this host for "
+            f"{plan.target}: {'; '.join(native)}. Build the wheel for the target (e.g. "
+            f"`pip wheel` in the image {plan.target.build_image}, or cibuildwheel), put it in a "
+            "folder and pass that folder with --find-links / find_links, with the project "
+            "required by name"
+        )
+    return replace(plan, requirements=_pointing_at(plan.requirements, wheels))
+
+
+def _not_pure(wheel: Path) -> str | None:
+    """Why a wheel is not pure Python (its tag or a binary inside), or ``None``."""
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        return f"its wheel has an invalid name ({wheel.name})"
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                if sniff(fh.read(HEAD_BYTES)) is not None:
+                    return f"its wheel holds compiled code ({info.filename})"
+    impure = sorted(str(t) for t in tags if t.abi != "none" or t.platform != "any")
+    return f"its wheel is tagged {', '.join(impure)}" if impure else None
+
+
+def _pointing_at(requirements: str, wheels: Mapping[str, Path]) -> str:
+    """The requirements text with each named requirement's URL replaced by its wheel's."""
+    out = []
+    for line in requirements.splitlines():
+        try:
+            req = Requirement(line.rstrip(" \\"))
+        except InvalidRequirement:  # a --hash continuation line
+            out.append(line)
+            continue
+        wheel = wheels.get(canonicalize_name(req.name))
+        if wheel is not None and req.url:
+            req.url = wheel.resolve().as_uri()
+            line = str(req) + (" \\" if line.endswith("\\") else "")
+        out.append(line)
+    return "".join(f"{line}\n" for line in out)
+
+
+__all__ = [
+    "build_local_projects",
+    "build_pure_wheels_with_pip",
+    "classify",
+    "has_binaries",
+    "resolve_sdist_pins",
+]

@@ -1,0 +1,874 @@
+"""Smoke-import a bundle under the target's own CPython: does it really load there?
+
+The audit proves a bundle's binaries fit the target on paper; :func:`smoke` proves it by
+importing, in a clean interpreter of the target's Python version and architecture (natively, or
+an aarch64 CPython under qemu), every top-level module of every distribution in the bundle and
+its layers, plus the handler module, and optionally calling the handler with an event.
+
+What the interpreter sees, and why:
+
+- ``-I -S -B``: isolated (no ``PYTHON*`` variables, no user site, no script folder), no ``site``
+  (so no host ``site-packages``/``dist-packages`` and none of their ``.pth`` hooks; Lambda
+  itself puts ``/var/task`` and the layer folders on ``sys.path`` directly, so their ``.pth``
+  files are not processed there either), and no bytecode written into the bundle.
+- ``sys.path``: the bundle, then the layer folders in the order of Lambda's bootstrap
+  (awslambdaric ``set_default_sys_path``: ``/var/task`` -> ``/opt/python/lib/pythonX.Y/
+  site-packages`` -> ``/opt/python``), then the interpreter's standard library. Layers are
+  extracted into ``/opt`` one after the other, so a later layer's files win: here later layers
+  come first within each of the two folders (:func:`lambda_sys_path`).
+- The environment is built from scratch (:func:`probe_env`): nothing of the host's
+  ``PYTHON*``/``PIP_*``/``UV_*`` settings; ``LD_LIBRARY_PATH`` holds the bundle, its ``lib/``
+  and the layers' ``lib/`` as on Lambda; the working folder is the bundle (``/var/task``).
+- The runtime's own packages (boto3, botocore on Lambda) are not there: a bundle or handler that
+  relies on them must ship them or ``skip`` the modules that import them.
+- The handler is called as Lambda calls it, ``handler(event, context)``, with a stand-in context
+  (``function_name``, ``aws_request_id``, ``get_remaining_time_in_millis()``, ...); its return
+  value must be JSON (``Decimal`` becomes a float, as in Lambda's runtime).
+- Emulated arm64 runs on the Graviton2 core Lambda uses (``-cpu neoverse-n1``), from a Debian
+  sysroot whose glibc is newer than Lambda's: this proves the binaries load for the
+  architecture and Python version; the audit checks glibc symbol versions.
+
+The probe reports through a JSON-lines file, not stdout, so modules that print cannot confuse
+it, and it records each module before importing it, so a crash or timeout names the culprit.
+After importing, it checks that every loaded module came from the bundle, the layers or the
+standard library: anything else is reported as an ``isolation`` failure.
+
+A missing interpreter, one that does not start, or one that turns out to be another version or
+architecture gives ``status="skipped"`` with a ``reason`` (what is missing, how to get it):
+never a pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import keyword
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal, Optional, Union
+
+from ..errors import InputError, UsageError
+from ..target.runtimes import _SLOTS
+from ..target.target import Target
+from .interpreters import HOST_MACHINE, Finder, Interpreter, NotFound, find_interpreter
+
+Status = Literal["passed", "failed", "skipped"]
+Stage = Literal["import", "handler", "isolation", "crash", "timeout"]
+
+#: Default time limit for the probe process, in seconds. qemu runs CPython 5-20x slower than
+#: native; importing pydantic + numpy under it takes a few seconds, a big bundle minutes.
+DEFAULT_TIMEOUT: Final = 300.0
+
+#: Interpreter flags: isolated, no site, no bytecode written (see the module docstring).
+PYTHON_FLAGS: Final = ("-I", "-S", "-B")
+
+#: Environment variables the Lambda runtime sets that handlers commonly read at import time
+#: (Lambda docs, "Defined runtime environment variables"). Values are placeholders.
+LAMBDA_ENV: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "LANG": "C.UTF-8",  # Lambda: en_US.UTF-8, which a host may lack
+        "TZ": ":UTC",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "AWS_LAMBDA_FUNCTION_NAME": "lambda-wheels-smoke",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+
+#: Top-level names in a bundle that are never modules of a distribution.
+_NOT_MODULES: Final = frozenset({"__pycache__", "bin", "__init__"})
+_NOT_MODULE_SUFFIXES: Final = (".dist-info", ".data", ".libs", ".egg-info")
+_OUTPUT_TAIL: Final = 4000
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Failure:
+    """One thing that went wrong.
+
+    Attributes:
+        stage: ``import`` (a module raised), ``handler`` (calling it raised or returned a value
+            Lambda cannot serialize), ``isolation`` (a module came from outside the bundle,
+            layers and standard library), ``crash`` (the interpreter died) or ``timeout``.
+        module: the module (or ``mod.func`` handler) concerned.
+        distributions: the distributions that provide ``module`` (``"numpy 2.2.6"``), if any.
+        error: the error text, e.g. ``ModuleNotFoundError: No module named
+            'pydantic_core._pydantic_core'``.
+        detail: the traceback, or the interpreter's last output for a crash.
+    """
+
+    stage: Stage
+    module: str
+    error: str
+    distributions: tuple[str, ...] = ()
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "module": self.module,
+            "distributions": list(self.distributions),
+            "error": self.error,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, **_SLOTS)
+class SmokeResult:
+    """The outcome of :func:`smoke`.
+
+    Attributes:
+        status: ``passed``, ``failed`` or ``skipped`` (no usable interpreter; no verdict).
+        target: the target smoked.
+        interpreter: the command that ran (``qemu-aarch64-static ... python3.11``), or
+            ``None`` when none was found.
+        python: what the interpreter reported, e.g. ``CPython 3.11.2 on aarch64``.
+        imported: modules that imported, in import order.
+        failures: every failure (empty when passed).
+        skipped_modules: modules not imported because the caller listed them in ``skip``.
+        reason: for ``skipped``, what is missing and how to get it; for ``failed``, a summary.
+        handler: the handler asked for (``app.handler``), or ``None``.
+        handler_called: whether the handler was called and returned.
+        handler_result: its return value (JSON), when called.
+        duration: seconds the interpreter ran.
+        output: the last part of the interpreter's stdout and stderr (diagnostics).
+        notes: remarks that are not failures (shadowed distributions, path entries removed).
+    """
+
+    status: Status
+    target: Target
+    interpreter: str | None = None
+    python: str | None = None
+    imported: tuple[str, ...] = ()
+    failures: tuple[Failure, ...] = ()
+    skipped_modules: tuple[str, ...] = ()
+    reason: str = ""
+    handler: str | None = None
+    handler_called: bool = False
+    handler_result: Any = None
+    duration: float = 0.0
+    output: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the CLI's ``--json`` output)."""
+        return {
+            "status": self.status,
+            "target": str(self.target),
+            "runtime": self.target.runtime,
+            "arch": self.target.lambda_arch,
+            "interpreter": self.interpreter,
+            "python": self.python,
+            "imported": list(self.imported),
+            "failures": [f.to_dict() for f in self.failures],
+            "skipped_modules": list(self.skipped_modules),
+            "reason": self.reason,
+            "handler": self.handler,
+            "handler_called": self.handler_called,
+            "handler_result": self.handler_result,
+            "duration": round(self.duration, 3),
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        """Human-readable lines: verdict, interpreter, modules, failures, handler result."""
+        head = f"smoke {self.target}: {self.status.upper() if self.failures else self.status}"
+        lines = [head if not self.reason else f"{head}: {self.reason}"]
+        if self.interpreter:
+            ran = f"  interpreter: {self.interpreter}"
+            if self.python:
+                ran += f" ({self.python}, {self.duration:.1f} s)"
+            lines.append(ran)
+        if self.imported:
+            lines.append(f"  imported {len(self.imported)}: {', '.join(self.imported)}")
+        if self.skipped_modules:
+            lines.append(f"  not imported (skip): {', '.join(self.skipped_modules)}")
+        for failure in self.failures:
+            owner = f" ({', '.join(failure.distributions)})" if failure.distributions else ""
+            lines.append(f"  {failure.stage} {failure.module}{owner}: {_brief(failure.error)}")
+        if self.handler_called:
+            result = json.dumps(self.handler_result, sort_keys=True)
+            lines.append(f"  handler {self.handler} returned: {result}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+# -- what to import --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Distribution:
+    """An installed distribution found in a bundle or layer folder.
+
+    Attributes:
+        name: as in the ``.dist-info`` folder name (``pydantic_core``).
+        version: likewise (``2.33.2``).
+        path: the ``.dist-info`` folder.
+        top_level: its top-level importable names.
+        source: where ``top_level`` came from: ``top_level.txt``, ``RECORD`` or ``none``.
+    """
+
+    name: str
+    version: str
+    path: Path
+    top_level: tuple[str, ...]
+    source: Literal["top_level.txt", "RECORD", "none"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ImportPlan:
+    """What the probe does: the ``sys.path`` it sets and the modules it imports, in order."""
+
+    sys_path: tuple[str, ...]
+    modules: tuple[str, ...]
+    owners: Mapping[str, tuple[str, ...]]
+    skipped: tuple[str, ...] = ()
+    handler: str | None = None
+    handler_module: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def lambda_sys_path(bundle: Path, layers: Sequence[Path], python: tuple[int, int]) -> list[Path]:
+    """The ``sys.path`` entries Lambda gives a function, mapped onto local folders.
+
+    Lambda's bootstrap puts ``/var/task`` (the bundle) first, then
+    ``/opt/python/lib/pythonX.Y/site-packages``, then ``/opt/python``. Layers are extracted
+    into ``/opt`` in order, later ones overwriting earlier ones, so each layer folder's
+    ``python/lib/pythonX.Y/site-packages`` comes first (last layer first), then each layer's
+    ``python`` (last layer first).
+
+    Args:
+        bundle: the function's code folder (what ``/var/task`` holds).
+        layers: layer folders (what each layer zip holds: ``python/...``), in the function's
+            layer order.
+        python: the target's ``(major, minor)``.
+    """
+    site = Path("python", "lib", "python{}.{}".format(*python), "site-packages")
+    newest_first = list(reversed(layers))
+    return [
+        bundle,
+        *(layer / site for layer in newest_first),
+        *(layer / "python" for layer in newest_first),
+    ]
+
+
+def library_path(bundle: Path, layers: Sequence[Path]) -> list[Path]:
+    """The ``LD_LIBRARY_PATH`` entries Lambda has for the bundle and layers.
+
+    Lambda: ``...:/var/task:/var/task/lib:/opt/lib`` (base image Dockerfiles); a later layer's
+    ``lib/`` files win, so the last layer comes first.
+    """
+    return [bundle, bundle / "lib", *(layer / "lib" for layer in reversed(layers))]
+
+
+def top_level_from_record(paths: Iterable[str]) -> list[str]:
+    """Top-level importable names among the paths a distribution's ``RECORD`` lists.
+
+    Counts a top-level ``name.py``, an extension module (``name.cpython-312-x86_64-linux-gnu.so``,
+    ``name.abi3.so``, ``name.so`` not named ``lib*``, ``name.pyd``), and a folder holding Python
+    code (any ``.py`` or tagged extension module below it: regular and namespace packages).
+    Skips ``*.dist-info``, ``*.data``, ``*.libs`` (auditwheel's vendored libraries), ``bin``,
+    ``__pycache__``, paths leaving the folder (``../../bin/x``) and names that are not
+    identifiers. Pure: reads nothing.
+    """
+    names: set[str] = set()
+    for raw in paths:
+        path = raw.replace("\\", "/").strip()
+        if not path or path.startswith(("/", "../")):
+            continue
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts:
+            continue
+        head = parts[0]
+        if head in _NOT_MODULES or head.endswith(_NOT_MODULE_SUFFIXES):
+            continue
+        if len(parts) == 1:
+            name = _module_name(head, top=True)
+        elif "__pycache__" not in parts and _module_name(parts[-1], top=False) is not None:
+            name = head
+        else:
+            name = None
+        if name is not None and name not in _NOT_MODULES and _importable(name):
+            names.add(name)
+    return sorted(names)
+
+
+def read_distributions(folder: Path) -> list[Distribution]:
+    """The distributions installed directly in ``folder`` (one ``*.dist-info`` each), by name.
+
+    Top-level names come from ``top_level.txt`` when present (exactly its names), else from
+    ``RECORD`` (:func:`top_level_from_record`).
+    """
+    found: list[Distribution] = []
+    try:
+        entries = sorted(folder.glob("*.dist-info"))
+    except OSError:
+        return found
+    for dist_info in entries:
+        if not dist_info.is_dir():
+            continue
+        stem = dist_info.name[: -len(".dist-info")]
+        name, _, version = stem.partition("-")
+        top_level_txt = dist_info / "top_level.txt"
+        record = dist_info / "RECORD"
+        if top_level_txt.is_file():
+            lines = top_level_txt.read_text(encoding="utf-8", errors="replace").splitlines()
+            names = [n.strip().replace("/", ".") for n in lines]
+            top = tuple(n for n in dict.fromkeys(names) if n and _importable(n))
+            found.append(Distribution(name, version, dist_info, top, "top_level.txt"))
+        elif record.is_file():
+            text = record.read_text(encoding="utf-8", errors="replace")
+            rows = (row[0] for row in csv.reader(text.splitlines()) if row)
+            top = tuple(top_level_from_record(rows))
+            found.append(Distribution(name, version, dist_info, top, "RECORD"))
+        else:
+            found.append(Distribution(name, version, dist_info, (), "none"))
+    return found
+
+
+def parse_handler(handler: str) -> tuple[str, str]:
+    """Split a Lambda handler string into ``(module, function)``.
+
+    ``app.handler`` -> ``("app", "handler")``; ``pkg/app.handler`` and ``pkg.app.handler`` ->
+    ``("pkg.app", "handler")`` (Lambda's runtime splits at the last dot and turns ``/`` into
+    ``.``).
+
+    Raises:
+        UsageError: not ``module.function``.
+    """
+    module, _, function = handler.strip().rpartition(".")
+    module = module.replace("/", ".")
+    if not module or not _importable(module) or not _importable(function):
+        raise UsageError(
+            f"handler {handler!r} is not 'module.function'; pass e.g. 'app.handler' for a "
+            "function named handler in app.py at the bundle root"
+        )
+    return module, function
+
+
+def plan_imports(
+    bundle: Path,
+    target: Target,
+    *,
+    layers: Sequence[Path] = (),
+    handler: str | None = None,
+    skip: Iterable[str] = (),
+    modules: Iterable[str] = (),
+) -> ImportPlan:
+    """Decide what the probe imports: every distribution's top-level names (first folder on
+    ``sys.path`` wins when two folders hold the same distribution), then ``modules``, then the
+    handler's module, minus ``skip``.
+
+    Raises:
+        InputError: the bundle or a layer folder does not exist, or there is nothing to import.
+        UsageError: the handler is not ``module.function``.
+    """
+    for folder, what in [(bundle, "bundle"), *((layer, "layer") for layer in layers)]:
+        if not folder.is_dir():
+            raise InputError(f"{what} folder {folder} does not exist; pass the folder to smoke")
+    handler_module = parse_handler(handler)[0] if handler else None
+    sys_path = lambda_sys_path(bundle, layers, target.python)
+    skip_set = set(skip)
+    owners: dict[str, list[str]] = {}
+    seen: dict[str, Distribution] = {}
+    notes: list[str] = []
+    for folder in sys_path:
+        for dist in read_distributions(folder):
+            key = dist.name.lower().replace("-", "_").replace(".", "_")
+            if key in seen:
+                notes.append(f"{dist.path} is shadowed by {seen[key].path}")
+                continue
+            seen[key] = dist
+            if dist.source == "none":
+                notes.append(f"{dist.path} has neither top_level.txt nor RECORD: not imported")
+            for name in dist.top_level:
+                owners.setdefault(name, []).append(str(dist))
+    wanted = [*sorted(owners), *modules]
+    if handler_module is not None:
+        wanted.append(handler_module)
+    ordered = list(dict.fromkeys(wanted))
+    if not ordered:
+        raise InputError(
+            f"{bundle} holds no *.dist-info and no handler was given: nothing to import; point "
+            "at the bundle's root folder or pass a handler"
+        )
+    return ImportPlan(
+        sys_path=tuple(str(p) for p in sys_path),
+        modules=tuple(m for m in ordered if m not in skip_set),
+        owners=MappingProxyType({m: tuple(o) for m, o in owners.items()}),
+        skipped=tuple(m for m in ordered if m in skip_set),
+        handler=handler,
+        handler_module=handler_module,
+        notes=tuple(notes),
+    )
+
+
+def probe_env(
+    target: Target,
+    bundle: Path,
+    layers: Sequence[Path] = (),
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The probe's whole environment: :data:`LAMBDA_ENV`, ``LAMBDA_TASK_ROOT``,
+    ``AWS_EXECUTION_ENV``, ``LD_LIBRARY_PATH`` as on Lambda, then ``extra``. Nothing is inherited
+    from the host."""
+    env = dict(LAMBDA_ENV)
+    env["LAMBDA_TASK_ROOT"] = str(bundle)
+    env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{target.runtime}"
+    env["LD_LIBRARY_PATH"] = ":".join(str(p) for p in library_path(bundle, layers))
+    env.update(extra or {})
+    return env
+
+
+# -- the probe -------------------------------------------------------------------------------
+
+#: Runs inside the target interpreter (Python >= 3.9, standard library only) as ``-c``; its
+#: argument is a folder holding ``config.json``; it appends one JSON object per line to
+#: ``results.jsonl`` there and leaves with ``os._exit`` (no atexit hooks, no thread joins).
+PROBE: Final = r"""
+import json, os, sys, traceback
+def main():
+    work = sys.argv[1]
+    with open(os.path.join(work, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    out = open(os.path.join(work, "results.jsonl"), "a", encoding="utf-8")
+    def emit(**record):
+        out.write(json.dumps(record, default=repr) + "\n")
+        out.flush()
+    import importlib, platform, site  # before the bundle is on sys.path: it cannot shadow them
+    def is_site(p):
+        parts = p.replace("\\", "/").split("/")
+        return "site-packages" in parts or "dist-packages" in parts
+    cwd = os.getcwd()
+    initial = list(sys.path)
+    base = [p for p in initial if p and os.path.abspath(p) != cwd and not is_site(p)]
+    removed = [p for p in initial if p not in base]
+    ours = list(cfg["sys_path"])
+    sys.path[:] = ours + base
+    allowed = [os.path.normcase(os.path.abspath(p)) for p in sys.path]
+    emit(event="start", implementation=sys.implementation.name,
+         version=list(sys.version_info[:3]), machine=platform.machine(),
+         executable=sys.executable, sys_path=list(sys.path), removed=removed)
+    site.setquit(); site.setcopyright(); site.sethelper()  # builtins Lambda's site provides
+    def trace(exc):
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    failed = set()
+    for name in cfg["modules"]:
+        emit(event="importing", module=name)
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:
+            failed.add(name)
+            emit(event="imported", module=name, ok=False,
+                 error="%s: %s" % (type(exc).__name__, exc), traceback=trace(exc))
+        else:
+            emit(event="imported", module=name, ok=True)
+    handler = cfg.get("handler")
+    if handler:
+        modname, func = handler
+        if modname in failed:
+            emit(event="handler", ok=False, error="not called: importing %s failed" % modname)
+        else:
+            class Context(object):
+                function_name = "lambda-wheels-smoke"
+                function_version = "$LATEST"
+                invoked_function_arn = ("arn:aws:lambda:us-east-1:000000000000:function:"
+                                        "lambda-wheels-smoke")
+                memory_limit_in_mb = "128"
+                aws_request_id = "00000000-0000-0000-0000-000000000000"
+                log_group_name = "/aws/lambda/lambda-wheels-smoke"
+                log_stream_name = "smoke"
+                identity = None
+                client_context = None
+                def get_remaining_time_in_millis(self):
+                    return 300000
+            def default(o):
+                import decimal
+                if isinstance(o, decimal.Decimal):
+                    return float(o)
+                raise TypeError("%r is not JSON serializable" % (o,))
+            try:
+                fn = getattr(sys.modules[modname], func)
+                result = fn(cfg.get("event"), Context())
+                text = json.dumps(result, default=default)
+            except BaseException as exc:
+                emit(event="handler", ok=False, error="%s: %s" % (type(exc).__name__, exc),
+                     traceback=trace(exc))
+            else:
+                emit(event="handler", ok=True, result=json.loads(text))
+    outside = []
+    for name, module in sorted(sys.modules.items()):
+        try:
+            path = getattr(module, "__file__", None)
+        except Exception:  # lazy-module proxies may raise anything
+            continue
+        if not isinstance(path, str):
+            continue
+        norm = os.path.normcase(os.path.abspath(path))
+        if not any(norm == a or norm.startswith(a.rstrip(os.sep) + os.sep) for a in allowed):
+            outside.append([name, path])
+    emit(event="done", outside=outside)
+try:
+    main()
+finally:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+"""
+
+
+def probe_command(
+    interpreter: Interpreter, workdir: Path, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """The argv that runs :data:`PROBE` under ``interpreter`` in the environment ``env`` (an
+    interpreter started by its sysroot's loader gets ``env``'s library folders as arguments:
+    :meth:`Interpreter.argv`)."""
+    return [*interpreter.argv(env or {}), *PYTHON_FLAGS, "-c", PROBE, str(workdir)]
+
+
+def parse_records(text: str) -> list[dict[str, Any]]:
+    """The probe's JSON-lines records; a torn last line (the interpreter died mid-write) is
+    dropped."""
+    records: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                records.append(value)
+    return records
+
+
+@dataclass(frozen=True, **_SLOTS)
+class ProbeRun:
+    """What the probe process left: its records, exit status and output."""
+
+    records: tuple[Mapping[str, Any], ...]
+    returncode: int | None  # None: killed after the time limit
+    output: str = ""
+    duration: float = 0.0
+    timeout: float = DEFAULT_TIMEOUT
+    start_error: str = ""  # the interpreter could not be started at all (OSError)
+
+
+def interpret(
+    run: ProbeRun, plan: ImportPlan, target: Target, interpreter: Interpreter
+) -> SmokeResult:
+    """Turn a probe run into a :class:`SmokeResult`. Pure."""
+    described = interpreter.describe()
+    common: dict[str, Any] = {
+        "target": target,
+        "interpreter": described,
+        "handler": plan.handler,
+        "skipped_modules": plan.skipped,
+        "duration": run.duration,
+        "output": run.output[-_OUTPUT_TAIL:],
+    }
+    start = next((r for r in run.records if r.get("event") == "start"), None)
+    if start is None:
+        why = run.start_error or _exit_text(run)
+        tail = run.output.strip()[-600:]
+        return SmokeResult(
+            "skipped",
+            reason=f"the interpreter did not start ({why})" + (f": {tail}" if tail else ""),
+            **common,
+        )
+    impl = str(start.get("implementation", "?"))
+    version = tuple(int(v) for v in start.get("version", ()))
+    machine = str(start.get("machine", "?"))
+    name = "CPython" if impl == "cpython" else impl
+    python = f"{name} {'.'.join(map(str, version))} on {machine}"
+    arch = HOST_MACHINE.get(machine)
+    if impl != "cpython" or version[:2] != target.python or arch != target.arch:
+        return SmokeResult(
+            "skipped",
+            python=python,
+            reason=f"{described} runs {python}, not CPython {target.python_version} on "
+            f"{target.arch}; point it at a matching interpreter",
+            **common,
+        )
+    notes = list(plan.notes)
+    if start.get("removed"):
+        notes.append(f"removed from sys.path: {', '.join(map(str, start['removed']))}")
+    imported: list[str] = []
+    failures: list[Failure] = []
+    pending: str | None = None
+    handler_called = False
+    handler_result: Any = None
+    finished = False
+    for record in run.records:
+        event = record.get("event")
+        if event == "importing":
+            pending = str(record.get("module"))
+        elif event == "imported":
+            name = str(record.get("module"))
+            pending = None
+            if record.get("ok"):
+                imported.append(name)
+            else:
+                failures.append(
+                    Failure(
+                        "import",
+                        name,
+                        str(record.get("error", "")),
+                        plan.owners.get(name, ()),
+                        str(record.get("traceback", "")),
+                    )
+                )
+        elif event == "handler":
+            pending = None
+            if record.get("ok"):
+                handler_called = True
+                handler_result = record.get("result")
+            else:
+                failures.append(
+                    Failure(
+                        "handler",
+                        str(plan.handler),
+                        str(record.get("error", "")),
+                        detail=str(record.get("traceback", "")),
+                    )
+                )
+        elif event == "done":
+            finished = True
+            failures.extend(
+                Failure(
+                    "isolation",
+                    str(name),
+                    f"loaded from {path}, outside the bundle, its layers and the standard library",
+                )
+                for name, path in record.get("outside", ())
+            )
+    if not finished:
+        doing = f"importing {pending}" if pending else "after the last import"
+        if pending is None and plan.handler and not handler_called:
+            doing = f"calling {plan.handler}"
+        if run.returncode is None:
+            failures.append(
+                Failure(
+                    "timeout",
+                    pending or str(plan.handler or ""),
+                    f"timed out after {run.timeout:g} s while {doing}; emulated interpreters are "
+                    "slow: raise the time limit",
+                    plan.owners.get(pending or "", ()),
+                )
+            )
+        else:
+            failures.append(
+                Failure(
+                    "crash",
+                    pending or str(plan.handler or ""),
+                    f"the interpreter died while {doing} ({_exit_text(run)})",
+                    plan.owners.get(pending or "", ()),
+                    run.output.strip()[-2000:],
+                )
+            )
+    status: Status = "failed" if failures else "passed"
+    reason = ""
+    if failures:
+        broken = sorted({f.module for f in failures})
+        reason = f"{len(failures)} failure(s): {', '.join(broken)}"
+    return SmokeResult(
+        status,
+        python=python,
+        imported=tuple(imported),
+        failures=tuple(failures),
+        reason=reason,
+        handler_called=handler_called,
+        handler_result=handler_result,
+        notes=tuple(notes),
+        **common,
+    )
+
+
+def _brief(error: str) -> str:
+    """A long, multi-line error (numpy's import advice) as its first and last lines."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if len(lines) <= 2:
+        return " ".join(lines)
+    return f"{lines[0]} ... {lines[-1]}"
+
+
+def _exit_text(run: ProbeRun) -> str:
+    code = run.returncode
+    if code is None:
+        return f"killed after {run.timeout:g} s"
+    if code < 0:
+        import signal
+
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+# -- running it ------------------------------------------------------------------------------
+
+
+def run_probe(
+    interpreter: Interpreter,
+    plan: ImportPlan,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    event: Any = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ProbeRun:
+    """Run :data:`PROBE` under ``interpreter`` in a scratch folder and collect what it wrote."""
+    config = {
+        "sys_path": list(plan.sys_path),
+        "modules": list(plan.modules),
+        "handler": list(parse_handler(plan.handler)) if plan.handler else None,
+        "event": event,
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="lambda-wheels-smoke-"))
+    try:
+        (workdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        (workdir / "results.jsonl").write_text("", encoding="utf-8")
+        started = time.monotonic()
+        returncode: Optional[int]
+        try:
+            proc = subprocess.run(
+                probe_command(interpreter, workdir, env),
+                cwd=str(cwd),
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+            returncode, raw = proc.returncode, proc.stdout
+        except subprocess.TimeoutExpired as exc:
+            returncode, raw = None, exc.output if isinstance(exc.output, bytes) else b""
+        except OSError as exc:
+            return ProbeRun((), 127, start_error=f"{interpreter.command[0]}: {exc}")
+        duration = time.monotonic() - started
+        text = (workdir / "results.jsonl").read_text(encoding="utf-8", errors="replace")
+        output = raw.decode("utf-8", errors="replace")
+        return ProbeRun(
+            tuple(parse_records(text)),
+            returncode,
+            output[-_OUTPUT_TAIL:],
+            duration,
+            timeout,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+InterpreterChoice = Union[Interpreter, Finder, None]
+
+
+def smoke(
+    bundle: str | Path,
+    target: Target,
+    *,
+    layers: Sequence[str | Path] = (),
+    handler: str | None = None,
+    event: Any = None,
+    interpreter: InterpreterChoice = None,
+    skip: Iterable[str] = (),
+    modules: Iterable[str] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+) -> SmokeResult:
+    """Import a bundle (and its layers) under the target's CPython; optionally call the handler.
+
+    Args:
+        bundle: the function's code folder (what Lambda unpacks into ``/var/task``).
+        target: the Lambda runtime and architecture.
+        layers: layer folders (each holding ``python/...``), in the function's layer order.
+        handler: ``module.function`` to import and call. Default: none called.
+        event: the event passed to the handler (any JSON value). Default: ``{}``.
+        interpreter: an :class:`Interpreter`, or a :data:`Finder` strategy called with
+            ``target``. Default: :func:`~lambda_wheels_cdk.smoke.interpreters.find_interpreter`
+            on this host (PATH, pyenv, uv; qemu plus a sysroot for a foreign architecture).
+        skip: top-level module names not to import (modules known not to import standalone,
+            e.g. ones that need the runtime's boto3). They are listed in the result.
+        modules: more modules to import after the distributions' top-level ones (e.g. a lazily
+            loaded extension such as ``cryptography.hazmat.bindings._rust``).
+        timeout: seconds before the interpreter is killed. Default :data:`DEFAULT_TIMEOUT`.
+        env: extra environment variables for the interpreter (on top of :func:`probe_env`).
+
+    Returns:
+        a :class:`SmokeResult`: ``passed``, ``failed`` (with every failure and its error text) or
+        ``skipped`` (no usable interpreter; ``reason`` says what is missing and how to get it).
+
+    Raises:
+        InputError: the bundle or a layer folder is missing, or there is nothing to import.
+        UsageError: ``handler`` is not ``module.function``, or ``event`` is not JSON.
+    """
+    bundle_path = Path(bundle).resolve()
+    layer_paths = [Path(layer).resolve() for layer in layers]
+    plan = plan_imports(
+        bundle_path, target, layers=layer_paths, handler=handler, skip=skip, modules=modules
+    )
+    if handler is not None and event is None:
+        event = {}
+    try:
+        json.dumps(event)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the event for {handler} is not JSON ({exc}); pass a JSON value") from exc
+    found = _resolve(interpreter, target)
+    if isinstance(found, NotFound):
+        return SmokeResult(
+            "skipped",
+            target,
+            reason=found.reason,
+            handler=handler,
+            skipped_modules=plan.skipped,
+            notes=plan.notes,
+        )
+    run = run_probe(
+        found,
+        plan,
+        cwd=bundle_path,
+        env=probe_env(target, bundle_path, layer_paths, env),
+        event=event,
+        timeout=timeout,
+    )
+    return interpret(run, plan, target, found)
+
+
+def _resolve(choice: InterpreterChoice, target: Target) -> Interpreter | NotFound:
+    if choice is None:
+        return find_interpreter(target)
+    if isinstance(choice, Interpreter):
+        return choice
+    return choice(target)
+
+
+def _module_name(filename: str, *, top: bool) -> str | None:
+    """The module a file defines, if it is Python code (see :func:`top_level_from_record`)."""
+    if filename.endswith(".py"):
+        return filename[:-3]
+    stem, _, rest = filename.partition(".")
+    if filename.endswith(".pyd"):
+        return stem
+    if filename.endswith(".so"):
+        tagged = rest.startswith(("cpython-", "abi3.", "cp3"))
+        if tagged or (top and rest == "so" and not stem.startswith("lib")):
+            return stem
+    return None
+
+
+def _importable(dotted: str) -> bool:
+    return all(p.isidentifier() and not keyword.iskeyword(p) for p in dotted.split("."))
