@@ -224,7 +224,10 @@ def test_pip_args_pass_every_platform_in_order() -> None:
     t = Target.for_runtime("python3.12", "arm64")
     args = t.pip_args()
     platforms = [args[i + 1] for i, a in enumerate(args) if a == "--platform"]
-    assert platforms == list(t.platforms())
+    # PEP 600: AL2023's glibc 2.34 down to aarch64's floor 2.17, newest first, then the legacy
+    # alias of 2_17 (PEP 599's manylinux2014); pip matches each --platform literally
+    expected = [f"manylinux_2_{minor}_aarch64" for minor in range(34, 16, -1)]
+    assert platforms == [*expected, "manylinux2014_aarch64"]
     assert args[-7:] == [
         "--python-version",
         "3.12",
@@ -244,4 +247,15 @@ def test_build_image_is_arch_aware() -> None:
 
 
 def test_all_targets_covers_the_table() -> None:
-    assert len(list(all_targets())) == 2 * len(RUNTIMES)
+    assert [(t.runtime, t.arch) for t in all_targets()] == [
+        (runtime, arch)
+        for runtime in [
+            "python3.9",
+            "python3.10",
+            "python3.11",
+            "python3.12",
+            "python3.13",
+            "python3.14",
+        ]
+        for arch in ["x86_64", "aarch64"]  # the wheel arch: arm64 is aarch64
+    ]
