@@ -73,6 +73,17 @@ _DIFFERS: Final = (
 #: Present on the OS, but a wheel must not rely on them: their sonames or ABIs differ between
 #: the Lambda OSes (V: a python3.11 image briefly rebuilt on AL2023 broke exactly on
 #: libffi.so.6). Severity: warning. Soname -> what differs.
+#: Libraries both OSes ship in a version of their own (soname unchanged, behaviour may differ).
+_DIFFERS_ON_BOTH: Final[Mapping[str, str]] = {
+    "libncursesw.so.6": f"ncurses {_DIFFERS}",  # V (list), soname I
+    "libtinfo.so.6": f"ncurses {_DIFFERS}",  # V (list), soname I
+    "libkrb5.so.3": f"krb5 {_DIFFERS}",  # V (list), soname I
+    "libgssapi_krb5.so.2": f"krb5 {_DIFFERS}",  # V (list), soname I
+    "libk5crypto.so.3": f"krb5 {_DIFFERS}",  # V (list), soname I
+    "libcom_err.so.2": f"krb5 {_DIFFERS}",  # V (list), soname I
+    "libbz2.so.1": f"bzip2 {_DIFFERS}",  # V (list), soname I
+    "libcurl.so.4": f"curl {_DIFFERS}; one report says the zip runtime lacks it",  # V/U
+}
 UNSTABLE_LIBRARIES: Final[Mapping[OsName, Mapping[str, str]]] = MappingProxyType(
     {
         "al2": MappingProxyType(
@@ -80,15 +91,8 @@ UNSTABLE_LIBRARIES: Final[Mapping[OsName, Mapping[str, str]]] = MappingProxyType
                 "libffi.so.6": f"libffi {_DIFFERS} (AL2023 has libffi.so.8)",  # V
                 "libssl.so.10": f"OpenSSL 1.0.2k {_DIFFERS} (AL2023 has libssl.so.3)",  # V
                 "libcrypto.so.10": f"OpenSSL 1.0.2k {_DIFFERS} (AL2023 has libcrypto.so.3)",  # V
-                "libncursesw.so.6": f"ncurses {_DIFFERS}",  # V (list), soname I
-                "libtinfo.so.6": f"ncurses {_DIFFERS}",  # V (list), soname I
                 "libpcre.so.1": f"pcre {_DIFFERS}",  # V (list), soname I
-                "libkrb5.so.3": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libgssapi_krb5.so.2": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libk5crypto.so.3": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libcom_err.so.2": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libbz2.so.1": f"bzip2 {_DIFFERS}",  # V (list), soname I
-                "libcurl.so.4": f"curl {_DIFFERS}; one report says the zip runtime lacks it",  # V/U
+                **_DIFFERS_ON_BOTH,
             }
         ),
         "al2023": MappingProxyType(
@@ -96,15 +100,8 @@ UNSTABLE_LIBRARIES: Final[Mapping[OsName, Mapping[str, str]]] = MappingProxyType
                 "libffi.so.8": f"libffi {_DIFFERS} (AL2 has libffi.so.6)",  # V
                 "libssl.so.3": f"OpenSSL 3 {_DIFFERS} (AL2 has libssl.so.10)",  # V
                 "libcrypto.so.3": f"OpenSSL 3 {_DIFFERS} (AL2 has libcrypto.so.10)",  # V
-                "libncursesw.so.6": f"ncurses {_DIFFERS}",  # V (list), soname I
-                "libtinfo.so.6": f"ncurses {_DIFFERS}",  # V (list), soname I
                 "libpcre2-8.so.0": f"pcre {_DIFFERS}",  # V (list), soname I
-                "libkrb5.so.3": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libgssapi_krb5.so.2": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libk5crypto.so.3": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libcom_err.so.2": f"krb5 {_DIFFERS}",  # V (list), soname I
-                "libbz2.so.1": f"bzip2 {_DIFFERS}",  # V (list), soname I
-                "libcurl.so.4": f"curl {_DIFFERS}; one report says the zip runtime lacks it",  # V/U
+                **_DIFFERS_ON_BOTH,
             }
         ),
     }

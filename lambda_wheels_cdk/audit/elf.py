@@ -424,23 +424,22 @@ def _version_needs(
     """(library name index, [version name index, ...]) per ``.gnu.version_r`` entry."""
     verneed, vernaux = elf.structs.Elf_Verneed, elf.structs.Elf_Vernaux
     needs: list[tuple[int, list[int]]] = []
-    budget = _MAX_VERSION_ENTRIES  # shared by every loop below: cycles end, and quickly
-    for _ in range(count):
-        if budget <= 0:
+    # one budget for every loop below: cycles end, and quickly
+    entries = iter(range(_MAX_VERSION_ENTRIES))
+
+    def read(struct: Any, at: int, what: str) -> Any:
+        if next(entries, None) is None:
             raise _Malformed(f"more than {_MAX_VERSION_ENTRIES} version-needed entries")
-        budget -= 1
-        if offset + verneed.sizeof() > size:
-            raise _Malformed("a version-needed entry runs past the end of the file")
-        need = _parse(verneed, stream, offset)
+        if at + struct.sizeof() > size:
+            raise _Malformed(f"a version-needed {what}runs past the end of the file")
+        return _parse(struct, stream, at)
+
+    for _ in range(count):
+        need = read(verneed, offset, "")
         versions: list[int] = []
         aux = offset + need["vn_aux"]
         for _ in range(need["vn_cnt"]):
-            if budget <= 0:
-                raise _Malformed(f"more than {_MAX_VERSION_ENTRIES} version-needed entries")
-            budget -= 1
-            if aux + vernaux.sizeof() > size:
-                raise _Malformed("a version-needed name entry runs past the end of the file")
-            entry = _parse(vernaux, stream, aux)
+            entry = read(vernaux, aux, "name ")
             versions.append(entry["vna_name"])
             if entry["vna_next"] == 0:
                 break
