@@ -283,18 +283,17 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.requirement and (args.requirements or args.project):
         raise UsageError("pass requirement strings or -r FILE / --project DIR, not both")
     spec: sources.DependencySpec | None
-    if args.requirements or args.project:
-        spec = sources.load(
-            args.requirements or args.project,
-            extras=args.extra,
-            groups=args.group,
-            frozen=not args.locked,
-        )
-    elif args.requirement:
+    given = args.requirements or args.project or None
+    if args.requirement:
         spec = sources.from_list(args.requirement)
-    elif args.source:
-        found = sources.detect(Path(args.source))
-        spec = sources.load(found, extras=args.extra, groups=args.group) if found else None
+    elif given or args.source:
+        found = given or sources.detect(Path(args.source))
+        # one call for -r, --project and --source: the same extras, groups and --locked
+        spec = (
+            sources.load(found, extras=args.extra, groups=args.group, frozen=not args.locked)
+            if found
+            else None
+        )
     else:
         raise UsageError("nothing to build: pass REQ ..., -r FILE, --project DIR or --source DIR")
     options = BuildOptions(
