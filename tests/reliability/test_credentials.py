@@ -266,10 +266,10 @@ def hash_inputs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     from lambda_wheels_cdk import tree
     from lambda_wheels_cdk.build import pipeline as bundle
     from lambda_wheels_cdk.cdk import bundling
-    from lambda_wheels_cdk.inputs import sources
+    from lambda_wheels_cdk.inputs import spec
 
     seen: list[bytes] = []
-    modules: list[ModuleType] = [bundling, bundle, sources, tree]
+    modules: list[ModuleType] = [bundling, bundle, spec, tree]
     for module in modules:
         monkeypatch.setattr(module, "hashlib", _HashRecorder(seen))
     yield seen

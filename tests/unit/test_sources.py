@@ -20,21 +20,16 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 from lambda_wheels_cdk.errors import InputError, UsageError
-from lambda_wheels_cdk.inputs import sources
-from lambda_wheels_cdk.inputs.sources import (
-    DependencySpec,
-    IndexSettings,
-    detect,
-    from_list,
-    load,
-    load_pipfile_lock,
-    load_poetry_lock,
-    load_pylock,
-    load_pyproject,
-    load_requirements_file,
-    load_uv_lock,
-    redact_url,
-)
+from lambda_wheels_cdk.inputs.detect import detect, load
+from lambda_wheels_cdk.inputs.markers import _resolve_marker
+from lambda_wheels_cdk.inputs.pipfile import load_pipfile_lock
+from lambda_wheels_cdk.inputs.poetry import _poetry_specifiers, _python_marker, load_poetry_lock
+from lambda_wheels_cdk.inputs.pylock import load_pylock
+from lambda_wheels_cdk.inputs.pyproject import load_pyproject
+from lambda_wheels_cdk.inputs.redaction import redact_text, redact_url
+from lambda_wheels_cdk.inputs.requirements import from_list, load_requirements_file
+from lambda_wheels_cdk.inputs.spec import DependencySpec, IndexSettings
+from lambda_wheels_cdk.inputs.uvlock import _uv_environment, load_uv_lock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sources"
 SECRET = "s3cr3t-t0ken-value"
@@ -99,7 +94,7 @@ def test_redact_url(url: str, expected: str) -> None:
 
 def test_redact_text_masks_every_url_in_a_line() -> None:
     text = f"--index-url https://u:{SECRET}@a/simple and x @ https://{SECRET}@b/x.whl"
-    redacted = sources.redact_text(text)
+    redacted = redact_text(text)
     assert SECRET not in redacted
     assert "https://u:***@a/simple" in redacted and "https://***@b/x.whl" in redacted
 
@@ -1046,7 +1041,7 @@ def test_uv_runs_isolated_from_host_configuration(
         monkeypatch.setenv(name, value)
     spec = load_uv_lock(uv_project / "uv.lock")
     assert spec.hashes["six"]
-    env = sources._uv_environment(offline=True)
+    env = _uv_environment(offline=True)
     assert env["UV_NO_CONFIG"] == "1" and env["UV_OFFLINE"] == "1"
     assert not any(k.startswith("PIP_") for k in env)
     assert set(k for k in env if k.startswith("UV_")) == {
@@ -1056,7 +1051,7 @@ def test_uv_runs_isolated_from_host_configuration(
     }
     monkeypatch.setenv("UV_INDEX_INTERNAL_PASSWORD", SECRET)
     monkeypatch.setenv("UV_CACHE_DIR", "/tmp/cache")
-    env = sources._uv_environment(offline=False)
+    env = _uv_environment(offline=False)
     assert env["UV_INDEX_INTERNAL_PASSWORD"] == SECRET and env["UV_CACHE_DIR"] == "/tmp/cache"
     assert "UV_OFFLINE" not in env
 
@@ -1459,7 +1454,7 @@ def test_poetry_url_and_file_sources_keep_their_hashes(tmp_path: Path) -> None:
     ],
 )
 def test_poetry_constraints(constraint: str, expected: list[str] | None) -> None:
-    converted = sources._poetry_specifiers(constraint)
+    converted = _poetry_specifiers(constraint)
     if expected is None:
         assert converted is None
     else:
@@ -1482,7 +1477,7 @@ def test_poetry_constraints(constraint: str, expected: list[str] | None) -> None
     ],
 )
 def test_poetry_python_constraints_become_markers(constraint: str, expected: str | None) -> None:
-    assert sources._python_marker(constraint) == expected
+    assert _python_marker(constraint) == expected
 
 
 # -- Pipfile.lock ------------------------------------------------------------------------------
@@ -1719,7 +1714,7 @@ def test_pylock_default_groups_and_directories(tmp_path: Path) -> None:
 def test_marker_decisions(
     marker: str, extras: set[str] | None, groups: set[str] | None, expected: object
 ) -> None:
-    result, _ = sources._resolve_marker(
+    result, _ = _resolve_marker(
         str(Marker(marker)),
         extras=None if extras is None else frozenset(extras),
         groups=None if groups is None else frozenset(groups),
