@@ -3,7 +3,12 @@ Pipenv/pylock locks), index settings and credentials, and path resolution.
 
 Pure: nothing here imports ``aws_cdk``, ``constructs`` or ``jsii``.
 
-Every dependency input becomes one normalized :class:`DependencySpec` with a content fingerprint.
+Where each idea lives: :mod:`.spec` (:class:`~.spec.DependencySpec`,
+:class:`~.spec.IndexSettings`, fingerprints), :mod:`.detect` (:func:`~.detect.detect`,
+:func:`~.detect.load`), one module per format (:mod:`.requirements`, :mod:`.pyproject`,
+:mod:`.uvlock`, :mod:`.poetry`, :mod:`.pipfile`, :mod:`.pylock`), and their shared parts:
+:mod:`.entries` (one requirement), :mod:`.markers`, :mod:`.reading` (files and problem
+messages), :mod:`.redaction` (credentials in messages), :mod:`.paths`.
 
 Every supported input (``requirements.txt``, ``pyproject.toml``, ``uv.lock``, ``poetry.lock``,
 ``Pipfile.lock``, PEP 751 ``pylock.toml``, an inline list) becomes the same value: the
@@ -12,7 +17,7 @@ hashes, index settings and the absolute paths of local path requirements. The bu
 feeds :meth:`DependencySpec.requirements_txt` to ``uv pip install -r`` / ``pip install -r``
 and passes the index settings as command-line flags, so credentials never reach the disk.
 
-Auto-detection in an entry folder (:func:`detect`), first match wins:
+Auto-detection in an entry folder (:func:`~.detect.detect`), first match wins:
 
 1. ``pylock.toml`` (PEP 751)
 2. ``uv.lock`` -- only with ``pyproject.toml`` next to it (``uv export`` reads both)
@@ -65,5 +70,5 @@ Decisions worth knowing:
   (``--pre``, ``--only-binary``, ...).
 
 Everything here is pure apart from reading the input files (and hashing local paths for the
-fingerprint) and the single ``uv export`` subprocess of :func:`load_uv_lock`.
+fingerprint) and the single ``uv export`` subprocess of :func:`~.uvlock.load_uv_lock`.
 """

@@ -34,7 +34,7 @@ def _pyproject_kind(path: Path) -> str | None:
 
 
 def detect(entry_dir: PathLike) -> Path | None:
-    """The dependency input of an entry folder, by the order in the module docstring.
+    """The dependency input of an entry folder, by the order in the package docstring.
 
     Returns ``None`` when the folder has no dependency input (a function without
     dependencies).
