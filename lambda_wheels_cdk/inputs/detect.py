@@ -18,6 +18,8 @@ from .requirements import load_requirements_file
 from .spec import DependencySpec, _dedupe
 from .uvlock import load_uv_lock
 
+__all__ = ["detect", "load"]
+
 
 def _pyproject_kind(path: Path) -> str | None:
     """``"project"`` if it has [project].dependencies, ``"poetry"`` for Poetry-only deps."""

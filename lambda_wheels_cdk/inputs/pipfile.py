@@ -30,6 +30,8 @@ from .reading import (
 from .requirements import _expand_env
 from .spec import DependencySpec, IndexSettings, _first_line, _is_pypi
 
+__all__ = ["load_pipfile_lock"]
+
 
 def load_pipfile_lock(
     path: PathLike, *, categories: Sequence[str] = ("default",)

@@ -48,6 +48,8 @@ from .reading import (
 from .redaction import redact_url
 from .spec import DependencySpec, IndexSettings, _canon, _first_line, _is_pypi
 
+__all__ = ["load_poetry_lock"]
+
 
 @dataclass(**_SLOTS)
 class _PoetryDep:

@@ -1,4 +1,9 @@
-"""PEP 751 ``pylock.toml`` / ``pylock.<name>.toml``."""
+"""PEP 751 ``pylock.toml`` / ``pylock.<name>.toml``.
+
+Read here rather than with ``packaging.pylock``: that needs packaging >= 26 (Python >= 3.10,
+this package supports 3.9), stops at the first problem without a line number, and rejects
+locks this reader accepts (a package without a wheel URL, a name not in normal form).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ from .reading import (
     _where,
 )
 from .spec import DependencySpec, IndexSettings, _is_pypi
+
+__all__ = ["load_pylock"]
 
 
 def load_pylock(

@@ -24,13 +24,17 @@ from .reading import (
 from .redaction import redact_text
 from .spec import DependencySpec, IndexSettings, _canon
 
+__all__ = ["load_pyproject"]
+
 
 def _resolve_groups(
     table: Mapping[str, Any], wanted: Sequence[str], where: str
 ) -> list[tuple[str, str]]:
     """PEP 735: the requirement strings of ``wanted`` groups, with ``include-group``.
 
-    Returns ``(requirement, group)`` pairs.
+    Returns ``(requirement, group)`` pairs: the text as written (for the line in messages, and
+    path requirements) and the group it is in. ``packaging.dependency_groups`` returns parsed
+    requirements only, and needs packaging >= 26.1 (Python >= 3.10).
     """
     by_name: dict[str, str] = {}
     for key in table:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+__all__ = ["redact_text", "redact_url"]
+
 _URL_IN_TEXT_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _NETLOC_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s]*)")
 

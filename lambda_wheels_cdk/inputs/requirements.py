@@ -39,6 +39,8 @@ from .reading import (
 from .redaction import _quoted, redact_text
 from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _first_line
 
+__all__ = ["from_list", "load_requirements_file"]
+
 #: pip's comment rule: ``#`` at the start of a line or after whitespace.
 _COMMENT_RE: Final = re.compile(r"(^|\s+)#.*$")
 #: pip's environment variable rule: only ``${NAME}`` with upper case, digits and ``_``.

@@ -27,6 +27,8 @@ from ..errors import InputError
 from ..target.runtimes import _SLOTS
 from .redaction import _strip_credentials, redact_text, redact_url
 
+__all__ = ["DependencySpec", "IndexSettings"]
+
 #: Schema tag mixed into every fingerprint; bump it when the fingerprint data changes shape.
 _FINGERPRINT_SCHEMA: Final = "lambda-wheels-cdk/sources/1"
 #: Index URLs that mean "PyPI": recording them changes nothing, so they are dropped.

@@ -20,6 +20,8 @@ from .redaction import redact_text
 from .requirements import _RequirementsReader
 from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _canon, _is_pypi
 
+__all__ = ["load_uv_lock"]
+
 #: Timeouts for ``uv export``: --frozen only reads files; --locked may re-resolve online.
 _UV_TIMEOUT_FROZEN: Final = 120
 _UV_TIMEOUT_LOCKED: Final = 600
