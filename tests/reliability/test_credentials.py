@@ -9,7 +9,7 @@ folders) and the bytes fed to the asset hash.
 
 Already covered elsewhere: the asset hash ignores credentials (construction only, bundling
 skipped) -- ``tests/cdk/test_constructs.py::test_asset_hash_ignores_index_credentials``;
-``redact_url`` never leaks (property test) -- ``tests/unit/test_sources_fuzz.py::
+``redact_url`` never leaks (property test) -- ``tests/unit/test_inputs_fuzz.py::
 test_redact_url_never_leaks_the_secret``. Failure messages against the token-guarded index are
 checked in ``test_bad_inputs.py`` (``test_failing_index_fails_the_build_and_names_it``,
 ``test_install_errors_say_which_index_and_what_to_do``).
