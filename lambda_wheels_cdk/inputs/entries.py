@@ -288,10 +288,6 @@ def _is_exact_pin(entry: _Entry) -> bool:
     return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
-def _dedupe_list(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
 def _build_spec(
     requirements: Sequence[_Entry],
     constraints: Sequence[_Entry],
@@ -305,7 +301,7 @@ def _build_spec(
     for entry in requirements:
         if entry.hashes:
             hashes.setdefault(entry.name, [])
-            hashes[entry.name] = _dedupe_list([*hashes[entry.name], *entry.hashes])
+            hashes[entry.name] = list(_dedupe([*hashes[entry.name], *entry.hashes]))
         if entry.local_path is not None:
             local_paths[entry.name] = entry.local_path
     return DependencySpec(
@@ -409,7 +405,7 @@ def _parse_hashes(values: Iterable[str], where: str, what: str) -> list[str]:
                     f"{where}: {what} has a malformed hash {value!r}: regenerate the lock file"
                 ) from None
             # other algorithms (md5, blake2b, ...) cannot be checked by pip: skip them
-    return _dedupe_list(out)
+    return list(_dedupe(out))
 
 
 def _check_known(

@@ -25,7 +25,6 @@ from .entries import (
     _canonical_set,
     _check_known,
     _check_marker,
-    _dedupe_list,
     _Entry,
     _parse_hashes,
     _pinned_entry,
@@ -46,7 +45,7 @@ from .reading import (
     _where,
 )
 from .redaction import redact_url
-from .spec import DependencySpec, IndexSettings, _canon, _first_line, _is_pypi
+from .spec import DependencySpec, IndexSettings, _canon, _dedupe, _first_line, _is_pypi
 
 __all__ = ["load_poetry_lock"]
 
@@ -519,7 +518,7 @@ def _poetry_selection(
         if any(p is None for p in parts):
             combined: str | None = None
         else:
-            present = _dedupe_list(p for p in parts if p)
+            present = list(_dedupe(p for p in parts if p))
             combined = present[0] if len(present) == 1 else " or ".join(f"({p})" for p in present)
         decided: bool | str = True
         touched = False

@@ -16,7 +16,6 @@ from .entries import (
     _canonical_set,
     _check_known,
     _check_marker,
-    _dedupe_list,
     _Entry,
     _parse_hashes,
     _pinned_entry,
@@ -35,7 +34,7 @@ from .reading import (
     _str_list,
     _where,
 )
-from .spec import DependencySpec, IndexSettings, _is_pypi
+from .spec import DependencySpec, IndexSettings, _dedupe, _is_pypi
 
 __all__ = ["load_pylock"]
 
@@ -161,4 +160,4 @@ def _pylock_entry(
     for entry in files:
         if "hashes" in entry:
             hashes += _pylock_hashes(entry["hashes"], where, repr(name))
-    return _pinned_entry(name, version, marker, where, _dedupe_list(hashes))
+    return _pinned_entry(name, version, marker, where, list(_dedupe(hashes)))

@@ -19,7 +19,6 @@ from .entries import (
     _BadRequirement,
     _build_spec,
     _check_hash,
-    _dedupe_list,
     _Entry,
     _invalid,
     _is_exact_pin,
@@ -37,7 +36,7 @@ from .reading import (
     _Unparsable,
 )
 from .redaction import _quoted, redact_text
-from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _first_line
+from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _dedupe, _first_line
 
 __all__ = ["from_list", "load_requirements_file"]
 
@@ -324,7 +323,7 @@ class _RequirementsReader:
                 raise _Unparsable(
                     f"{where}: {shown} {_invalid(detail).tail}", f"invalid URL: {detail}"
                 ) from None
-            entry = _Entry(req, where, _dedupe_list(hashes), local, is_dir)
+            entry = _Entry(req, where, list(_dedupe(hashes)), local, is_dir)
             if constraint:
                 self.add_constraint(entry, shown, named=bool(_NAMED_REFERENCE_RE.match(args)))
             else:
