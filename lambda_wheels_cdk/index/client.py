@@ -77,7 +77,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from ..errors import DownloadHashMismatchError, IndexUnavailableError
-from ..inputs.sources import redact_url
+from ..inputs.redaction import redact_url
 from ..target.runtimes import _SLOTS
 
 _log = logging.getLogger(__name__)

@@ -38,8 +38,8 @@ from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from ..events import plain_text
-from ..inputs import sources
-from ..inputs.sources import IndexSettings
+from ..inputs import redaction
+from ..inputs.spec import IndexSettings
 from ..target.runtimes import _SLOTS
 from ..target.target import Target
 from .environment import installer_environment
@@ -171,9 +171,9 @@ def index_environment(index: IndexSettings, installer: str) -> dict[str, str]:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask credentials in installer output: every URL's userinfo (:func:`sources.redact_text`)
+    """Mask credentials in installer output: every URL's userinfo (:func:`redaction.redact_text`)
     and any known secret value wherever it appears."""
-    text = sources.redact_text(text)
+    text = redaction.redact_text(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")

@@ -37,7 +37,7 @@ from lambda_wheels_cdk.index.client import (
     parse_page,
     strip_credentials,
 )
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 
 SECRET = "s3cr3t-T0ken-value"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
