@@ -40,7 +40,9 @@ from bench_util import (
 from packaging.utils import canonicalize_name
 
 from lambda_wheels_cdk.audit.engine import audit
-from lambda_wheels_cdk.build.pipeline import BuildOptions, BundleCache, build_bundle
+from lambda_wheels_cdk.build.cache import BundleCache
+from lambda_wheels_cdk.build.models import BuildOptions
+from lambda_wheels_cdk.build.pipeline import build_bundle
 from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.target.target import Target
 

@@ -261,7 +261,8 @@ def _run_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .build.archive import write_zip
-    from .build.pipeline import BuildOptions, build_bundle, build_layer
+    from .build.models import BuildOptions
+    from .build.pipeline import build_bundle, build_layer
     from .errors import UsageError
     from .events import Progress, counted, human_size
     from .inputs.detect import detect, load

@@ -38,7 +38,7 @@ from ..smoke.interpreters import Compiler, CompilerLookup, NoCompiler, find_comp
 from ..target.runtimes import _SLOTS
 
 if TYPE_CHECKING:
-    from .pipeline import BundleCache
+    from .cache import BundleCache
     from .remote import RemoteCache
 
 #: What gets compiled: every ``.py`` of the bundle, only the dependencies', or nothing.

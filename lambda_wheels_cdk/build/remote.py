@@ -3,7 +3,7 @@
 With ``--remote-cache s3://bucket/prefix`` (``LAMBDA_WHEELS_REMOTE_CACHE``, or
 ``remote_cache=`` on the constructs), a local cache miss looks the entry's key up in S3 before
 installing, and an entry built here is published after it succeeds. The keys are the local
-cache's (:func:`~lambda_wheels_cdk.build.pipeline.dependency_key`, the bytecode keys): pure
+cache's (:func:`~lambda_wheels_cdk.build.cache.dependency_key`, the bytecode keys): pure
 functions of inputs, target, installer, options and tool versions, the same on every machine.
 
 Layout under ``s3://bucket/prefix/v1/``::

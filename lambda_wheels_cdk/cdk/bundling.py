@@ -27,19 +27,17 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from ..build.pipeline import (
-    BundleCache,
-    DependencyBuild,
+from ..build.assemble import (
     assemble_function,
     assemble_layer,
-    build_dependencies,
     check_unzipped_size,
-    dependency_key,
-    effective_index,
     function_bytecode,
     layer_bytecode,
     layer_layout,
 )
+from ..build.cache import BundleCache, dependency_key, effective_index
+from ..build.dependencies import build_dependencies
+from ..build.models import DependencyBuild
 from ..errors import InputError, LambdaWheelsError
 from ..events import Progress, counted
 from ..inputs.detect import detect, load

@@ -11,7 +11,7 @@ from typing import Literal, Optional, Union
 import aws_cdk as cdk
 
 from ..build.bytecode import BytecodeMode
-from ..build.pipeline import AuditMode, BuildOptions, InstallerName
+from ..build.models import AuditMode, BuildOptions, InstallerName
 from ..errors import UsageError
 from ..inputs.paths import absolute_find_links
 from ..inputs.spec import IndexSettings

@@ -18,11 +18,9 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from lambda_wheels_cdk.build.pipeline import (
-    BuildOptions,
-    BundleCache,
-    build_bundle,
-)
+from lambda_wheels_cdk.build.cache import BundleCache
+from lambda_wheels_cdk.build.models import BuildOptions
+from lambda_wheels_cdk.build.pipeline import build_bundle
 from lambda_wheels_cdk.cli import main
 from lambda_wheels_cdk.errors import LambdaWheelsError, NeedsDockerError
 from lambda_wheels_cdk.inputs.requirements import from_list

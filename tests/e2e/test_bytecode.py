@@ -16,14 +16,10 @@ from pathlib import Path
 import pytest
 
 from lambda_wheels_cdk.audit.bytecode_rules import PYC_MAGIC
-from lambda_wheels_cdk.build.pipeline import (
-    BuildOptions,
-    BundleCache,
-    assemble_layer,
-    build_dependencies,
-    layer_bytecode,
-    layer_layout,
-)
+from lambda_wheels_cdk.build.assemble import assemble_layer, layer_bytecode, layer_layout
+from lambda_wheels_cdk.build.cache import BundleCache
+from lambda_wheels_cdk.build.dependencies import build_dependencies
+from lambda_wheels_cdk.build.models import BuildOptions
 from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.smoke.interpreters import Interpreter
 from lambda_wheels_cdk.target.runtimes import RUNTIMES

@@ -264,12 +264,12 @@ def hash_inputs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     """Every byte string our modules feed to sha256 while the test runs (asset hash, cache
     keys, input fingerprints, source digests)."""
     from lambda_wheels_cdk import tree
-    from lambda_wheels_cdk.build import pipeline as bundle
+    from lambda_wheels_cdk.build import cache
     from lambda_wheels_cdk.cdk import bundling
     from lambda_wheels_cdk.inputs import spec
 
     seen: list[bytes] = []
-    modules: list[ModuleType] = [bundling, bundle, spec, tree]
+    modules: list[ModuleType] = [bundling, cache, spec, tree]
     for module in modules:
         monkeypatch.setattr(module, "hashlib", _HashRecorder(seen))
     yield seen

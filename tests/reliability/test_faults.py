@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_wheels_cdk.build.pipeline import BuildOptions, BundleCache, build_bundle
+from lambda_wheels_cdk.build.cache import BundleCache
+from lambda_wheels_cdk.build.models import BuildOptions
+from lambda_wheels_cdk.build.pipeline import build_bundle
 from lambda_wheels_cdk.errors import BundleError
 from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.inputs.spec import IndexSettings

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_wheels_cdk.build.pipeline import BuildOptions, dependency_key
+from lambda_wheels_cdk.build.cache import dependency_key
+from lambda_wheels_cdk.build.models import BuildOptions
 from lambda_wheels_cdk.errors import UsageError
 from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target

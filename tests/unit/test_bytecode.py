@@ -17,12 +17,9 @@ from pathlib import Path
 import pytest
 
 from lambda_wheels_cdk.build import bytecode
-from lambda_wheels_cdk.build.pipeline import (
-    BuildOptions,
-    BundleCache,
-    DependencyBuild,
-    check_unzipped_size,
-)
+from lambda_wheels_cdk.build.assemble import check_unzipped_size
+from lambda_wheels_cdk.build.cache import BundleCache
+from lambda_wheels_cdk.build.models import BuildOptions, DependencyBuild
 from lambda_wheels_cdk.errors import AuditError, UsageError
 from lambda_wheels_cdk.smoke.interpreters import (
     Compiler,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lambda_wheels_cdk.build import remote
-from lambda_wheels_cdk.build.pipeline import BuildOptions
+from lambda_wheels_cdk.build.models import BuildOptions
 from lambda_wheels_cdk.build.remote import RemoteCacheProblem, RemoteCacheSettings
 from lambda_wheels_cdk.errors import UsageError
 
