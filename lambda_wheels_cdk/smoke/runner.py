@@ -28,8 +28,9 @@ What the interpreter sees, and why:
   sysroot whose glibc is newer than Lambda's: this proves the binaries load for the
   architecture and Python version; the audit checks glibc symbol versions.
 
-The probe reports through a JSON-lines file, not stdout, so modules that print cannot confuse
-it, and it records each module before importing it, so a crash or timeout names the culprit.
+The probe (:mod:`.probe`, a script shipped beside this module and run by path) reports through
+a JSON-lines file, not stdout, so modules that print cannot confuse it, and it records each
+module before importing it, so a crash or timeout names the culprit.
 After importing, it checks that every loaded module came from the bundle, the layers or the
 standard library: anything else is reported as an ``isolation`` failure.
 
@@ -439,99 +440,10 @@ def probe_env(
 
 # -- the probe -------------------------------------------------------------------------------
 
-#: Runs inside the target interpreter (Python >= 3.9, standard library only) as ``-c``; its
-#: argument is a folder holding ``config.json``; it appends one JSON object per line to
-#: ``results.jsonl`` there and leaves with ``os._exit`` (no atexit hooks, no thread joins).
-PROBE: Final = r"""
-import json, os, sys, traceback
-def main():
-    work = sys.argv[1]
-    with open(os.path.join(work, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
-    out = open(os.path.join(work, "results.jsonl"), "a", encoding="utf-8")
-    def emit(**record):
-        out.write(json.dumps(record, default=repr) + "\n")
-        out.flush()
-    import importlib, platform, site  # before the bundle is on sys.path: it cannot shadow them
-    def is_site(p):
-        parts = p.replace("\\", "/").split("/")
-        return "site-packages" in parts or "dist-packages" in parts
-    cwd = os.getcwd()
-    initial = list(sys.path)
-    base = [p for p in initial if p and os.path.abspath(p) != cwd and not is_site(p)]
-    removed = [p for p in initial if p not in base]
-    ours = list(cfg["sys_path"])
-    sys.path[:] = ours + base
-    allowed = [os.path.normcase(os.path.abspath(p)) for p in sys.path]
-    emit(event="start", implementation=sys.implementation.name,
-         version=list(sys.version_info[:3]), machine=platform.machine(),
-         executable=sys.executable, sys_path=list(sys.path), removed=removed)
-    site.setquit(); site.setcopyright(); site.sethelper()  # builtins Lambda's site provides
-    def trace(exc):
-        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    failed = set()
-    for name in cfg["modules"]:
-        emit(event="importing", module=name)
-        try:
-            importlib.import_module(name)
-        except BaseException as exc:
-            failed.add(name)
-            emit(event="imported", module=name, ok=False,
-                 error="%s: %s" % (type(exc).__name__, exc), traceback=trace(exc))
-        else:
-            emit(event="imported", module=name, ok=True)
-    handler = cfg.get("handler")
-    if handler:
-        modname, func = handler
-        if modname in failed:
-            emit(event="handler", ok=False, error="not called: importing %s failed" % modname)
-        else:
-            class Context(object):
-                function_name = "lambda-wheels-smoke"
-                function_version = "$LATEST"
-                invoked_function_arn = ("arn:aws:lambda:us-east-1:000000000000:function:"
-                                        "lambda-wheels-smoke")
-                memory_limit_in_mb = "128"
-                aws_request_id = "00000000-0000-0000-0000-000000000000"
-                log_group_name = "/aws/lambda/lambda-wheels-smoke"
-                log_stream_name = "smoke"
-                identity = None
-                client_context = None
-                def get_remaining_time_in_millis(self):
-                    return 300000
-            def default(o):
-                import decimal
-                if isinstance(o, decimal.Decimal):
-                    return float(o)
-                raise TypeError("%r is not JSON serializable" % (o,))
-            try:
-                fn = getattr(sys.modules[modname], func)
-                result = fn(cfg.get("event"), Context())
-                text = json.dumps(result, default=default)
-            except BaseException as exc:
-                emit(event="handler", ok=False, error="%s: %s" % (type(exc).__name__, exc),
-                     traceback=trace(exc))
-            else:
-                emit(event="handler", ok=True, result=json.loads(text))
-    outside = []
-    for name, module in sorted(sys.modules.items()):
-        try:
-            path = getattr(module, "__file__", None)
-        except Exception:  # lazy-module proxies may raise anything
-            continue
-        if not isinstance(path, str):
-            continue
-        norm = os.path.normcase(os.path.abspath(path))
-        if not any(norm == a or norm.startswith(a.rstrip(os.sep) + os.sep) for a in allowed):
-            outside.append([name, path])
-    emit(event="done", outside=outside)
-try:
-    main()
-finally:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-"""
+#: The script the target interpreter runs (standard library only, Python >= 3.9): its argument
+#: is a folder holding ``config.json``; it appends one JSON object per line to
+#: ``results.jsonl`` there (see its docstring).
+PROBE: Final = Path(__file__).with_name("probe.py")
 
 
 def probe_command(
@@ -540,7 +452,7 @@ def probe_command(
     """The argv that runs :data:`PROBE` under ``interpreter`` in the environment ``env`` (an
     interpreter started by its sysroot's loader gets ``env``'s library folders as arguments:
     :meth:`Interpreter.argv`)."""
-    return [*interpreter.argv(env or {}), *PYTHON_FLAGS, "-c", PROBE, str(workdir)]
+    return [*interpreter.argv(env or {}), *PYTHON_FLAGS, str(PROBE), str(workdir)]
 
 
 def parse_records(text: str) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ Pure parts are tested directly; the probe itself runs under the interpreter runn
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import platform
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import lambda_wheels_cdk
 from lambda_wheels_cdk.cli import main
 from lambda_wheels_cdk.errors import InputError, UsageError
 from lambda_wheels_cdk.smoke.interpreters import (
@@ -99,8 +101,10 @@ def test_probe_env_is_built_from_scratch(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_probe_runs_isolated_without_site_or_bytecode() -> None:
     command = probe_command(Interpreter(("py",), (3, 12), "x86_64", "given"), Path("/w"))
     assert command[:4] == ["py", *PYTHON_FLAGS] and PYTHON_FLAGS == ("-I", "-S", "-B")
-    assert command[-3:] == ["-c", PROBE, "/w"]
-    compile(PROBE, "<probe>", "exec")
+    assert command[-2:] == [str(PROBE), "/w"]
+    # a real file shipped in the package, in the syntax of the oldest runtime (3.9)
+    assert Path(lambda_wheels_cdk.__file__).parent / "smoke" / "probe.py" == PROBE
+    ast.parse(PROBE.read_text(encoding="utf-8"), str(PROBE), feature_version=(3, 9))
 
 
 # -- which modules -----------------------------------------------------------------------------
