@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import IO, Final, NamedTuple
 
 from ..errors import InputError
-from ..target.runtimes import UNZIPPED_LIMIT_BYTES
+from ..target.runtimes import UNZIPPED_LIMIT, UNZIPPED_LIMIT_BYTES
 from .bytecode_rules import HEAD_BYTES as SCRIPT_HEAD_BYTES
 from .bytecode_rules import wants_head
 from .elf import (
@@ -395,7 +395,7 @@ def collect_tree(
 
 
 def _oversized(entry: _Entry, zipped: bool) -> FileProblem:
-    limit = f"Lambda's limit of {UNZIPPED_LIMIT_BYTES:,} bytes (250 MiB) for the whole function"
+    limit = f"{UNZIPPED_LIMIT} for the whole function"
     if not zipped:
         return FileProblem(
             "oversized", f"is {entry.size:,} bytes, more than {limit}; the audit did not read it"

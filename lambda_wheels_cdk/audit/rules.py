@@ -14,7 +14,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import UsageError
 from ..events import human_size
-from ..target.runtimes import _SLOTS, RUNTIMES, UNZIPPED_LIMIT_BYTES, Version2
+from ..target.runtimes import (
+    _SLOTS,
+    RUNTIMES,
+    UNZIPPED_LIMIT_BYTES,
+    Version2,
+    unzipped_size_text,
+)
 from ..target.target import Target
 from .bytecode_rules import bytecode_findings
 from .data import (
@@ -681,15 +687,9 @@ def _bundle_findings(facts: BundleFacts, target: Target) -> list[Finding]:
             sizes[tree.owners.get(f.path, NO_DISTRIBUTION)] += f.size
     largest = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     listing = ", ".join(f"{name} {human_size(size)}" for name, size in largest if size)
-    what = "the function and its layers unzip" if layers else "the bundle unzips"
-    limit = f"Lambda's limit of {UNZIPPED_LIMIT_BYTES:,} bytes (250 MiB) unzipped"
-    if total > UNZIPPED_LIMIT_BYTES:
-        severity: Severity = "error"
-        reason = f"{what} to {total:,} bytes ({human_size(total)}), over {limit}"
-    else:
-        severity = "warning"
-        share = total / UNZIPPED_LIMIT_BYTES
-        reason = f"{what} to {total:,} bytes ({human_size(total)}), {share:.0%} of {limit}"
+    what, verb = ("the function and its layers", "are") if layers else ("the bundle", "is")
+    severity: Severity = "error" if total > UNZIPPED_LIMIT_BYTES else "warning"
+    reason = unzipped_size_text(what, total, verb=verb)
     return [
         *findings,
         Finding(

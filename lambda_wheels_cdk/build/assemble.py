@@ -16,7 +16,7 @@ from ..errors import (
     BundleError,
 )
 from ..events import Log, quiet
-from ..target.runtimes import UNZIPPED_LIMIT_BYTES
+from ..target.runtimes import UNZIPPED_LIMIT_BYTES, unzipped_size_text
 from ..target.target import Target
 from .bytecode import BytecodeReport, Unit, compile_units
 from .cache import BundleCache
@@ -53,11 +53,10 @@ def check_unzipped_size(
         return total
     if pyc and total - pyc <= UNZIPPED_LIMIT_BYTES:
         raise AuditError(
-            f"{what} would be {total / 2**20:.1f} MiB unzipped, over Lambda's 250 MiB limit "
-            f"({UNZIPPED_LIMIT_BYTES:,} bytes), because of its bytecode ({pyc / 2**20:.1f} MiB "
-            f"of .pyc files; {(total - pyc) / 2**20:.1f} MiB without). Build without bytecode "
-            "(bytecode=False / --no-bytecode; cold starts compile every module again) or "
-            "remove dependencies"
+            f"{unzipped_size_text(what, total, verb='would be')}, because of its bytecode "
+            f"({pyc / 2**20:.1f} MiB of .pyc files; {(total - pyc) / 2**20:.1f} MiB without). "
+            "Build without bytecode (bytecode=False / --no-bytecode; cold starts compile every "
+            "module again) or remove dependencies"
         )
     dists = [(d.size, f"{d.name} {d.version}") for d in (deps.distributions if deps else ())]
     largest = ", ".join(
@@ -65,10 +64,9 @@ def check_unzipped_size(
         for size, name in sorted([*dists, *sources], reverse=True)[:10]
     )
     raise AuditError(
-        f"{what} would be {total / 2**20:.1f} MiB unzipped, over Lambda's 250 MiB limit "
-        f"({UNZIPPED_LIMIT_BYTES:,} bytes). Largest: {largest}. Remove dependencies, exclude "
-        "source files (--exclude / excludes), move some code to a layer or another function, "
-        "or use a container image"
+        f"{unzipped_size_text(what, total, verb='would be')}. Largest: {largest}. Remove "
+        "dependencies, exclude source files (--exclude / excludes), move some code to a layer "
+        "or another function, or use a container image"
     )
 
 

@@ -13,7 +13,7 @@ from constructs import Construct, IValidation
 from ..errors import InputError, UsageError
 from ..inputs.paths import find_path, lookup_bases
 from ..install.dists import Distribution, read_distributions
-from ..target.runtimes import UNZIPPED_LIMIT_BYTES
+from ..target.runtimes import UNZIPPED_LIMIT_BYTES, unzipped_size_text
 from ..target.target import Target
 from ..tree import tree_size
 from .bundling import (
@@ -237,8 +237,11 @@ class _SizeValidation:
         largest = sorted(dists, key=lambda x: x.size, reverse=True)[:10]
         listing = ", ".join(f"{x.name} {x.size / 2**20:.1f} MiB" for x in largest)
         return [
-            f"PythonWheelFunction {self.function.node.id!r}: the function and its layers are "
-            f"{total / 2**20:.1f} MiB unzipped, over Lambda's 250 MiB limit "
-            f"({UNZIPPED_LIMIT_BYTES:,} bytes). Largest distributions: {listing}. Remove "
-            "dependencies, move some to another function, or use a container image"
+            unzipped_size_text(
+                f"PythonWheelFunction {self.function.node.id!r}: the function and its layers",
+                total,
+                verb="are",
+            )
+            + f". Largest distributions: {listing}. Remove dependencies, move some to another "
+            "function, or use a container image"
         ]

@@ -228,6 +228,19 @@ UV_MANYLINUX_GLIBC: Final[tuple[Glibc, ...]] = (
 
 #: Lambda's limit on function + layers, unzipped (AWS Lambda quotas page).
 UNZIPPED_LIMIT_BYTES: Final = 262_144_000
+#: How every message names that limit.
+UNZIPPED_LIMIT: Final = f"Lambda's 250 MiB limit ({UNZIPPED_LIMIT_BYTES:,} bytes)"
+
+
+def unzipped_size_text(what: str, total: int, *, verb: str = "is") -> str:
+    """The one wording of an unzipped size against :data:`UNZIPPED_LIMIT_BYTES`, shared by the
+    build, the synth-time check and the audit (each adds what is largest and what to do):
+    ``the bundle out would be 262.5 MiB unzipped, over Lambda's 250 MiB limit (262,144,000
+    bytes)``, or ``... 84% of Lambda's 250 MiB limit ...`` when it fits."""
+    share = f"{total / UNZIPPED_LIMIT_BYTES:.0%} of"
+    relation = "over" if total > UNZIPPED_LIMIT_BYTES else share
+    return f"{what} {verb} {total / 2**20:.1f} MiB unzipped, {relation} {UNZIPPED_LIMIT}"
+
 
 #: The SAM build images CDK uses for Python bundling (public.ecr.aws/sam/build-pythonX.Y).
 BUILD_IMAGE_TEMPLATE: Final = "public.ecr.aws/sam/build-python{major}.{minor}:latest-{docker_arch}"

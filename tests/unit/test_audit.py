@@ -749,12 +749,27 @@ def test_size_limit(sizes: tuple[int, ...], severity: str | None) -> None:
     )
 
 
+def test_size_findings_use_the_one_wording_of_the_limit() -> None:
+    """The build, the synth-time check and the audit word Lambda's limit the same way."""
+    target = Target("python3.12", "x86_64")
+    over = only(evaluate(_sized(UNZIPPED_LIMIT_BYTES, 1), target), "size")
+    assert over.reason.startswith(
+        "the bundle is 250.0 MiB unzipped, over Lambda's 250 MiB limit (262,144,000 bytes); "
+        "largest: pkg0 1.0 250.0 MiB"
+    )
+    near = only(evaluate(_sized(249_036_800), target), "size")  # 237.5 MiB: 95%
+    assert near.severity == "warning"
+    assert near.reason.startswith(
+        "the bundle is 237.5 MiB unzipped, 95% of Lambda's 250 MiB limit (262,144,000 bytes)"
+    )
+
+
 def test_size_error_lists_the_ten_largest_distributions() -> None:
     sizes = [30_000_000 + i * 1_000_000 for i in range(12)]
     report = evaluate(_sized(*sizes), Target("python3.12", "x86_64"))
     f = only(report, "size")
     assert f.severity == "error" and f.distribution is None and f.path == "."
-    assert "over Lambda's limit of 262,144,000 bytes (250 MiB)" in f.reason
+    assert "over Lambda's 250 MiB limit (262,144,000 bytes); largest: " in f.reason
     listed = f.reason.split("largest: ", 1)[1].split(", ")
     assert [item.split(" ")[0] for item in listed] == [f"pkg{i}" for i in range(11, 1, -1)]
     assert report.distributions[0] == ("pkg11 1.0", sizes[11])

@@ -318,6 +318,12 @@ def test_bytecode_that_pushes_a_bundle_over_250_mib_says_so(tmp_path: Path) -> N
     ):
         check_unzipped_size("the bundle x", deps, None, (), report)
     assert check_unzipped_size("the bundle x", deps, None, ()) == 200 * 2**20
+    with pytest.raises(AuditError) as too_big:
+        check_unzipped_size("the bundle x", replace(deps, size=260 * 2**20), None, ())
+    assert str(too_big.value).startswith(
+        "the bundle x would be 260.0 MiB unzipped, over Lambda's 250 MiB limit "
+        "(262,144,000 bytes). Largest: "
+    )
 
 
 def test_verify_mode_catches_a_pyc_changed_behind_its_size_and_time(
