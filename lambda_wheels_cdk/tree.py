@@ -456,14 +456,6 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link when possible (same volume), else copy; keeps our fixed mtime either way."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def copy_tree(src: Path, dst: Path, *, link: bool = True) -> None:
     """Copy every file of ``src`` into ``dst`` (created), refusing to overwrite files.
 

@@ -34,25 +34,6 @@ def docker_binary(environ: Mapping[str, str]) -> str:
     return environ.get("CDK_DOCKER") or "docker"
 
 
-def docker_available(environ: Mapping[str, str]) -> bool:
-    """Is there a Docker engine answering? (``docker version`` exits 0 only with a server.)"""
-    binary = docker_binary(environ)
-    if shutil.which(binary) is None and not Path(binary).is_file():
-        return False
-    try:
-        proc = subprocess.run(
-            [binary, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0 and bool(proc.stdout.strip())
-
-
 def build_wheels_in_docker(
     pins: Mapping[str, str],
     target: Target,
