@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, Literal
 
 from .. import tree
-from ..errors import (
-    AuditError,
-    BundleError,
-)
+from ..errors import AuditError, BundleError
 from ..events import Log, quiet
 from ..target.runtimes import UNZIPPED_LIMIT_BYTES, unzipped_size_text
 from ..target.target import Target
@@ -92,42 +90,64 @@ def assemble_function(
     Raises:
         BundleError: a source file collides with an installed file, or the disk failed.
     """
-    build_dir: Path | None = None
-    try:
-        build_dir = tree.temp_sibling(out, "build") if atomic else out
+    with _writing(out, "the bundle", atomic, bytecode, before_replace) as build_dir:
         if deps is not None:
             tree.copy_tree(deps.tree, build_dir)
         copied = 0
         if source is not None:
-            collisions: list[str] = []
-            files = tree.source_files(
-                source, excludes, follow_external_symlinks=follow_external_symlinks
-            )
-            for rel, path in files:
-                dst = build_dir / rel
-                if dst.exists():
-                    collisions.append(rel)
-                    continue
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, dst)
-                if tree.MODES:
-                    os.chmod(dst, tree.bundle_mode(path.stat().st_mode))
-                os.utime(dst, (tree.FIXED_MTIME, tree.FIXED_MTIME))
-                copied += 1
-            if collisions:
-                raise BundleError(
-                    f"the entry folder {source.name!r} has files that an installed dependency "
-                    f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
-                )
+            copied = _copy_source(build_dir, source, excludes, follow_external_symlinks)
+    return copied
+
+
+def _copy_source(
+    build_dir: Path, source: Path, excludes: Sequence[str], follow_external_symlinks: bool
+) -> int:
+    """Copy the handler source beside the dependencies; the number of files copied."""
+    collisions: list[str] = []
+    copied = 0
+    files = tree.source_files(source, excludes, follow_external_symlinks=follow_external_symlinks)
+    for rel, path in files:
+        dst = build_dir / rel
+        if dst.exists():
+            collisions.append(rel)
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dst)
+        if tree.MODES:
+            os.chmod(dst, tree.bundle_mode(path.stat().st_mode))
+        os.utime(dst, (tree.FIXED_MTIME, tree.FIXED_MTIME))
+        copied += 1
+    if collisions:
+        raise BundleError(
+            f"the entry folder {source.name!r} has files that an installed dependency "
+            f"also provides: {', '.join(collisions[:10])}; rename or exclude them"
+        )
+    return copied
+
+
+@contextlib.contextmanager
+def _writing(
+    out: Path,
+    what: str,
+    atomic: bool,
+    bytecode: BytecodeReport | Sequence[BytecodeReport] | None,
+    before_replace: Callable[[Path], None] | None,
+) -> Iterator[Path]:
+    """The folder to fill for ``out`` (a temporary sibling when ``atomic``, else ``out``);
+    after the body: the bytecode, the folder modes and (``atomic``) the rename over ``out``.
+    A disk error is told as writing ``what``; a failed atomic write leaves nothing behind."""
+    build_dir: Path | None = None
+    try:
+        build_dir = tree.temp_sibling(out, "build") if atomic else out
+        yield build_dir
         _add_bytecode(build_dir, bytecode)
         tree.set_folder_modes(build_dir)
         if atomic:
             if before_replace is not None:
                 before_replace(build_dir)
             tree.atomic_replace_dir(build_dir, out)
-        return copied
     except OSError as exc:
-        raise tree.describe_os_error(exc, f"writing the bundle {out}") from None
+        raise tree.describe_os_error(exc, f"writing {what} {out}") from None
     finally:
         if atomic and build_dir is not None and build_dir.exists():
             tree.remove_tree(build_dir)
@@ -233,21 +253,8 @@ def assemble_layer(
 ) -> LayerLayout:
     """Write a layer: one install per Python version, or one shared ``python/`` when identical
     (:func:`layer_layout`), plus each version's bytecode. Returns the layout."""
-    build_dir: Path | None = None
-    try:
-        build_dir = tree.temp_sibling(out, "build") if atomic else out
-        layout = layout or layer_layout(parts)
-        for part in parts[:1] if layout == "shared" else parts:
-            tree.copy_tree(part.tree, build_dir / layer_folder(layout, part.target))
-        _add_bytecode(build_dir, bytecode)
-        tree.set_folder_modes(build_dir)
-        if atomic:
-            if before_replace is not None:
-                before_replace(build_dir)
-            tree.atomic_replace_dir(build_dir, out)
-        return layout
-    except OSError as exc:
-        raise tree.describe_os_error(exc, f"writing the layer {out}") from None
-    finally:
-        if atomic and build_dir is not None and build_dir.exists():
-            tree.remove_tree(build_dir)
+    with _writing(out, "the layer", atomic, bytecode, before_replace) as build_dir:
+        chosen = layout or layer_layout(parts)
+        for part in parts[:1] if chosen == "shared" else parts:
+            tree.copy_tree(part.tree, build_dir / layer_folder(chosen, part.target))
+    return chosen

@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import tree
-from ..errors import (
-    BundleError,
-)
+from ..errors import BundleError
 from ..events import emit
 from ..inputs.spec import DependencySpec, IndexSettings
 from ..install import leftovers

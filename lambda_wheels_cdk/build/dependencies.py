@@ -21,12 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.utils import canonicalize_name
 
 from .. import tree
-from ..errors import (
-    IndexUnavailableError,
-    InstallError,
-    LambdaWheelsError,
-    NeedsDockerError,
-)
+from ..errors import IndexUnavailableError, InstallError, LambdaWheelsError, NeedsDockerError
 from ..events import Log, counted, emit, human_size, quiet
 from ..inputs.spec import DependencySpec, IndexSettings
 from ..install import leftovers

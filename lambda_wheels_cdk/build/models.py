@@ -8,14 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from ..errors import (
-    UsageError,
-)
+from ..errors import UsageError
 from ..inputs.spec import IndexSettings
 from ..install.dists import Distribution
-from ..install.installers import (
-    LinkMode,
-)
+from ..install.installers import LinkMode
 from ..target.runtimes import _SLOTS
 from ..target.target import Target
 from .bytecode import BytecodeMode, BytecodeReport, mode_of

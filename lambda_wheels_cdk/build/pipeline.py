@@ -21,9 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .. import tree
-from ..errors import (
-    UsageError,
-)
+from ..errors import UsageError
 from ..events import Log, quiet
 from ..inputs.spec import DependencySpec
 from ..target.target import Target
