@@ -27,22 +27,24 @@ from lambda_wheels_cdk.smoke.interpreters import (
     default_sysroot_dir,
     find_interpreter,
 )
-from lambda_wheels_cdk.smoke.runner import (
-    PROBE,
-    PYTHON_FLAGS,
+from lambda_wheels_cdk.smoke.plan import (
     ImportPlan,
-    ProbeRun,
-    interpret,
     lambda_sys_path,
     library_path,
     parse_handler,
-    parse_records,
     plan_imports,
-    probe_command,
     probe_env,
     read_distributions,
-    smoke,
     top_level_from_record,
+)
+from lambda_wheels_cdk.smoke.runner import (
+    PROBE,
+    PYTHON_FLAGS,
+    ProbeRun,
+    interpret,
+    parse_records,
+    probe_command,
+    smoke,
 )
 from lambda_wheels_cdk.target.runtimes import RUNTIMES
 from lambda_wheels_cdk.target.target import Target
