@@ -48,7 +48,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Optional, Union
 
@@ -251,6 +251,36 @@ def interpret(
             reason=f"the interpreter did not start ({why})" + (f": {tail}" if tail else ""),
             **common,
         )
+    python, mismatch = _started(start, target, described)
+    if mismatch:
+        return SmokeResult("skipped", python=python, reason=mismatch, **common)
+    notes = list(plan.notes)
+    if start.get("removed"):
+        notes.append(f"removed from sys.path: {', '.join(map(str, start['removed']))}")
+    seen = _Events.read(run.records, plan)
+    if not seen.finished:
+        seen.failures.append(_unfinished(run, plan, seen))
+    status: Status = "failed" if seen.failures else "passed"
+    reason = ""
+    if seen.failures:
+        broken = sorted({f.module for f in seen.failures})
+        reason = f"{len(seen.failures)} failure(s): {', '.join(broken)}"
+    return SmokeResult(
+        status,
+        python=python,
+        imported=tuple(seen.imported),
+        failures=tuple(seen.failures),
+        reason=reason,
+        handler_called=seen.handler_called,
+        handler_result=seen.handler_result,
+        notes=tuple(notes),
+        **common,
+    )
+
+
+def _started(start: Mapping[str, Any], target: Target, described: str) -> tuple[str, str]:
+    """The interpreter the probe reported (``CPython 3.12.1 on x86_64``), and why it is not
+    the target's (empty when it is)."""
     impl = str(start.get("implementation", "?"))
     version = tuple(int(v) for v in start.get("version", ()))
     machine = str(start.get("machine", "?"))
@@ -258,104 +288,100 @@ def interpret(
     python = f"{name} {'.'.join(map(str, version))} on {machine}"
     arch = HOST_MACHINE.get(machine)
     if impl != "cpython" or version[:2] != target.python or arch != target.arch:
-        return SmokeResult(
-            "skipped",
-            python=python,
-            reason=f"{described} runs {python}, not CPython {target.python_version} on "
-            f"{target.arch}; point it at a matching interpreter",
-            **common,
+        return python, (
+            f"{described} runs {python}, not CPython {target.python_version} on "
+            f"{target.arch}; point it at a matching interpreter"
         )
-    notes = list(plan.notes)
-    if start.get("removed"):
-        notes.append(f"removed from sys.path: {', '.join(map(str, start['removed']))}")
-    imported: list[str] = []
-    failures: list[Failure] = []
-    pending: str | None = None
-    handler_called = False
+    return python, ""
+
+
+@dataclass
+class _Events:
+    """What the probe's records say happened, in order."""
+
+    imported: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    pending: str | None = None  # the module being imported when the records stop
+    handler_called: bool = False
     handler_result: Any = None
-    finished = False
-    for record in run.records:
-        event = record.get("event")
-        if event == "importing":
-            pending = str(record.get("module"))
-        elif event == "imported":
-            name = str(record.get("module"))
-            pending = None
-            if record.get("ok"):
-                imported.append(name)
-            else:
-                failures.append(
+    finished: bool = False
+
+    @classmethod
+    def read(cls, records: Iterable[Mapping[str, Any]], plan: ImportPlan) -> _Events:
+        seen = cls()
+        for record in records:
+            event = record.get("event")
+            if event == "importing":
+                seen.pending = str(record.get("module"))
+            elif event == "imported":
+                seen.pending = None
+                seen._imported(record, plan)
+            elif event == "handler":
+                seen.pending = None
+                seen._handler(record, plan)
+            elif event == "done":
+                seen.finished = True
+                seen.failures.extend(
                     Failure(
-                        "import",
-                        name,
-                        str(record.get("error", "")),
-                        plan.owners.get(name, ()),
-                        str(record.get("traceback", "")),
+                        "isolation",
+                        str(name),
+                        f"loaded from {path}, outside the bundle, its layers and the standard "
+                        "library",
                     )
+                    for name, path in record.get("outside", ())
                 )
-        elif event == "handler":
-            pending = None
-            if record.get("ok"):
-                handler_called = True
-                handler_result = record.get("result")
-            else:
-                failures.append(
-                    Failure(
-                        "handler",
-                        str(plan.handler),
-                        str(record.get("error", "")),
-                        detail=str(record.get("traceback", "")),
-                    )
-                )
-        elif event == "done":
-            finished = True
-            failures.extend(
-                Failure(
-                    "isolation",
-                    str(name),
-                    f"loaded from {path}, outside the bundle, its layers and the standard library",
-                )
-                for name, path in record.get("outside", ())
+        return seen
+
+    def _imported(self, record: Mapping[str, Any], plan: ImportPlan) -> None:
+        name = str(record.get("module"))
+        if record.get("ok"):
+            self.imported.append(name)
+            return
+        self.failures.append(
+            Failure(
+                "import",
+                name,
+                str(record.get("error", "")),
+                plan.owners.get(name, ()),
+                str(record.get("traceback", "")),
             )
-    if not finished:
-        doing = f"importing {pending}" if pending else "after the last import"
-        if pending is None and plan.handler and not handler_called:
-            doing = f"calling {plan.handler}"
-        if run.returncode is None:
-            failures.append(
-                Failure(
-                    "timeout",
-                    pending or str(plan.handler or ""),
-                    f"timed out after {run.timeout:g} s while {doing}; emulated interpreters are "
-                    "slow: raise the time limit",
-                    plan.owners.get(pending or "", ()),
-                )
+        )
+
+    def _handler(self, record: Mapping[str, Any], plan: ImportPlan) -> None:
+        if record.get("ok"):
+            self.handler_called = True
+            self.handler_result = record.get("result")
+            return
+        self.failures.append(
+            Failure(
+                "handler",
+                str(plan.handler),
+                str(record.get("error", "")),
+                detail=str(record.get("traceback", "")),
             )
-        else:
-            failures.append(
-                Failure(
-                    "crash",
-                    pending or str(plan.handler or ""),
-                    f"the interpreter died while {doing} ({_exit_text(run)})",
-                    plan.owners.get(pending or "", ()),
-                    run.output.strip()[-2000:],
-                )
-            )
-    status: Status = "failed" if failures else "passed"
-    reason = ""
-    if failures:
-        broken = sorted({f.module for f in failures})
-        reason = f"{len(failures)} failure(s): {', '.join(broken)}"
-    return SmokeResult(
-        status,
-        python=python,
-        imported=tuple(imported),
-        failures=tuple(failures),
-        reason=reason,
-        handler_called=handler_called,
-        handler_result=handler_result,
-        notes=tuple(notes),
-        **common,
+        )
+
+
+def _unfinished(run: ProbeRun, plan: ImportPlan, seen: _Events) -> Failure:
+    """The probe never said it was done: a time-out or a crash, and what it was doing."""
+    pending = seen.pending
+    doing = f"importing {pending}" if pending else "after the last import"
+    if pending is None and plan.handler and not seen.handler_called:
+        doing = f"calling {plan.handler}"
+    if run.returncode is None:
+        return Failure(
+            "timeout",
+            pending or str(plan.handler or ""),
+            f"timed out after {run.timeout:g} s while {doing}; emulated interpreters are "
+            "slow: raise the time limit",
+            plan.owners.get(pending or "", ()),
+        )
+    return Failure(
+        "crash",
+        pending or str(plan.handler or ""),
+        f"the interpreter died while {doing} ({_exit_text(run)})",
+        plan.owners.get(pending or "", ()),
+        run.output.strip()[-2000:],
     )
 
 
