@@ -72,7 +72,7 @@ from .scripts import drop_console_scripts
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from ..index.client import IndexFile
+    from ..index.pages import IndexFile
     from ..index.view import FilteringIndexView
 
 CACHE_SCHEMA = "v1"

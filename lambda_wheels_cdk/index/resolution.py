@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from ..errors import UsageError
 from ..target.runtimes import _SLOTS, LEGACY_MANYLINUX, Glibc
 from ..target.target import Target
-from .client import IndexFile, parse_filename
+from .pages import IndexFile, parse_filename
 
 #: Why a release newer than the installed one was not installed.
 SkipKind = Literal[

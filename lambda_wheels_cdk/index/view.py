@@ -100,15 +100,9 @@ from packaging.version import InvalidVersion, Version
 from ..errors import IndexUnavailableError, UsageError
 from ..target.runtimes import _SLOTS, UV_MANYLINUX_GLIBC
 from ..target.target import Target
-from .client import (
-    PYPI_SIMPLE_URL,
-    IndexFile,
-    IndexSettingsLike,
-    ProjectPage,
-    SimpleIndexClient,
-    parse_filename,
-    strip_credentials,
-)
+from ..urls import strip_credentials
+from .client import PYPI_SIMPLE_URL, IndexSettingsLike, SimpleIndexClient
+from .pages import IndexFile, ProjectPage, parse_filename
 from .resolution import (
     ReleaseExplanation,
     SkippedRelease,
