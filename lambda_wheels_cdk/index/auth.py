@@ -18,7 +18,6 @@ import logging
 import netrc
 import os
 import threading
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping

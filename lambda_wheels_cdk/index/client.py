@@ -33,7 +33,6 @@ import os
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 import uuid
 import weakref

@@ -1,15 +1,15 @@
-"""What an index page says: the files it lists (:class:`IndexFile`), parsed from PEP 503 HTML
-or PEP 691 JSON, built on demand (:class:`ProjectPage`).
+"""The simple-API page format: the files a page lists (:class:`IndexFile`), parsed from PEP 503
+HTML or PEP 691 JSON and built on demand (:class:`ProjectPage`), and the pages the index view
+renders back (with PEP 691 content negotiation).
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -29,15 +29,25 @@ from .auth import CredentialStore, split_credentials
 #: Selection").
 ACCEPT_SIMPLE: Final = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 
-_JSON_TYPES: Final = frozenset(
-    {"application/vnd.pypi.simple.v1+json", "application/vnd.pypi.simple.latest+json"}
-)
+#: The PEP 691 JSON type the index view answers with.
+JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
+_JSON_TYPES: Final = frozenset({JSON_TYPE, "application/vnd.pypi.simple.latest+json"})
 _HTML_TYPES: Final = frozenset(
     {
         "text/html",
         "application/xhtml+xml",
         "application/vnd.pypi.simple.v1+html",
         "application/vnd.pypi.simple.latest+html",
+    }
+)
+#: What a client accepting HTML may send (PEP 691 content negotiation; the view's side).
+_HTML_ACCEPTED: Final = frozenset(
+    {
+        "text/html",
+        "application/vnd.pypi.simple.v1+html",
+        "application/vnd.pypi.simple.latest+html",
+        "*/*",
+        "text/*",
     }
 )
 
@@ -442,8 +452,101 @@ _MAKERS: Final[Mapping[_Format, Callable[[str, str, Any, str], IndexFile]]] = Ma
 )
 
 
+# -- rendering (what the index view serves) --------------------------------------------------------
+
+
+def wants_json(accept: str | None) -> bool:
+    """PEP 691 content negotiation: JSON when the client ranks it at least as high as HTML."""
+    if not accept:
+        return False
+    best_json = best_html = 0.0
+    for item in accept.split(","):
+        media, *params = (p.strip() for p in item.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media in _JSON_TYPES:
+            best_json = max(best_json, quality)
+        elif media in _HTML_ACCEPTED:
+            best_html = max(best_html, quality)
+    return best_json > 0 and best_json >= best_html
+
+
+def render_json(project: str, files: list[IndexFile]) -> bytes:
+    """A PEP 691 JSON project page listing ``files`` (API 1.1 when every size is known)."""
+    entries: list[dict[str, Any]] = []
+    for file in files:
+        entry: dict[str, Any] = {
+            "filename": file.filename,
+            "url": file.url,
+            "hashes": dict(file.hashes),
+        }
+        if file.requires_python:
+            entry["requires-python"] = file.requires_python
+        if file.yanked:
+            entry["yanked"] = file.yanked_reason or True
+        if file.core_metadata:
+            metadata = file.core_metadata
+            entry["core-metadata"] = metadata if isinstance(metadata, bool) else dict(metadata)
+        if file.size is not None:
+            entry["size"] = file.size
+        if file.upload_time:
+            entry["upload-time"] = file.upload_time
+        entries.append(entry)
+    complete = all(file.size is not None for file in files)
+    page: dict[str, Any] = {
+        "meta": {"api-version": "1.1" if complete else "1.0"},
+        "name": project,
+        "files": entries,
+    }
+    if complete:  # PEP 700: 1.1 requires "versions" and every file's "size"
+        versions = {file.version for file in files if file.version is not None}
+        page["versions"] = [str(v) for v in sorted(v for v in versions if v is not None)]
+    return json.dumps(page, separators=(",", ":")).encode()
+
+
+def render_html(project: str | None, files: list[IndexFile]) -> bytes:
+    """A PEP 503 HTML page listing ``files`` (a project page, or find-links when ``project`` is
+    ``None``)."""
+    title = f"Links for {html.escape(project)}" if project else "Links"
+    lines = [
+        "<!DOCTYPE html>",
+        "<html><head>",
+        '<meta name="pypi:repository-version" content="1.0">',
+        f"<title>{title}</title></head><body><h1>{title}</h1>",
+    ]
+    for file in files:
+        href = file.url
+        algorithm = "sha256" if "sha256" in file.hashes else next(iter(file.hashes), None)
+        if algorithm:
+            href += f"#{algorithm}={file.hashes[algorithm]}"
+        attrs = [f'href="{html.escape(href, quote=True)}"']
+        if file.requires_python:
+            attrs.append(f'data-requires-python="{html.escape(file.requires_python, quote=True)}"')
+        if file.yanked:
+            attrs.append(f'data-yanked="{html.escape(file.yanked_reason or "", quote=True)}"')
+        metadata = file.core_metadata
+        if metadata:
+            if isinstance(metadata, bool):
+                value = "true"
+            else:
+                name = "sha256" if "sha256" in metadata else next(iter(metadata))
+                value = f"{name}={metadata[name]}"
+            attrs.append(f'data-core-metadata="{html.escape(value, quote=True)}"')
+        lines.append(f"<a {' '.join(attrs)}>{html.escape(file.filename)}</a><br/>")
+    lines.append("</body></html>")
+    return ("\n".join(lines) + "\n").encode()
+
+
 __all__ = [
     "ACCEPT_SIMPLE",
+    "JSON_TYPE",
     "SDIST_SUFFIXES",
     "FileKind",
     "IndexFile",
@@ -452,5 +555,8 @@ __all__ = [
     "parse_filename",
     "parse_page",
     "parse_project_page",
+    "render_html",
+    "render_json",
     "safe_filename",
+    "wants_json",
 ]

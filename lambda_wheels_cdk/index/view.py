@@ -80,8 +80,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import html
-import json
 import logging
 import os
 import socket
@@ -102,7 +100,15 @@ from ..target.runtimes import _SLOTS, UV_MANYLINUX_GLIBC
 from ..target.target import Target
 from ..urls import strip_credentials
 from .client import PYPI_SIMPLE_URL, IndexSettingsLike, SimpleIndexClient
-from .pages import IndexFile, ProjectPage, parse_filename
+from .pages import (
+    JSON_TYPE,
+    IndexFile,
+    ProjectPage,
+    parse_filename,
+    render_html,
+    render_json,
+    wants_json,
+)
 from .resolution import (
     ReleaseExplanation,
     SkippedRelease,
@@ -121,17 +127,6 @@ _log = logging.getLogger(__name__)
 PREFERRED_PORTS: Final[tuple[int, ...]] = tuple(range(27817, 27825))
 
 _HOST: Final = "127.0.0.1"
-_JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
-_JSON_ACCEPTED: Final = frozenset({_JSON_TYPE, "application/vnd.pypi.simple.latest+json"})
-_HTML_ACCEPTED: Final = frozenset(
-    {
-        "text/html",
-        "application/vnd.pypi.simple.v1+html",
-        "application/vnd.pypi.simple.latest+html",
-        "*/*",
-        "text/*",
-    }
-)
 _CHUNK: Final = 1 << 16
 
 S = TypeVar("S", bound=IndexSettingsLike)
@@ -586,11 +581,11 @@ class FilteringIndexView(Generic[S]):
             _send(request, 404, f"{project} is not on this index\n".encode(), "text/plain")
             return
         kept = self._filter(upstream, page, project)
-        if _wants_json(request.headers.get("Accept")):
-            body = _render_json(project, kept)
-            _send(request, 200, body, _JSON_TYPE)
+        if wants_json(request.headers.get("Accept")):
+            body = render_json(project, kept)
+            _send(request, 200, body, JSON_TYPE)
         else:
-            _send(request, 200, _render_html(project, kept), "text/html; charset=utf-8")
+            _send(request, 200, render_html(project, kept), "text/html; charset=utf-8")
 
     def _serve_links(self, request: _Handler, upstream: _Upstream) -> None:
         try:
@@ -600,7 +595,7 @@ class FilteringIndexView(Generic[S]):
             _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         kept = self._filter(upstream, page, None)
-        _send(request, 200, _render_html(None, kept), "text/html; charset=utf-8")
+        _send(request, 200, render_html(None, kept), "text/html; charset=utf-8")
 
     def _serve_file(self, request: _Handler, file_id: str, filename: str) -> None:
         with self._lock:
@@ -664,95 +659,6 @@ def _project_of(filename: str) -> NormalizedName | None:
 def _version_of(filename: str) -> Version | None:
     parsed = parse_filename(filename)
     return parsed[1] if parsed else None
-
-
-# -- rendering -----------------------------------------------------------------------------------
-
-
-def _wants_json(accept: str | None) -> bool:
-    """PEP 691 content negotiation: JSON when the client ranks it at least as high as HTML."""
-    if not accept:
-        return False
-    best_json = best_html = 0.0
-    for item in accept.split(","):
-        media, *params = (p.strip() for p in item.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
-        if media in _JSON_ACCEPTED:
-            best_json = max(best_json, quality)
-        elif media in _HTML_ACCEPTED:
-            best_html = max(best_html, quality)
-    return best_json > 0 and best_json >= best_html
-
-
-def _render_json(project: str, files: list[IndexFile]) -> bytes:
-    entries: list[dict[str, Any]] = []
-    for file in files:
-        entry: dict[str, Any] = {
-            "filename": file.filename,
-            "url": file.url,
-            "hashes": dict(file.hashes),
-        }
-        if file.requires_python:
-            entry["requires-python"] = file.requires_python
-        if file.yanked:
-            entry["yanked"] = file.yanked_reason or True
-        if file.core_metadata:
-            metadata = file.core_metadata
-            entry["core-metadata"] = metadata if isinstance(metadata, bool) else dict(metadata)
-        if file.size is not None:
-            entry["size"] = file.size
-        if file.upload_time:
-            entry["upload-time"] = file.upload_time
-        entries.append(entry)
-    complete = all(file.size is not None for file in files)
-    page: dict[str, Any] = {
-        "meta": {"api-version": "1.1" if complete else "1.0"},
-        "name": project,
-        "files": entries,
-    }
-    if complete:  # PEP 700: 1.1 requires "versions" and every file's "size"
-        versions = {file.version for file in files if file.version is not None}
-        page["versions"] = [str(v) for v in sorted(v for v in versions if v is not None)]
-    return json.dumps(page, separators=(",", ":")).encode()
-
-
-def _render_html(project: str | None, files: list[IndexFile]) -> bytes:
-    title = f"Links for {html.escape(project)}" if project else "Links"
-    lines = [
-        "<!DOCTYPE html>",
-        "<html><head>",
-        '<meta name="pypi:repository-version" content="1.0">',
-        f"<title>{title}</title></head><body><h1>{title}</h1>",
-    ]
-    for file in files:
-        href = file.url
-        algorithm = "sha256" if "sha256" in file.hashes else next(iter(file.hashes), None)
-        if algorithm:
-            href += f"#{algorithm}={file.hashes[algorithm]}"
-        attrs = [f'href="{html.escape(href, quote=True)}"']
-        if file.requires_python:
-            attrs.append(f'data-requires-python="{html.escape(file.requires_python, quote=True)}"')
-        if file.yanked:
-            attrs.append(f'data-yanked="{html.escape(file.yanked_reason or "", quote=True)}"')
-        metadata = file.core_metadata
-        if metadata:
-            if isinstance(metadata, bool):
-                value = "true"
-            else:
-                name = "sha256" if "sha256" in metadata else next(iter(metadata))
-                value = f"{name}={metadata[name]}"
-            attrs.append(f'data-core-metadata="{html.escape(value, quote=True)}"')
-        lines.append(f"<a {' '.join(attrs)}>{html.escape(file.filename)}</a><br/>")
-    lines.append("</body></html>")
-    return ("\n".join(lines) + "\n").encode()
 
 
 # -- the HTTP server -----------------------------------------------------------------------------
