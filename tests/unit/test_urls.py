@@ -7,9 +7,21 @@ authority at the first ``/``, ``?`` or ``#``) and the masking rules the README p
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lambda_wheels_cdk import urls
+
+FUZZ = settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+#: Characters RFC 3986 allows in a password without escaping, and ``%`` for escapes.
+PASSWORDS = st.text(
+    alphabet=string.ascii_letters + string.digits + "-_.~%!$&()*+,;=", min_size=6, max_size=30
+).map(lambda p: "PW" + p)
 
 
 @pytest.mark.parametrize(
@@ -130,3 +142,36 @@ def test_masked_cuts_long_lines() -> None:
     assert urls.masked("x" * 100) == "x" * 77 + "..."
     assert urls.masked("x" * 80) == "x" * 80
     assert urls.masked("password=abcdef", limit=11) == "password..."
+
+
+@FUZZ
+@given(
+    scheme=st.sampled_from(["https", "http", "git+https", "file"]),
+    user=st.text(alphabet=string.ascii_lowercase, max_size=8),
+    password=PASSWORDS,
+    rest=st.text(alphabet=string.ascii_lowercase + "/.?=&#:@", max_size=30),
+    with_user=st.booleans(),
+)
+def test_no_function_leaks_the_secret(
+    scheme: str, user: str, password: str, rest: str, with_user: bool
+) -> None:
+    userinfo = f"{user}:{password}" if with_user else password
+    url = f"{scheme}://{userinfo}@host.example.com/{rest}"
+    assert urls.redact_url(url).startswith(f"{scheme}://{user + ':' if with_user else ''}***@")
+    assert password not in urls.redact_url(url)
+    assert password not in urls.redact_text(f"--index-url {url} and more text")
+    assert password not in urls.masked(f"--index-url {url}", limit=1000)
+    assert urls.strip_credentials(url) == f"{scheme}://host.example.com/{rest}"
+    assert urls.secret_of(url) == password
+    assert urls.userinfo(url) == userinfo
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=300))
+def test_no_function_raises(text: str) -> None:
+    for function in (urls.redact_url, urls.redact_text, urls.strip_credentials, urls.masked):
+        assert isinstance(function(text), str)
+    for find in (urls.userinfo, urls.secret_of):
+        assert isinstance(find(text), (str, type(None)))
+    found = urls.credentials(text)
+    assert found is None or all(isinstance(part, str) for part in found)
