@@ -34,6 +34,8 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, **_SLOTS)
 class Credentials:
+    """A user and password (or token) for HTTP Basic auth; never shown in a ``repr``."""
+
     username: str = field(repr=False)
     password: str = field(repr=False)
 

@@ -30,8 +30,6 @@ from .auth import CredentialStore, Origin, origin_of
 USER_AGENT: Final = (
     "lambda-wheels-cdk (simple-api client; +https://pypi.org/project/lambda-wheels-cdk)"
 )
-
-
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _STALE_CONNECTION = (
     http.client.RemoteDisconnected,
@@ -48,6 +46,8 @@ CACHING_HEADERS: Final[tuple[str, ...]] = ("cache-control", "etag", "last-modifi
 
 @dataclass(frozen=True, **_SLOTS)
 class Page:
+    """An answer to a page request (the body as sent: :func:`decode_body` undoes gzip)."""
+
     status: int
     reason: str
     content_type: str

@@ -25,7 +25,7 @@ The design
     (twice the work, same marker problem); patching uv's tag list (not possible from outside).
 
 Credentials
-    The view fetches upstream with the credentials of :class:`~.index.SimpleIndexClient` (URL
+    The view fetches upstream with the credentials of :class:`~.client.SimpleIndexClient` (URL
     userinfo, netrc). The settings it hands to uv hold only ``http://127.0.0.1:PORT/...`` URLs.
     Files on a host that needs credentials (or local find-links files) are streamed through the
     view, with ``HEAD`` and ``Range`` passed through (uv reads a wheel's metadata that way when
@@ -46,7 +46,7 @@ uv's cache
 Speed
     The view keeps upstream connections alive and opens them as it starts (a new TLS
     connection per page made the first version ~2x slower than uv), keeps each page's entries
-    raw and builds :class:`~.index.IndexFile` objects only for the files it shows or explains,
+    raw and builds :class:`~.pages.IndexFile` objects only for the files it shows or explains,
     rejects most wheels by name before parsing their tags, and fetches each page once per view.
     ``benchmarks/al2_resolution.py`` (warm uv cache, median of 3; timed: start the view, uv
     install, stop, compute the report) for python3.11 ``greenlet shapely pandas numpy`` against
