@@ -37,9 +37,9 @@ Credentials
 
 uv's cache
     uv keys its wheel cache by index URL, so the view binds a stable port when it can (one of
-    :data:`PREFERRED_PORTS`, else an ephemeral one) and names each upstream by a digest of its
-    credential-free URL: the same configuration gives the same URLs on every run and a warm uv
-    cache stays warm (measured: with a new port per run, every wheel was downloaded again).
+    :data:`~.server.PREFERRED_PORTS`, else an ephemeral one) and names each upstream by a digest
+    of its credential-free URL: the same configuration gives the same URLs on every run and a
+    warm uv cache stays warm (measured: with a new port per run, every wheel was downloaded again).
     Pages are served ``Cache-Control: no-store`` (they depend on the target); proxied files are
     immutable and cacheable.
 
@@ -77,18 +77,14 @@ Using it (the installer)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
 import os
-import socket
-import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar, cast
 
@@ -118,15 +114,10 @@ from .resolution import (
     wheel_fits,
     wheel_versions_fitting,
 )
+from .server import HOST, Handler, Server, bind, send
 
 _log = logging.getLogger(__name__)
 
-#: Ports tried first, in order, so that uv's cache (keyed by index URL) is reused across runs.
-#: Below every OS's ephemeral range (Linux 32768+, Windows/macOS 49152+). Any that is busy is
-#: skipped; if all are, the OS picks a port (correct, but uv's wheel cache starts cold).
-PREFERRED_PORTS: Final[tuple[int, ...]] = tuple(range(27817, 27825))
-
-_HOST: Final = "127.0.0.1"
 _CHUNK: Final = 1 << 16
 
 S = TypeVar("S", bound=IndexSettingsLike)
@@ -184,7 +175,7 @@ def with_no_proxy(environ: Mapping[str, str]) -> dict[str, str]:
     env = dict(environ)
     for key in ("NO_PROXY", "no_proxy"):
         entries = [e.strip() for e in env.get(key, "").split(",") if e.strip()]
-        for host in (_HOST, "localhost"):
+        for host in (HOST, "localhost"):
             if host not in entries:
                 entries.append(host)
         env[key] = ",".join(entries)
@@ -255,8 +246,8 @@ class FilteringIndexView(Generic[S]):
         allow_sdists: keep source distributions visible. Default: True.
         client: the upstream client. Default: a :class:`SimpleIndexClient` for ``settings``
             (with ``page_cache``).
-        port: ``None`` (default) tries :data:`PREFERRED_PORTS` then any free port; ``0`` any
-            free port; another number exactly that port.
+        port: ``None`` (default) tries :data:`~.server.PREFERRED_PORTS` then any free port;
+            ``0`` any free port; another number exactly that port.
         timeout: seconds for upstream requests and for idle connections from the installer.
         prewarm: open keep-alive connections to the indexes as the view starts, so that uv's
             first burst of page requests does not wait for TLS handshakes. Default: True.
@@ -295,7 +286,7 @@ class FilteringIndexView(Generic[S]):
         self.timeout = timeout
         self.prewarm = prewarm
         self._port_request = port
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._hosts: frozenset[str] = frozenset()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -328,10 +319,10 @@ class FilteringIndexView(Generic[S]):
         """``http://127.0.0.1:PORT`` (only while the view runs)."""
         if self._server is None:
             raise UsageError("the filtering view is not running; use it as a context manager")
-        return f"http://{_HOST}:{self._server.server_port}"
+        return f"http://{HOST}:{self._server.server_port}"
 
     def __enter__(self) -> S:
-        self._server = _bind(self._port_request, self)
+        self._server = bind(self._port_request, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},  # close() waits up to one interval
@@ -339,7 +330,7 @@ class FilteringIndexView(Generic[S]):
             daemon=True,
         )
         port = self._server.server_port
-        self._hosts = frozenset({f"{_HOST}:{port}", f"localhost:{port}"})
+        self._hosts = frozenset({f"{HOST}:{port}", f"localhost:{port}"})
         self._thread.start()
         if self.prewarm:
             self.client.prewarm()  # uv asks for its first pages all at once
@@ -543,13 +534,13 @@ class FilteringIndexView(Generic[S]):
         with self._lock:
             self._errors.append(error)
 
-    def handle(self, request: _Handler) -> None:
+    def handle(self, request: Handler) -> None:
         """Serve one GET or HEAD (called by the server's handler threads)."""
         with self._lock:
             self.requests += 1
         if request.headers.get("Host", "").lower() not in self._hosts:
             # A web page in a browser could otherwise reach us by DNS rebinding.
-            _send(request, 421, b"misdirected request\n", "text/plain")
+            send(request, 421, b"misdirected request\n", "text/plain")
             return
         path = urllib.parse.urlsplit(request.path).path
         parts = [urllib.parse.unquote(p) for p in path.split("/")[1:]]
@@ -557,7 +548,7 @@ class FilteringIndexView(Generic[S]):
             parts.pop()
         upstream = self._upstreams.get(parts[0]) if parts else None
         if upstream is None or len(parts) < 2:
-            _send(request, 404, b"not found\n", "text/plain; charset=utf-8")
+            send(request, 404, b"not found\n", "text/plain; charset=utf-8")
             return
         action = parts[1]
         if action == "simple" and upstream.kind == "index" and len(parts) == 3:
@@ -567,47 +558,47 @@ class FilteringIndexView(Generic[S]):
         elif action == "files" and len(parts) == 4:
             self._serve_file(request, parts[2], parts[3])
         else:
-            _send(request, 404, b"not found\n", "text/plain; charset=utf-8")
+            send(request, 404, b"not found\n", "text/plain; charset=utf-8")
 
-    def _serve_project(self, request: _Handler, upstream: _Upstream, raw_name: str) -> None:
+    def _serve_project(self, request: Handler, upstream: _Upstream, raw_name: str) -> None:
         project = canonicalize_name(raw_name)
         try:
             page = self.client.index_project_page(upstream.url, project)
         except IndexUnavailableError as exc:
             self._fail(exc)
-            _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+            send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         if page is None:
-            _send(request, 404, f"{project} is not on this index\n".encode(), "text/plain")
+            send(request, 404, f"{project} is not on this index\n".encode(), "text/plain")
             return
         kept = self._filter(upstream, page, project)
         if wants_json(request.headers.get("Accept")):
             body = render_json(project, kept)
-            _send(request, 200, body, JSON_TYPE)
+            send(request, 200, body, JSON_TYPE)
         else:
-            _send(request, 200, render_html(project, kept), "text/html; charset=utf-8")
+            send(request, 200, render_html(project, kept), "text/html; charset=utf-8")
 
-    def _serve_links(self, request: _Handler, upstream: _Upstream) -> None:
+    def _serve_links(self, request: Handler, upstream: _Upstream) -> None:
         try:
             page = self.client.find_links_page(upstream.url)
         except IndexUnavailableError as exc:
             self._fail(exc)
-            _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+            send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         kept = self._filter(upstream, page, None)
-        _send(request, 200, render_html(None, kept), "text/html; charset=utf-8")
+        send(request, 200, render_html(None, kept), "text/html; charset=utf-8")
 
-    def _serve_file(self, request: _Handler, file_id: str, filename: str) -> None:
+    def _serve_file(self, request: Handler, file_id: str, filename: str) -> None:
         with self._lock:
             url = self._file_urls.get(file_id)
         if url is None:
-            _send(request, 404, b"unknown file\n", "text/plain")
+            send(request, 404, b"unknown file\n", "text/plain")
             return
         expected = urllib.parse.unquote(url.rsplit("/", 1)[-1])
         if filename == expected + ".metadata":
             url += ".metadata"
         elif filename != expected:
-            _send(request, 404, b"unknown file\n", "text/plain")
+            send(request, 404, b"unknown file\n", "text/plain")
             return
         # uv probes with HEAD and reads a wheel's metadata with Range requests when the index
         # has no PEP 658 metadata: both are passed through (local files are served whole).
@@ -621,10 +612,10 @@ class FilteringIndexView(Generic[S]):
             )
         except IndexUnavailableError as exc:
             if exc.status in (404, 410, 416):
-                _send(request, exc.status, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+                send(request, exc.status, f"{exc}\n".encode(), "text/plain; charset=utf-8")
                 return
             self._fail(exc)
-            _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+            send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         with remote:
             request.send_response(remote.status)
@@ -661,118 +652,7 @@ def _version_of(filename: str) -> Version | None:
     return parsed[1] if parsed else None
 
 
-# -- the HTTP server -----------------------------------------------------------------------------
-
-
-def _send(request: _Handler, status: int, body: bytes, content_type: str) -> None:
-    request.send_response(status)
-    request.send_header("Content-Type", content_type)
-    request.send_header("Content-Length", str(len(body)))
-    request.send_header("Cache-Control", "no-store")
-    request.end_headers()
-    if request.command != "HEAD":
-        request.wfile.write(body)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: uv reuses connections
-    server: _Server
-    server_version = "lambda-wheels-view"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.view.timeout)  # idle keep-alives end
-
-    def do_GET(self) -> None:
-        try:
-            self.server.view.handle(self)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            self.close_connection = True  # the installer went away mid-answer
-        except Exception:
-            _log.exception("internal error in the filtering view serving %s", self.path)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                _send(
-                    self, 500, b"internal error in the lambda-wheels filtering view\n", "text/plain"
-                )
-
-    do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("view: " + format, *args)
-
-
-class _Server(ThreadingHTTPServer):
-    # POSIX: SO_REUSEADDR lets the next run rebind the same port while connections of the
-    # last one linger in TIME_WAIT (a new port would leave uv's cache cold), and never lets two
-    # listeners share it. Windows: SO_REUSEADDR *would* let another socket steal the port, so
-    # there SO_EXCLUSIVEADDRUSE is set instead (see server_bind).
-    allow_reuse_address = os.name != "nt"
-    daemon_threads = False  # server_close() joins handler threads: a clean shutdown
-    block_on_close = True
-    # uv opens many connections at once; socketserver's default backlog of 5 makes the excess
-    # wait for a SYN retransmit (a full second).
-    request_queue_size = 128
-
-    def __init__(self, port: int, view: FilteringIndexView[Any]) -> None:
-        self.view = view
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((_HOST, port), _Handler)
-
-    def server_bind(self) -> None:
-        if self.allow_reuse_address:
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:  # pragma: no cover - Windows
-            self.socket.setsockopt(socket.SOL_SOCKET, exclusive, 1)
-        # TCPServer.server_bind, without HTTPServer's getfqdn() (a reverse DNS lookup that can
-        # take seconds on some hosts).
-        self.socket.bind(self.server_address)
-        self.server_address = self.socket.getsockname()[:2]
-        self.server_name = _HOST
-        self.server_port = self.server_address[1]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive connections."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        _log.debug("view connection error", exc_info=sys.exc_info())
-
-
-def _bind(port: int | None, view: FilteringIndexView[Any]) -> _Server:
-    candidates: list[int] = [*PREFERRED_PORTS, 0] if port is None else [port]
-    last: OSError | None = None
-    for candidate in candidates:
-        try:
-            return _Server(candidate, view)
-        except OSError as exc:
-            last = exc
-    raise IndexUnavailableError(
-        f"cannot start the local index view on {_HOST} (ports tried: "
-        f"{', '.join(map(str, candidates))}): {last.strerror if last else 'no port'}; "
-        "pass port=None to let the system pick a free port",
-        url=f"http://{_HOST}",
-    )
-
-
 __all__ = [
-    "PREFERRED_PORTS",
     "FilteringIndexView",
     "ProjectReport",
     "needs_filtering_view",
