@@ -41,7 +41,7 @@ from packaging.utils import canonicalize_name
 
 from lambda_wheels_cdk.audit.engine import audit
 from lambda_wheels_cdk.build.pipeline import BuildOptions, BundleCache, build_bundle
-from lambda_wheels_cdk.inputs import sources
+from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.target.target import Target
 
 #: The issue's dependency sets, smallest first.
@@ -275,7 +275,7 @@ def measure_cell(
         cell.rebuild_hits += count_events(found, "cache-hit")
         cell.rebuild_cli.append(seconds)
         remove(out)
-    spec = sources.from_list(list(packages))
+    spec = from_list(list(packages))
     options = BuildOptions()
     for rep in range(runs):
         out = cell_dir / f"out-inprocess{rep}"

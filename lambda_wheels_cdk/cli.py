@@ -264,8 +264,10 @@ def _run_build(args: argparse.Namespace) -> int:
     from .build.pipeline import BuildOptions, build_bundle, build_layer
     from .errors import UsageError
     from .events import Progress, counted, human_size
-    from .inputs import sources
+    from .inputs.detect import detect, load
     from .inputs.paths import absolute_find_links
+    from .inputs.requirements import from_list
+    from .inputs.spec import DependencySpec, IndexSettings
     from .tree import DEFAULT_EXCLUDES
 
     targets = list(dict.fromkeys(Target.for_runtime(r, args.arch) for r in args.runtime))
@@ -282,15 +284,15 @@ def _run_build(args: argparse.Namespace) -> int:
         )
     if args.requirement and (args.requirements or args.project):
         raise UsageError("pass requirement strings or -r FILE / --project DIR, not both")
-    spec: sources.DependencySpec | None
+    spec: DependencySpec | None
     given = args.requirements or args.project or None
     if args.requirement:
-        spec = sources.from_list(args.requirement)
+        spec = from_list(args.requirement)
     elif given or args.source:
-        found = given or sources.detect(Path(args.source))
+        found = given or detect(Path(args.source))
         # one call for -r, --project and --source: the same extras, groups and --locked
         spec = (
-            sources.load(found, extras=args.extra, groups=args.group, frozen=not args.locked)
+            load(found, extras=args.extra, groups=args.group, frozen=not args.locked)
             if found
             else None
         )
@@ -298,7 +300,7 @@ def _run_build(args: argparse.Namespace) -> int:
         raise UsageError("nothing to build: pass REQ ..., -r FILE, --project DIR or --source DIR")
     options = BuildOptions(
         installer=args.installer,
-        index=sources.IndexSettings(
+        index=IndexSettings(
             index_url=args.index_url,
             extra_index_urls=tuple(args.extra_index_url),
             find_links=absolute_find_links(args.find_links, (Path.cwd(),), what="--find-links"),

@@ -47,7 +47,7 @@ from ..errors import (
     UsageError,
 )
 from ..events import Log, counted, emit, human_size, quiet
-from ..inputs.sources import DependencySpec, IndexSettings
+from ..inputs.spec import DependencySpec, IndexSettings
 from ..install import leftovers
 from ..install.dists import Distribution, read_distributions
 from ..install.environment import ignored_variables, index_settings_from_env

@@ -42,8 +42,10 @@ from ..build.pipeline import (
 )
 from ..errors import InputError, LambdaWheelsError
 from ..events import Progress, counted
-from ..inputs import sources
+from ..inputs.detect import detect, load
 from ..inputs.paths import find_path
+from ..inputs.requirements import from_list
+from ..inputs.spec import DependencySpec
 from ..smoke.interpreters import compiler_available as bytecode_available
 from ..target.target import Target
 from ..tree import digest_files, source_files
@@ -67,18 +69,16 @@ class ResolvedInput:
             return "inline list"
         return self.path.name if self.path else "no dependencies"
 
-    def load(self, options: WheelBundlingOptions) -> sources.DependencySpec | None:
+    def load(self, options: WheelBundlingOptions) -> DependencySpec | None:
         if self.requirements is not None:
-            return sources.from_list(self.requirements, base_dir=self.base_dir)
+            return from_list(self.requirements, base_dir=self.base_dir)
         if self.path is None:
             return None
-        return sources.load(
+        return load(
             self.path, extras=options.extras, groups=options.groups, frozen=not options.locked
         )
 
-    def fingerprint(
-        self, options: WheelBundlingOptions
-    ) -> tuple[str, sources.DependencySpec | None]:
+    def fingerprint(self, options: WheelBundlingOptions) -> tuple[str, DependencySpec | None]:
         """Content fingerprint without running a subprocess (usable at construction), and the
         parsed spec when parsing needed none (``None`` for uv.lock and for no dependencies)."""
         if self.path is not None and self.path.name == "uv.lock":
@@ -108,7 +108,7 @@ def resolve_input(
         InputError: the path exists in none of ``bases`` (every absolute path tried is named).
     """
     if dependencies is None:
-        found = sources.detect(entry) if entry is not None else None
+        found = detect(entry) if entry is not None else None
         return ResolvedInput(found, None)
     if isinstance(dependencies, str):
         path = find_path(
@@ -119,7 +119,7 @@ def resolve_input(
             "folder), or a list of requirements",
         )
         if path.is_dir():
-            found = sources.detect(path)
+            found = detect(path)
             if found is None:
                 raise InputError(
                     f"{what}: {str(path)!r} holds no requirements.txt, pyproject.toml or lock "
@@ -140,7 +140,7 @@ def _inline_base(reqs: tuple[str, ...], bases: Sequence[Path], what: str) -> Pat
     errors: list[str] = []
     for base in bases:
         try:
-            sources.from_list(reqs, base_dir=base)
+            from_list(reqs, base_dir=base)
         except InputError as exc:
             errors.append(str(exc))
             continue
@@ -162,7 +162,7 @@ def asset_fingerprint(
     """The custom asset hash: inputs + targets + options + tool versions + source contents
     (+ the command hooks' text, when there are hooks)."""
     spec_fp, spec = resolved.fingerprint(options)
-    index = effective_index(spec or sources.from_list([]), options.build_options, options.environ())
+    index = effective_index(spec or from_list([]), options.build_options, options.environ())
     parts: dict[str, Any] = {
         "kind": kind,
         "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],

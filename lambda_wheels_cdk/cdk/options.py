@@ -14,7 +14,7 @@ from ..build.bytecode import BytecodeMode
 from ..build.pipeline import AuditMode, BuildOptions, InstallerName
 from ..errors import UsageError
 from ..inputs.paths import absolute_find_links
-from ..inputs.sources import IndexSettings
+from ..inputs.spec import IndexSettings
 from ..install.installers import LinkMode
 from ..target.runtimes import _SLOTS
 from ..tree import DEFAULT_EXCLUDES

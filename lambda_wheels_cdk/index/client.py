@@ -85,7 +85,7 @@ _CHUNK: Final = 1 << 16
 
 
 class IndexSettingsLike(Protocol):
-    """The index settings shape the client reads (``inputs.sources.IndexSettings`` has it).
+    """The index settings shape the client reads (``inputs.spec.IndexSettings`` has it).
 
     URLs may carry credentials; ``find_links`` entries are URLs or local paths.
     """

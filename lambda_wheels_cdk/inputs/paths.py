@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError
-from .sources import _local_path_of, _resolve_local
+from .entries import _resolve_local
+from .spec import _local_path_of
 
 PathKind = Literal["file", "dir", "any"]
 

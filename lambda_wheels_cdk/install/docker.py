@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import InstallError, NeedsDockerError
 from ..events import Log, emit, quiet
-from ..inputs.sources import IndexSettings
+from ..inputs.spec import IndexSettings
 from ..target.target import Target
 from ..urls import redact_text
 from .environment import installer_environment

@@ -38,7 +38,7 @@ from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from ..events import plain_text
-from ..inputs.sources import IndexSettings
+from ..inputs.spec import IndexSettings
 from ..target.runtimes import _SLOTS
 from ..target.target import Target
 from ..urls import redact_text, secret_of, userinfo_in_text

@@ -25,7 +25,8 @@ from lambda_wheels_cdk.build.pipeline import (
 )
 from lambda_wheels_cdk.cli import main
 from lambda_wheels_cdk.errors import LambdaWheelsError, NeedsDockerError
-from lambda_wheels_cdk.inputs.sources import IndexSettings, from_list
+from lambda_wheels_cdk.inputs.requirements import from_list
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.install.dists import read_distributions
 from lambda_wheels_cdk.target.target import Target
 from lambda_wheels_cdk.tree import FIXED_MTIME, digest_files, iter_files
@@ -404,7 +405,7 @@ def test_docker_path_in_hash_checking_mode(
     """A hash-pinned native sdist is verified inside the container and its wheel is trusted."""
     import hashlib
 
-    from lambda_wheels_cdk.inputs.sources import load
+    from lambda_wheels_cdk.inputs.detect import load
 
     links = tmp_path / "links"
     sdist = make_sdist(links, "lw-fixture-native", native=True)

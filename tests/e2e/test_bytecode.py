@@ -24,7 +24,7 @@ from lambda_wheels_cdk.build.pipeline import (
     layer_bytecode,
     layer_layout,
 )
-from lambda_wheels_cdk.inputs.sources import from_list
+from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.smoke.interpreters import Interpreter
 from lambda_wheels_cdk.target.runtimes import RUNTIMES
 from lambda_wheels_cdk.target.target import Target

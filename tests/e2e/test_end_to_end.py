@@ -22,7 +22,7 @@ import pytest
 
 from lambda_wheels_cdk.audit.engine import audit
 from lambda_wheels_cdk.build.pipeline import BuildOptions, build_bundle
-from lambda_wheels_cdk.inputs.sources import from_list
+from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.target.target import Target
 from tests.support.packages import make_sdist
 

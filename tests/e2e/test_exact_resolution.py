@@ -26,7 +26,7 @@ from packaging.version import Version
 
 from lambda_wheels_cdk.audit.engine import audit
 from lambda_wheels_cdk.index.view import FilteringIndexView, uv_superset_platform
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target
 from tests.unit.test_index import make_wheel
 from tests.unit.test_index_proxy import installed, run_uv, wheel_tags

@@ -16,9 +16,9 @@ Already covered elsewhere (not repeated here):
   test_pure_sdist_is_built_native_sdist_needs_docker``;
 * a function over 250 MiB at synth -- ``tests/cdk/test_synth.py::
   test_oversize_function_fails_synth`` (this module adds the CLI and the ``cdk.out`` checks);
-* ``uv.lock`` ``--frozen``/``--locked`` in the loader -- ``tests/unit/test_sources.py::
+* ``uv.lock`` ``--frozen``/``--locked`` in the loader -- ``tests/unit/test_inputs_uvlock.py::
   test_uv_lock_locked_detects_out_of_date_lock`` (this module adds the CLI);
-* parser fuzzing: requirements, pyproject, lock files -- ``tests/unit/test_sources_fuzz.py``;
+* parser fuzzing: requirements, pyproject, lock files -- ``tests/unit/test_inputs_fuzz.py``;
   the ELF reader on truncated/damaged files -- ``tests/unit/test_elf.py::
   test_every_truncation_is_corrupt_not_a_crash``, ``test_malformed_headers_are_corrupt_quickly``,
   ``test_random_damage_never_raises``.

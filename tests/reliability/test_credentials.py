@@ -9,7 +9,7 @@ folders) and the bytes fed to the asset hash.
 
 Already covered elsewhere: the asset hash ignores credentials (construction only, bundling
 skipped) -- ``tests/cdk/test_constructs.py::test_asset_hash_ignores_index_credentials``;
-``redact_url`` never leaks (property test) -- ``tests/unit/test_sources_fuzz.py::
+``redact_url`` never leaks (property test) -- ``tests/unit/test_inputs_fuzz.py::
 test_redact_url_never_leaks_the_secret``. Failure messages against the token-guarded index are
 checked in ``test_bad_inputs.py`` (``test_failing_index_fails_the_build_and_names_it``,
 ``test_install_errors_say_which_index_and_what_to_do``).
@@ -266,10 +266,10 @@ def hash_inputs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     from lambda_wheels_cdk import tree
     from lambda_wheels_cdk.build import pipeline as bundle
     from lambda_wheels_cdk.cdk import bundling
-    from lambda_wheels_cdk.inputs import sources
+    from lambda_wheels_cdk.inputs import spec
 
     seen: list[bytes] = []
-    modules: list[ModuleType] = [bundling, bundle, sources, tree]
+    modules: list[ModuleType] = [bundling, bundle, spec, tree]
     for module in modules:
         monkeypatch.setattr(module, "hashlib", _HashRecorder(seen))
     yield seen

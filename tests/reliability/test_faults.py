@@ -25,7 +25,8 @@ import pytest
 
 from lambda_wheels_cdk.build.pipeline import BuildOptions, BundleCache, build_bundle
 from lambda_wheels_cdk.errors import BundleError
-from lambda_wheels_cdk.inputs.sources import IndexSettings, from_list
+from lambda_wheels_cdk.inputs.requirements import from_list
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target
 from tests.support.index_server import IndexServer
 

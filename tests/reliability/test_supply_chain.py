@@ -9,7 +9,7 @@ Already covered elsewhere: the audit reads a zip with ``../../etc/evil.so``, ``/
 each as an ``unsafe-path`` error -- ``tests/unit/test_audit.py::
 test_zip_members_outside_the_bundle_are_errors_and_never_read`` (this module adds the CLI and a
 ``.whl``); hash parsing and ``--require-hashes`` rules of the input files --
-``tests/unit/test_sources.py``.
+``tests/unit/test_inputs_requirements.py``.
 """
 
 from __future__ import annotations

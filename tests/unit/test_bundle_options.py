@@ -6,7 +6,7 @@ import pytest
 
 from lambda_wheels_cdk.build.pipeline import BuildOptions, dependency_key
 from lambda_wheels_cdk.errors import UsageError
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target
 
 TARGET = Target.for_runtime("python3.12", "arm64")

@@ -31,7 +31,7 @@ from lambda_wheels_cdk.errors import (
 )
 from lambda_wheels_cdk.index.client import PYPI_SIMPLE_URL, SimpleIndexClient
 from lambda_wheels_cdk.index.pages import IndexFile, parse_filename, parse_page
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.urls import strip_credentials
 
 SECRET = "s3cr3t-T0ken-value"

@@ -22,7 +22,7 @@ from lambda_wheels_cdk.index.cache import freshness
 from lambda_wheels_cdk.index.client import SimpleIndexClient
 from lambda_wheels_cdk.index.http import ConnectionPool
 from lambda_wheels_cdk.index.view import FilteringIndexView
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target
 
 from .test_index import JSON_TYPE, SECRET, FakeIndex, json_page

@@ -28,7 +28,7 @@ from lambda_wheels_cdk.index.view import (
     uv_superset_platform,
     with_no_proxy,
 )
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.runtimes import UV_MANYLINUX_GLIBC
 from lambda_wheels_cdk.target.target import Target, all_targets
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lambda_wheels_cdk.inputs.sources import IndexSettings
+from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.install import installers as install
 from lambda_wheels_cdk.install.installers import (
     InstallPlan,

@@ -20,8 +20,14 @@ from hypothesis import strategies as st
 from packaging.markers import Marker
 
 from lambda_wheels_cdk.errors import InputError
-from lambda_wheels_cdk.inputs import sources
-from lambda_wheels_cdk.inputs.sources import DependencySpec
+from lambda_wheels_cdk.inputs.markers import _resolve_marker
+from lambda_wheels_cdk.inputs.pipfile import load_pipfile_lock
+from lambda_wheels_cdk.inputs.poetry import load_poetry_lock
+from lambda_wheels_cdk.inputs.pylock import load_pylock
+from lambda_wheels_cdk.inputs.pyproject import load_pyproject
+from lambda_wheels_cdk.inputs.redaction import _strip_credentials, redact_text, redact_url
+from lambda_wheels_cdk.inputs.requirements import from_list, load_requirements_file
+from lambda_wheels_cdk.inputs.spec import DependencySpec
 
 FUZZ = settings(
     max_examples=150,
@@ -145,13 +151,13 @@ def only_input_errors(load: Callable[[], DependencySpec]) -> None:
 def test_requirements_files_raise_only_input_errors(workdir: Path, text: str) -> None:
     path = workdir / "requirements.txt"
     path.write_text(text, encoding="utf-8")
-    only_input_errors(lambda: sources.load_requirements_file(path))
+    only_input_errors(lambda: load_requirements_file(path))
 
 
 @FUZZ
 @given(items=st.lists(st.one_of(TEXT, REQUIREMENT_TEXT), max_size=5))
 def test_inline_lists_raise_only_input_errors(workdir: Path, items: list[str]) -> None:
-    only_input_errors(lambda: sources.from_list(items, base_dir=workdir))
+    only_input_errors(lambda: from_list(items, base_dir=workdir))
 
 
 @FUZZ
@@ -164,11 +170,11 @@ def test_arbitrary_bytes_raise_only_input_errors(workdir: Path, data: bytes) -> 
 
 
 LOADERS: dict[str, Callable[[Path], DependencySpec]] = {
-    "requirements.txt": sources.load_requirements_file,
-    "pyproject.toml": sources.load_pyproject,
-    "poetry.lock": sources.load_poetry_lock,
-    "Pipfile.lock": sources.load_pipfile_lock,
-    "pylock.toml": sources.load_pylock,
+    "requirements.txt": load_requirements_file,
+    "pyproject.toml": load_pyproject,
+    "poetry.lock": load_poetry_lock,
+    "Pipfile.lock": load_pipfile_lock,
+    "pylock.toml": load_pylock,
 }
 
 
@@ -316,7 +322,7 @@ def test_poetry_lock_shapes(
             encoding="utf-8",
         )
         wanted = tuple(g for g in groups if isinstance(g, str)) or ("main",)
-        only_input_errors(lambda: sources.load_poetry_lock(folder / "poetry.lock", groups=wanted))  # noqa: B023
+        only_input_errors(lambda: load_poetry_lock(folder / "poetry.lock", groups=wanted))  # noqa: B023
 
 
 @FUZZ
@@ -333,8 +339,8 @@ def test_pylock_shapes(workdir: Path, packages: list[dict[str, Any]], top: dict[
     path.write_text(
         toml_document({"lock-version": "1.0", **top}, {"packages": packages}), encoding="utf-8"
     )
-    only_input_errors(lambda: sources.load_pylock(path, extras=["socks"], groups=["dev"]))
-    only_input_errors(lambda: sources.load_pylock(path))
+    only_input_errors(lambda: load_pylock(path, extras=["socks"], groups=["dev"]))
+    only_input_errors(lambda: load_pylock(path))
 
 
 @FUZZ
@@ -348,7 +354,7 @@ def test_pyproject_shapes(workdir: Path, project: Any, groups: Any, wanted: list
     path.write_text(
         toml_document({"project": project, "dependency-groups": groups}, {}), encoding="utf-8"
     )
-    only_input_errors(lambda: sources.load_pyproject(path, extras=wanted, groups=wanted))
+    only_input_errors(lambda: load_pyproject(path, extras=wanted, groups=wanted))
 
 
 @FUZZ
@@ -360,7 +366,7 @@ def test_pyproject_shapes(workdir: Path, project: Any, groups: Any, wanted: list
 def test_pipfile_lock_shapes(workdir: Path, sections: dict[str, Any]) -> None:
     path = workdir / "Pipfile.lock"
     path.write_text(json.dumps({"_meta": {}, **sections}), encoding="utf-8")
-    only_input_errors(lambda: sources.load_pipfile_lock(path, categories=["default", "develop"]))
+    only_input_errors(lambda: load_pipfile_lock(path, categories=["default", "develop"]))
 
 
 # -- markers: deciding extras/groups never changes the rest of the expression ------------------
@@ -412,9 +418,7 @@ ENVIRONMENTS = st.fixed_dictionaries({k: st.sampled_from(v) for k, v in VALUES_F
 @given(marker=MARKERS, environments=st.lists(ENVIRONMENTS, min_size=1, max_size=5))
 def test_marker_rewrite_keeps_meaning(marker: str, environments: list[dict[str, str]]) -> None:
     original = Marker(marker)
-    result, touched = sources._resolve_marker(
-        str(original), extras=frozenset({"a"}), groups=frozenset()
-    )
+    result, touched = _resolve_marker(str(original), extras=frozenset({"a"}), groups=frozenset())
     assert not touched and isinstance(result, str)
     rewritten = Marker(result)
     for env in environments:
@@ -433,7 +437,7 @@ def test_extra_decisions_match_packaging(
     marker: str, extra: str, op: str, chosen: tuple[str, ...], env: dict[str, str]
 ) -> None:
     text = f"({marker}){op}extra == '{extra}'"
-    result, touched = sources._resolve_marker(str(Marker(text)), extras=frozenset(chosen))
+    result, touched = _resolve_marker(str(Marker(text)), extras=frozenset(chosen))
     assert touched
     # packaging evaluates `extra` one name at a time; the requirement applies if any does
     expected = any(Marker(text).evaluate({**env, "extra": e}) for e in (chosen or ("",)))
@@ -461,15 +465,15 @@ def test_redact_url_never_leaks_the_secret(
 ) -> None:
     userinfo = f"{user}:{password}" if with_user else password
     url = f"{scheme}://{userinfo}@host.example.com/{rest}"
-    redacted = sources.redact_url(url)
+    redacted = redact_url(url)
     assert password not in redacted
     assert "***@host.example.com/" in redacted
-    assert password not in sources.redact_text(f"--index-url {url} and more text")
-    assert password not in sources._strip_credentials(url)
+    assert password not in redact_text(f"--index-url {url} and more text")
+    assert password not in _strip_credentials(url)
 
 
 @FUZZ
 @given(text=TEXT)
 def test_redaction_never_raises(text: str) -> None:
-    assert isinstance(sources.redact_url(text), str)
-    assert isinstance(sources.redact_text(text), str)
+    assert isinstance(redact_url(text), str)
+    assert isinstance(redact_text(text), str)

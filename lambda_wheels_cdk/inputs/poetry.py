@@ -1,0 +1,660 @@
+"""``poetry.lock``, read directly (no Poetry needed).
+
+Poetry >= 2 (``lock-version`` 2.1) records each package's groups and markers; older locks do
+not, so their membership and markers are computed by walking the lock's dependency graph from
+the ``pyproject.toml`` next to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from ..target.runtimes import _SLOTS
+from .entries import (
+    _build_spec,
+    _canonical_set,
+    _check_known,
+    _check_marker,
+    _Entry,
+    _parse_hashes,
+    _pinned_entry,
+    _reference_entry,
+)
+from .markers import _quote, _resolve_marker
+from .pyproject import _resolve_groups
+from .reading import (
+    PathLike,
+    _existing_file,
+    _expect,
+    _fail,
+    _names,
+    _Problem,
+    _Problems,
+    _read_toml,
+    _str_list,
+    _where,
+)
+from .redaction import redact_url
+from .spec import DependencySpec, IndexSettings, _canon, _dedupe, _first_line, _is_pypi
+
+__all__ = ["load_poetry_lock"]
+
+
+@dataclass(**_SLOTS)
+class _PoetryDep:
+    name: str  # canonical
+    constraint: str | None
+    marker: str | None
+    optional: bool
+    extras: tuple[str, ...]
+
+
+@dataclass(**_SLOTS)
+class _PoetryPackage:
+    name: str  # canonical
+    raw_name: str
+    version: str
+    where: str
+    optional: bool
+    groups: tuple[str, ...] | None
+    markers: str | dict[str, str] | None
+    dependencies: list[_PoetryDep]
+    extras: dict[str, frozenset[str]]  # canonical extra -> canonical names it enables
+    source: dict[str, Any] | None
+    hashes: list[str]
+
+
+def _poetry_version_part(text: str) -> list[int] | None:
+    if not re.fullmatch(r"\d+(?:\.\d+)*", text):
+        return None
+    return [int(p) for p in text.split(".")]
+
+
+def _poetry_single(constraint: str) -> list[str] | None:
+    """One Poetry constraint (``^1.2``, ``~1.2``, ``1.2.*``, ``>=1,<2`` part) as PEP 440."""
+    c = constraint.strip()
+    if c in ("", "*"):
+        return []
+    if c.startswith("^"):
+        parts = _poetry_version_part(c[1:].strip())
+        if not parts:
+            return None
+        first = next((i for i, p in enumerate(parts) if p != 0), len(parts) - 1)
+        upper = [*parts[: first + 1]]
+        upper[-1] += 1
+        return [f">={'.'.join(map(str, parts))}", f"<{'.'.join(map(str, upper))}"]
+    if c.startswith("~") and not c.startswith("~="):
+        parts = _poetry_version_part(c[1:].strip())
+        if not parts:
+            return None
+        upper = [parts[0], parts[1] + 1] if len(parts) >= 2 else [parts[0] + 1]
+        return [f">={'.'.join(map(str, parts))}", f"<{'.'.join(map(str, upper))}"]
+    match = re.fullmatch(r"(===|==|!=|<=|>=|~=|<|>|=)?\s*(\S+)", c)
+    if not match:
+        return None
+    op = match.group(1) or "=="
+    return [f"{'==' if op == '=' else op}{match.group(2)}"]
+
+
+def _poetry_specifiers(constraint: str) -> list[SpecifierSet] | None:
+    """A Poetry version constraint as alternatives (``||``) of PEP 440 specifier sets."""
+    out = []
+    for alternative in re.split(r"\s*\|\|?\s*", constraint.strip()):
+        specs: list[str] = []
+        for part in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", alternative.strip()):
+            converted = _poetry_single(part)
+            if converted is None:
+                return None
+            specs += converted
+        try:
+            out.append(SpecifierSet(",".join(specs)))
+        except InvalidSpecifier:
+            return None
+    return out
+
+
+def _python_marker(constraint: str) -> str | None:
+    """A Poetry ``python = "..."`` constraint as a marker; ``None`` if it allows everything.
+
+    A constraint that cannot be read is treated as allowing everything (the package is then
+    offered to the installer, which skips it if it does not fit the target).
+    """
+    alternatives = _poetry_specifiers(constraint)
+    if not alternatives:
+        return None
+    rendered = []
+    for spec_set in alternatives:
+        atoms = []
+        for spec in sorted(spec_set, key=str):
+            variable = "python_version" if spec.version.count(".") <= 1 else "python_full_version"
+            if "*" in spec.version:
+                variable = "python_full_version"
+            atoms.append(f"{variable} {spec.operator} {_quote(spec.version)}")
+        if not atoms:
+            return None
+        rendered.append(" and ".join(atoms))
+    text = " or ".join(f"({r})" for r in rendered) if len(rendered) > 1 else rendered[0]
+    try:
+        return str(Marker(text))
+    except InvalidMarker:
+        return None
+
+
+def _and_markers(*markers: str | None) -> str | None:
+    present = [m for m in markers if m]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return " and ".join(f"({m})" for m in present)
+
+
+def _poetry_dependencies(value: object, name: str, where: str) -> list[_PoetryDep]:
+    """One entry of a Poetry dependency table (string, table, or list of tables)."""
+    canonical = _canon(name)
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(_PoetryDep(canonical, item, None, False, ()))
+            continue
+        spec = _expect(item, dict, where, f"dependency {name!r}")
+        markers = spec.get("markers")
+        if markers is not None:
+            markers = _check_marker(_expect(markers, str, where, "markers"), where, "marker")
+        python = spec.get("python")
+        python_marker = (
+            _python_marker(_expect(python, str, where, "python")) if python is not None else None
+        )
+        platform = spec.get("platform")
+        platform_marker = (
+            f"sys_platform == {_quote(_expect(platform, str, where, 'platform'))}"
+            if platform is not None
+            else None
+        )
+        version = spec.get("version")
+        if version is not None:
+            _expect(version, str, where, "version")
+        extras = tuple(_str_list(spec.get("extras", []), where, "extras"))
+        out.append(
+            _PoetryDep(
+                canonical,
+                version,
+                _and_markers(markers, python_marker, platform_marker),
+                bool(spec.get("optional", False)),
+                tuple(_canon(e) for e in extras),
+            )
+        )
+    return out
+
+
+def _poetry_extra_names(values: object, where: str) -> frozenset[str]:
+    """Names in a Poetry extras list (``["PySocks (>=1.5.6,!=1.5.7)", "pyyaml"]``)."""
+    names = set()
+    for item in _str_list(values, where, "extras"):
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", item)
+        if match:
+            names.add(_canon(match.group(1)))
+    return frozenset(names)
+
+
+def _poetry_packages(
+    data: dict[str, Any], text: str, display: str, problems: _Problems
+) -> list[_PoetryPackage]:
+    metadata = data.get("metadata", {})
+    legacy_files = metadata.get("files", {}) if isinstance(metadata, dict) else {}
+    legacy_hashes: dict[str, list[str]] = {}
+    if isinstance(legacy_files, dict):  # lock-version 1.x keeps hashes in [metadata.files]
+        for raw, files in legacy_files.items():
+            where = _where(display, text, f"{raw} = [")
+            try:
+                for entry in _expect(files, list, where, f"[metadata.files].{raw}"):
+                    value = _expect(entry, dict, where, "a file entry").get("hash")
+                    if isinstance(value, str):
+                        legacy_hashes.setdefault(_canon(raw), []).append(value)
+            except _Problem as problem:
+                problems.add(str(problem))
+    packages = []
+    for table in _expect(data.get("package", []), list, display, "[[package]]"):
+        try:
+            table = _expect(table, dict, display, "each [[package]]")
+            raw_name = _expect(table.get("name"), str, display, "[[package]] name")
+            where = _where(display, text, "name = ", f'"{raw_name}"')
+            version = _expect(table.get("version"), str, where, f"{raw_name!r} version")
+            groups = table.get("groups")
+            if groups is not None:
+                groups = tuple(_str_list(groups, where, "groups"))
+            markers = table.get("markers")
+            if isinstance(markers, str):
+                markers = _check_marker(markers, where, "marker")
+            elif isinstance(markers, dict):
+                markers = {
+                    g: _check_marker(_expect(m, str, where, "markers"), where, "marker")
+                    for g, m in markers.items()
+                }
+            elif markers is not None:
+                raise _Problem(f"{where}: markers must be a string or a table: regenerate the lock")
+            dependencies = []
+            for dep, spec in _expect(
+                table.get("dependencies", {}), dict, where, "dependencies"
+            ).items():
+                dependencies += _poetry_dependencies(spec, dep, where)
+            extras = {
+                _canon(extra): _poetry_extra_names(values, where)
+                for extra, values in _expect(table.get("extras", {}), dict, where, "extras").items()
+            }
+            source = table.get("source")
+            if source is not None:
+                source = _expect(source, dict, where, "source")
+            hash_values = [
+                _expect(f, dict, where, "a files entry").get("hash")
+                for f in _expect(table.get("files", []), list, where, "files")
+            ]
+            hash_values += legacy_hashes.get(_canon(raw_name), [])
+            hashes = _parse_hashes(
+                [h for h in hash_values if isinstance(h, str)], where, repr(raw_name)
+            )
+            packages.append(
+                _PoetryPackage(
+                    name=_canon(raw_name),
+                    raw_name=raw_name,
+                    version=version,
+                    where=where,
+                    optional=bool(table.get("optional", False)),
+                    groups=groups,
+                    markers=markers,
+                    dependencies=dependencies,
+                    extras=extras,
+                    source=source,
+                    hashes=hashes,
+                )
+            )
+        except _Problem as problem:
+            problems.add(str(problem))
+    return packages
+
+
+def _poetry_pyproject(folder: Path) -> tuple[dict[str, Any], str] | None:
+    path = folder / "pyproject.toml"
+    if not path.is_file():
+        return None
+    return _read_toml(path, "pyproject.toml")
+
+
+def _poetry_roots(
+    pyproject: dict[str, Any], text: str, groups: Sequence[str], extras: frozenset[str]
+) -> tuple[list[_PoetryDep], set[str], set[str]]:
+    """Top-level dependencies of the requested groups, plus the known groups and extras."""
+    display = "pyproject.toml"
+    tool = pyproject.get("tool", {})
+    poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
+    poetry = _expect(poetry, dict, display, "[tool.poetry]")
+    project = _expect(pyproject.get("project", {}), dict, display, "[project]")
+    known_groups = {"main"}
+    group_tables = _expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]")
+    known_groups |= set(group_tables)
+    if "dev-dependencies" in poetry:
+        known_groups.add("dev")
+    pep735 = _expect(pyproject.get("dependency-groups", {}), dict, display, "[dependency-groups]")
+    known_groups |= set(pep735)
+    poetry_extras = _expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]")
+    optional = _expect(
+        project.get("optional-dependencies", {}), dict, display, "[project.optional-dependencies]"
+    )
+    known_extras = {_canon(e) for e in (*poetry_extras, *optional)}
+    enabled: set[str] = set()
+    for extra, names in poetry_extras.items():
+        if _canon(extra) in extras:
+            enabled |= _poetry_extra_names(names, display)
+
+    roots: list[_PoetryDep] = []
+
+    def poetry_table(table: object, what: str) -> None:
+        for name, spec in _expect(table, dict, display, what).items():
+            if name.lower() == "python":
+                continue
+            for dep in _poetry_dependencies(spec, name, _where(display, text, name)):
+                if dep.optional and dep.name not in enabled:
+                    continue
+                roots.append(dep)
+
+    def pep508(items: Iterable[str], what: str) -> None:
+        for item in items:
+            try:
+                req = Requirement(item)
+            except InvalidRequirement as exc:
+                raise _Problem(
+                    f"{_where(display, text, item)}: {item!r} in {what} is not a valid "
+                    f"requirement ({_first_line(exc)}): fix it"
+                ) from None
+            roots.append(
+                _PoetryDep(
+                    _canon(req.name),
+                    str(req.specifier) or None,
+                    str(req.marker) if req.marker else None,
+                    False,
+                    tuple(sorted(_canon(e) for e in req.extras)),
+                )
+            )
+
+    for group in groups:
+        if group == "main":
+            poetry_table(poetry.get("dependencies", {}), "[tool.poetry.dependencies]")
+            pep508(
+                _str_list(project.get("dependencies", []), display, "dependencies"), "dependencies"
+            )
+            for extra, items in optional.items():
+                if _canon(extra) in extras:
+                    pep508(_str_list(items, display, extra), f"optional-dependencies.{extra}")
+            continue
+        if group in group_tables:
+            table = _expect(group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
+            poetry_table(table.get("dependencies", {}), f"[tool.poetry.group.{group}.dependencies]")
+        if group == "dev" and "dev-dependencies" in poetry:
+            poetry_table(poetry["dev-dependencies"], "[tool.poetry.dev-dependencies]")
+        if group in pep735:
+            pep508((r for r, _ in _resolve_groups(pep735, [group], display)), "dependency-groups")
+    return roots, known_groups, known_extras
+
+
+_Clause = frozenset[str]
+_Dnf = frozenset[_Clause]
+_ALWAYS: Final[_Dnf] = frozenset({frozenset()})
+_MAX_CLAUSES: Final = 32
+_MAX_STEPS: Final = 200_000
+
+
+def _dnf_and(dnf: _Dnf, marker: str | None) -> _Dnf:
+    if marker is None:
+        return dnf
+    return frozenset(clause | {marker} for clause in dnf)
+
+
+def _dnf_or(a: _Dnf, b: _Dnf) -> _Dnf:
+    union = a | b
+    kept = frozenset(c for c in union if not any(o < c for o in union))
+    return _ALWAYS if len(kept) > _MAX_CLAUSES else kept
+
+
+def _dnf_marker(dnf: _Dnf) -> bool | str:
+    if frozenset() in dnf:
+        return True
+
+    def clause_text(atoms: list[str]) -> str:
+        if len(atoms) == 1:
+            return atoms[0]
+        return " and ".join(f"({a})" if " or " in a else a for a in atoms)
+
+    return str(Marker(" or ".join(clause_text(sorted(c)) for c in sorted(dnf, key=sorted))))
+
+
+def _poetry_walk(
+    packages: list[_PoetryPackage],
+    roots: list[_PoetryDep],
+    display: str,
+    problems: _Problems,
+) -> dict[int, bool | str]:
+    """Old locks: which packages the roots reach, and under which marker (index -> marker)."""
+    by_name: dict[str, list[int]] = {}
+    for index, package in enumerate(packages):
+        by_name.setdefault(package.name, []).append(index)
+
+    def targets(dep: _PoetryDep, parent: str) -> list[int]:
+        candidates = by_name.get(dep.name, [])
+        if len(candidates) <= 1:
+            if not candidates and parent == "pyproject.toml":
+                problems.add(
+                    f"{display}: {dep.name!r} from pyproject.toml is not in the lock: run "
+                    "`poetry lock`"
+                )
+            return candidates  # a missing transitive dependency was excluded by poetry
+        specifiers = _poetry_specifiers(dep.constraint or "*") or []
+        matching = [
+            i for i in candidates if any(_version_in(packages[i].version, s) for s in specifiers)
+        ]
+        if len(matching) == 1:
+            return matching
+        versions = ", ".join(packages[i].version for i in candidates)
+        problems.add(
+            f"{display}: lists several versions of {dep.name!r} ({versions}) without saying "
+            "which one applies where (lock-version < 2.1): re-lock with Poetry >= 2 "
+            "(`poetry lock`), which records it"
+        )
+        return []
+
+    state: dict[int, tuple[_Dnf, frozenset[str]]] = {}
+    queue: deque[tuple[int, _Dnf, frozenset[str]]] = deque()
+    for dep in roots:
+        for index in targets(dep, "pyproject.toml"):
+            queue.append((index, _dnf_and(_ALWAYS, dep.marker), frozenset(dep.extras)))
+    steps = 0
+    while queue:
+        steps += 1
+        if steps > _MAX_STEPS:  # pragma: no cover - a safety net, not a reachable state
+            problems.add(f"{display}: the dependency graph is too large to walk: re-lock it")
+            break
+        index, dnf, extras = queue.popleft()
+        old = state.get(index)
+        if old is not None:
+            dnf, extras = _dnf_or(old[0], dnf), old[1] | extras
+            if (dnf, extras) == old:
+                continue
+        state[index] = (dnf, extras)
+        package = packages[index]
+        enabled = frozenset().union(*(package.extras.get(e, frozenset()) for e in extras))
+        for dep in package.dependencies:
+            if dep.optional and dep.name not in enabled:
+                continue
+            marker = dep.marker
+            if marker is not None:
+                decided, _ = _resolve_marker(marker, extras=extras)
+                if decided is False:
+                    continue
+                marker = None if decided is True else decided
+            for target in targets(dep, package.raw_name):
+                queue.append((target, _dnf_and(dnf, marker), frozenset(dep.extras)))
+    return {index: _dnf_marker(dnf) for index, (dnf, _) in state.items()}
+
+
+def _version_in(version: str, specifiers: SpecifierSet) -> bool:
+    try:
+        return specifiers.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def _poetry_selection(
+    packages: list[_PoetryPackage],
+    data: dict[str, Any],
+    pyproject: tuple[dict[str, Any], str] | None,
+    groups: Sequence[str],
+    extras: frozenset[str],
+    display: str,
+    problems: _Problems,
+) -> dict[int, bool | str]:
+    """Lock 2.1: groups and markers recorded per package (index -> marker)."""
+    known_groups = {"main"}
+    for package in packages:
+        known_groups |= set(package.groups or ())
+    lock_extras = _expect(data.get("extras", {}), dict, display, "[extras]")
+    known_extras = {_canon(e) for e in lock_extras}
+    if pyproject is not None:
+        try:
+            _, pyproject_groups, pyproject_extras = _poetry_roots(
+                pyproject[0], pyproject[1], (), extras
+            )
+            known_groups |= pyproject_groups
+            known_extras |= pyproject_extras
+        except _Problem as problem:
+            problems.add(str(problem))
+    _check_known("group", groups, known_groups, display, problems)
+    _check_known("extra", extras, known_extras, display, problems, canonical=True)
+    extra_members = frozenset().union(
+        *(_poetry_extra_names(v, display) for k, v in lock_extras.items() if _canon(k) in extras)
+    )
+    wanted = set(groups)
+    chosen: dict[int, bool | str] = {}
+    for index, package in enumerate(packages):
+        package_groups = package.groups if package.groups is not None else ("main",)
+        in_groups = [g for g in package_groups if g in wanted]
+        if not in_groups:
+            continue
+        if isinstance(package.markers, str):
+            parts: list[str | None] = [package.markers]
+        elif isinstance(package.markers, dict):
+            parts = [package.markers.get(g) for g in in_groups]
+        else:
+            parts = [None]
+        if any(p is None for p in parts):
+            combined: str | None = None
+        else:
+            present = list(_dedupe(p for p in parts if p))
+            combined = present[0] if len(present) == 1 else " or ".join(f"({p})" for p in present)
+        decided: bool | str = True
+        touched = False
+        if combined is not None:
+            decided, touched = _resolve_marker(combined, extras=extras)
+        if decided is False:
+            continue
+        if package.optional and not touched and package.name not in extra_members:
+            continue
+        chosen[index] = decided
+    return chosen
+
+
+def load_poetry_lock(
+    path: PathLike, *, groups: Sequence[str] = ("main",), extras: Sequence[str] = ()
+) -> DependencySpec:
+    """Read ``poetry.lock`` directly (no Poetry needed); install every package of ``groups``.
+
+    * ``lock-version`` 2.1 (Poetry >= 2) records each package's ``groups`` and ``markers``
+      (per group): a package is installed when one of its groups is requested, under the
+      ``or`` of those groups' markers; ``extra == "..."`` conditions are decided from
+      ``extras``.
+    * Older locks (1.x with ``category``, 2.0) do not: the ``pyproject.toml`` next to the lock
+      gives the top-level dependencies of each group (``[tool.poetry.dependencies]`` = "main",
+      ``[tool.poetry.group.<g>]``, legacy ``dev-dependencies``), and the lock's dependency graph
+      is walked from them, combining the markers (and ``python``/``platform`` constraints)
+      along the way.
+
+    Every package is pinned ``name==version`` with the hashes of its ``files`` (or
+    ``[metadata.files]`` in 1.x). Sources: ``legacy`` indexes become extra index URLs,
+    ``url``/``file`` sources become direct references with their hashes, ``directory``
+    sources become non-editable path requirements; ``git`` sources are refused.
+
+    Raises:
+        InputError: missing/invalid lock, an unknown group or extra, a git source, an old lock
+            without its pyproject.toml, or an ambiguous old lock (named with file:line).
+    """
+    extras, groups = _names(extras, "extras"), _names(groups, "groups")
+    file = _existing_file(path, "poetry.lock")
+    display = file.name
+    data, text = _read_toml(file, display)
+    problems = _Problems(display)
+    metadata = data.get("metadata")
+    lock_version = metadata.get("lock-version") if isinstance(metadata, dict) else None
+    if not isinstance(lock_version, str) or not re.fullmatch(r"\d+(\.\d+)*", lock_version):
+        _fail(
+            f"{display}: has no [metadata] lock-version, so it is not a poetry.lock: regenerate it"
+        )
+    version = tuple(int(p) for p in lock_version.split("."))
+    if version[0] > 2:
+        _fail(
+            f"{display}: lock-version {lock_version} is newer than this reader knows (1.x, 2.x): "
+            "upgrade lambda-wheels-cdk or export a requirements file with Poetry"
+        )
+    wanted_extras = _canonical_set(extras)
+    packages = _poetry_packages(data, text, display, problems)
+    pyproject = _poetry_pyproject(file.parent)
+    if version >= (2, 1):
+        chosen = _poetry_selection(
+            packages, data, pyproject, groups, wanted_extras, display, problems
+        )
+    elif pyproject is None:
+        _fail(
+            f"{display}: lock-version {lock_version} does not record which group each package "
+            "belongs to: put its pyproject.toml next to it, or re-lock with Poetry >= 2 "
+            "(`poetry lock`)"
+        )
+    else:
+        roots: list[_PoetryDep] = []
+        try:
+            roots, known_groups, known_extras = _poetry_roots(
+                pyproject[0], pyproject[1], groups, wanted_extras
+            )
+            _check_known("group", groups, known_groups, display, problems)
+            lock_extras = data.get("extras", {})
+            if isinstance(lock_extras, dict):
+                known_extras |= {_canon(e) for e in lock_extras}
+            _check_known("extra", extras, known_extras, display, problems, canonical=True)
+        except _Problem as problem:
+            problems.add(str(problem))
+        chosen = _poetry_walk(packages, roots, display, problems)
+    entries: list[_Entry] = []
+    extra_indexes: list[str] = []
+    for index, package in enumerate(packages):
+        if index not in chosen:
+            continue
+        try:
+            entries.append(_poetry_entry(package, chosen[index], file.parent, extra_indexes))
+        except _Problem as problem:
+            problems.add(str(problem))
+    problems.raise_if_any()
+    return _build_spec(
+        entries,
+        [],
+        IndexSettings(extra_index_urls=tuple(extra_indexes)),
+        origin=display,
+        locked=True,
+    )
+
+
+def _poetry_entry(
+    package: _PoetryPackage, marker: bool | str, folder: Path, extra_indexes: list[str]
+) -> _Entry:
+    source = package.source or {}
+    kind = source.get("type")
+    url = source.get("url")
+    if kind in (None, "", "pypi"):
+        return _pinned_entry(
+            package.raw_name, package.version, marker, package.where, package.hashes
+        )
+    if not isinstance(url, str):
+        raise _Problem(
+            f"{package.where}: {package.raw_name!r} has a source without url: regenerate the lock"
+        )
+    if kind == "legacy":
+        if not _is_pypi(url) and url not in extra_indexes:
+            extra_indexes.append(url)
+        return _pinned_entry(
+            package.raw_name, package.version, marker, package.where, package.hashes
+        )
+    if kind in ("url", "file", "directory"):
+        entry = _reference_entry(
+            package.raw_name, url, marker, package.where, package.hashes, folder
+        )
+        if kind == "directory" and not entry.is_dir:
+            raise _Problem(
+                f"{package.where}: {package.raw_name!r} directory source {url!r} is not a folder"
+            )
+        return entry
+    if kind == "git":
+        raise _Problem(
+            f"{package.where}: {package.raw_name!r} comes from git ({redact_url(url)}), which a "
+            "Lambda bundle cannot pin by hash: publish a wheel to your index (or reference a "
+            "built wheel as a file source) and re-lock"
+        )
+    raise _Problem(
+        f"{package.where}: {package.raw_name!r} has an unknown source type {kind!r}: regenerate "
+        "the lock with a current Poetry"
+    )

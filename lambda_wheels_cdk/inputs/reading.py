@@ -1,0 +1,175 @@
+"""Reading an input file and reporting its problems: every loader collects what is wrong
+(:class:`_Problems`) and raises one :class:`~lambda_wheels_cdk.errors.InputError` naming the
+file, the line where known, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, NoReturn, Union
+
+from ..errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+    import tomli as tomllib
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+#: How many problems one error message lists before "... and N more".
+_MAX_SHOWN: Final = 20
+_TOML_LINE_RE: Final = re.compile(r"at line (\d+)")
+
+
+class _Problem(InputError):
+    """One problem in an input, already phrased for the user.
+
+    Loaders collect these and raise one :class:`InputError` listing them all; one that escapes
+    is still an ``InputError`` with a complete message.
+    """
+
+
+class _Unparsable(_Problem):
+    """A line that is not a requirement, an option or a comment at all.
+
+    ``reason`` says why without quoting the line: it is what the user sees when the whole file
+    does not look like a requirements file (it may be a credentials file named by ``-r``).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _Problems:
+    """Collects every problem in an input so the user sees them all at once."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        if message not in self.items:
+            self.items.append(message)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        if len(self.items) == 1:
+            raise InputError(self.items[0])
+        shown = "\n".join(f"  {item}" for item in self.items[:_MAX_SHOWN])
+        more = len(self.items) - _MAX_SHOWN
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        raise InputError(f"{self.subject} has {len(self.items)} problems:\n{shown}{tail}")
+
+
+def _fail(message: str) -> NoReturn:
+    raise InputError(message)
+
+
+def _read_text(path: Path, display: str) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        _fail(f"{display}: file not found: check the path")
+    except IsADirectoryError:
+        _fail(f"{display}: is a folder, not a file: name the file inside it")
+    except (OSError, ValueError) as exc:
+        _fail(f"{display}: cannot be read ({exc}): check the path and its permissions")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _fail(f"{display}: is not UTF-8 text (bad byte at offset {exc.start}): save it as UTF-8")
+
+
+def _read_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
+    text = _read_text(path, display)
+    return _parse_toml(text, display), text
+
+
+def _parse_toml(text: str, display: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        match = _TOML_LINE_RE.search(detail)
+        where = f"{display}:{match.group(1)}" if match else display
+        _fail(f"{where}: not valid TOML ({detail}): fix the syntax or regenerate the file")
+
+
+def _line_of(text: str, *needles: str) -> int | None:
+    """1-based number of the first line containing every needle (for messages), if any."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if all(n in line for n in needles):
+            return number
+    return None
+
+
+def _where(display: str, text: str, *needles: str) -> str:
+    line = _line_of(text, *needles) if needles else None
+    return f"{display}:{line}" if line else display
+
+
+def _names(values: Sequence[str], what: str) -> tuple[str, ...]:
+    """Check an extras/groups argument: a sequence of names, never one bare string."""
+    if isinstance(values, str):
+        _fail(f"{what} must be a list of names, not the string {values!r}: wrap it in [...]")
+    items = tuple(values)
+    for item in items:
+        if not isinstance(item, str):
+            _fail(f"{what} must be names (strings), not {_type_name(item)}")
+    return items
+
+
+def _existing_file(path: PathLike, kind: str) -> Path:
+    p = Path(path)
+    try:
+        if p.is_file():
+            return Path(os.path.abspath(p))
+        exists = p.exists()
+    except (OSError, ValueError):
+        exists = False
+    if exists:
+        _fail(f"{os.fspath(path)}: is not a file: pass the {kind} file itself")
+    _fail(
+        f"{os.fspath(path)}: {kind} not found: check the path (relative paths are relative to "
+        "the current folder) or create the file"
+    )
+
+
+def _type_name(value: object) -> str:
+    return {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _expect(value: object, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise _Problem(
+            f"{where}: {what} must be {_kind_name(kind)}, not {_type_name(value)}: fix the file "
+            "or regenerate it"
+        )
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", list: "an array", dict: "a table", bool: "true/false"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _str_list(value: object, where: str, what: str) -> list[str]:
+    items = _expect(value, list, where, what)
+    for item in items:
+        _expect(item, str, where, f"each entry of {what}")
+    return list(items)
