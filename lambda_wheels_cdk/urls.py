@@ -23,6 +23,7 @@ __all__ = [
     "QUOTE_LIMIT",
     "credentials",
     "masked",
+    "quoted",
     "redact_secrets",
     "redact_text",
     "redact_url",
@@ -157,3 +158,8 @@ def masked(text: str, limit: int = QUOTE_LIMIT) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """:func:`masked`, in quotes (``repr``): how an error message cites a line of a file."""
+    return repr(masked(text, limit))

@@ -144,6 +144,12 @@ def test_masked_cuts_long_lines() -> None:
     assert urls.masked("password=abcdef", limit=11) == "password..."
 
 
+def test_quoted_is_masked_in_quotes() -> None:
+    assert urls.quoted("--index-url https://u:tok@h/ password=x") == (
+        "'--index-url https://u:***@h/ password=***'"
+    )
+
+
 @FUZZ
 @given(
     scheme=st.sampled_from(["https", "http", "git+https", "file"]),
