@@ -46,7 +46,7 @@ from .scripts import drop_console_scripts
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from ..index.client import IndexFile
+    from ..index.pages import IndexFile
     from ..index.view import FilteringIndexView
 
 #: Host settings already reported as ignored in this process (say it once, not per bundle).

@@ -24,7 +24,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from ..errors import CommandHookError, UsageError
 from ..events import Log
-from ..install.installers import redact_text
+from ..urls import redact_text
 
 Stage = Literal["before_bundling", "after_bundling"]
 STAGES: tuple[Stage, Stage] = ("before_bundling", "after_bundling")

@@ -1,6 +1,6 @@
 """Which releases of a project fit a target, and why newer ones were not installed.
 
-Pure functions of an index's file list (:class:`~.index.IndexFile`) and a
+Pure functions of an index's file list (:class:`~.pages.IndexFile`) and a
 :class:`~.target.Target`. Whether a wheel fits is always :meth:`Target.accepts`; the tag
 parsing below only *explains* a rejection (which glibc a wheel needs, which Python it is for).
 
@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from ..errors import UsageError
 from ..target.runtimes import _SLOTS, LEGACY_MANYLINUX, Glibc
 from ..target.target import Target
-from .client import IndexFile, parse_filename
+from .pages import IndexFile, parse_filename
 
 #: Why a release newer than the installed one was not installed.
 SkipKind = Literal[

@@ -25,7 +25,7 @@ The design
     (twice the work, same marker problem); patching uv's tag list (not possible from outside).
 
 Credentials
-    The view fetches upstream with the credentials of :class:`~.index.SimpleIndexClient` (URL
+    The view fetches upstream with the credentials of :class:`~.client.SimpleIndexClient` (URL
     userinfo, netrc). The settings it hands to uv hold only ``http://127.0.0.1:PORT/...`` URLs.
     Files on a host that needs credentials (or local find-links files) are streamed through the
     view, with ``HEAD`` and ``Range`` passed through (uv reads a wheel's metadata that way when
@@ -37,16 +37,16 @@ Credentials
 
 uv's cache
     uv keys its wheel cache by index URL, so the view binds a stable port when it can (one of
-    :data:`PREFERRED_PORTS`, else an ephemeral one) and names each upstream by a digest of its
-    credential-free URL: the same configuration gives the same URLs on every run and a warm uv
-    cache stays warm (measured: with a new port per run, every wheel was downloaded again).
+    :data:`~.server.PREFERRED_PORTS`, else an ephemeral one) and names each upstream by a digest
+    of its credential-free URL: the same configuration gives the same URLs on every run and a
+    warm uv cache stays warm (measured: with a new port per run, every wheel was downloaded again).
     Pages are served ``Cache-Control: no-store`` (they depend on the target); proxied files are
     immutable and cacheable.
 
 Speed
     The view keeps upstream connections alive and opens them as it starts (a new TLS
     connection per page made the first version ~2x slower than uv), keeps each page's entries
-    raw and builds :class:`~.index.IndexFile` objects only for the files it shows or explains,
+    raw and builds :class:`~.pages.IndexFile` objects only for the files it shows or explains,
     rejects most wheels by name before parsing their tags, and fetches each page once per view.
     ``benchmarks/al2_resolution.py`` (warm uv cache, median of 3; timed: start the view, uv
     install, stop, compute the report) for python3.11 ``greenlet shapely pandas numpy`` against
@@ -77,20 +77,14 @@ Using it (the installer)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import html
-import json
 import logging
 import os
-import socket
-import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar, cast
 
@@ -100,14 +94,16 @@ from packaging.version import InvalidVersion, Version
 from ..errors import IndexUnavailableError, UsageError
 from ..target.runtimes import _SLOTS, UV_MANYLINUX_GLIBC
 from ..target.target import Target
-from .client import (
-    PYPI_SIMPLE_URL,
+from ..urls import strip_credentials
+from .client import PYPI_SIMPLE_URL, IndexSettingsLike, SimpleIndexClient
+from .pages import (
+    JSON_TYPE,
     IndexFile,
-    IndexSettingsLike,
     ProjectPage,
-    SimpleIndexClient,
     parse_filename,
-    strip_credentials,
+    render_html,
+    render_json,
+    wants_json,
 )
 from .resolution import (
     ReleaseExplanation,
@@ -118,26 +114,10 @@ from .resolution import (
     wheel_fits,
     wheel_versions_fitting,
 )
+from .server import HOST, Handler, Server, bind, send
 
 _log = logging.getLogger(__name__)
 
-#: Ports tried first, in order, so that uv's cache (keyed by index URL) is reused across runs.
-#: Below every OS's ephemeral range (Linux 32768+, Windows/macOS 49152+). Any that is busy is
-#: skipped; if all are, the OS picks a port (correct, but uv's wheel cache starts cold).
-PREFERRED_PORTS: Final[tuple[int, ...]] = tuple(range(27817, 27825))
-
-_HOST: Final = "127.0.0.1"
-_JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
-_JSON_ACCEPTED: Final = frozenset({_JSON_TYPE, "application/vnd.pypi.simple.latest+json"})
-_HTML_ACCEPTED: Final = frozenset(
-    {
-        "text/html",
-        "application/vnd.pypi.simple.v1+html",
-        "application/vnd.pypi.simple.latest+html",
-        "*/*",
-        "text/*",
-    }
-)
 _CHUNK: Final = 1 << 16
 
 S = TypeVar("S", bound=IndexSettingsLike)
@@ -195,7 +175,7 @@ def with_no_proxy(environ: Mapping[str, str]) -> dict[str, str]:
     env = dict(environ)
     for key in ("NO_PROXY", "no_proxy"):
         entries = [e.strip() for e in env.get(key, "").split(",") if e.strip()]
-        for host in (_HOST, "localhost"):
+        for host in (HOST, "localhost"):
             if host not in entries:
                 entries.append(host)
         env[key] = ",".join(entries)
@@ -266,8 +246,8 @@ class FilteringIndexView(Generic[S]):
         allow_sdists: keep source distributions visible. Default: True.
         client: the upstream client. Default: a :class:`SimpleIndexClient` for ``settings``
             (with ``page_cache``).
-        port: ``None`` (default) tries :data:`PREFERRED_PORTS` then any free port; ``0`` any
-            free port; another number exactly that port.
+        port: ``None`` (default) tries :data:`~.server.PREFERRED_PORTS` then any free port;
+            ``0`` any free port; another number exactly that port.
         timeout: seconds for upstream requests and for idle connections from the installer.
         prewarm: open keep-alive connections to the indexes as the view starts, so that uv's
             first burst of page requests does not wait for TLS handshakes. Default: True.
@@ -306,7 +286,7 @@ class FilteringIndexView(Generic[S]):
         self.timeout = timeout
         self.prewarm = prewarm
         self._port_request = port
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._hosts: frozenset[str] = frozenset()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -339,10 +319,10 @@ class FilteringIndexView(Generic[S]):
         """``http://127.0.0.1:PORT`` (only while the view runs)."""
         if self._server is None:
             raise UsageError("the filtering view is not running; use it as a context manager")
-        return f"http://{_HOST}:{self._server.server_port}"
+        return f"http://{HOST}:{self._server.server_port}"
 
     def __enter__(self) -> S:
-        self._server = _bind(self._port_request, self)
+        self._server = bind(self._port_request, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},  # close() waits up to one interval
@@ -350,7 +330,7 @@ class FilteringIndexView(Generic[S]):
             daemon=True,
         )
         port = self._server.server_port
-        self._hosts = frozenset({f"{_HOST}:{port}", f"localhost:{port}"})
+        self._hosts = frozenset({f"{HOST}:{port}", f"localhost:{port}"})
         self._thread.start()
         if self.prewarm:
             self.client.prewarm()  # uv asks for its first pages all at once
@@ -554,13 +534,13 @@ class FilteringIndexView(Generic[S]):
         with self._lock:
             self._errors.append(error)
 
-    def handle(self, request: _Handler) -> None:
+    def handle(self, request: Handler) -> None:
         """Serve one GET or HEAD (called by the server's handler threads)."""
         with self._lock:
             self.requests += 1
         if request.headers.get("Host", "").lower() not in self._hosts:
             # A web page in a browser could otherwise reach us by DNS rebinding.
-            _send(request, 421, b"misdirected request\n", "text/plain")
+            send(request, 421, b"misdirected request\n", "text/plain")
             return
         path = urllib.parse.urlsplit(request.path).path
         parts = [urllib.parse.unquote(p) for p in path.split("/")[1:]]
@@ -568,7 +548,7 @@ class FilteringIndexView(Generic[S]):
             parts.pop()
         upstream = self._upstreams.get(parts[0]) if parts else None
         if upstream is None or len(parts) < 2:
-            _send(request, 404, b"not found\n", "text/plain; charset=utf-8")
+            send(request, 404, b"not found\n", "text/plain; charset=utf-8")
             return
         action = parts[1]
         if action == "simple" and upstream.kind == "index" and len(parts) == 3:
@@ -578,47 +558,47 @@ class FilteringIndexView(Generic[S]):
         elif action == "files" and len(parts) == 4:
             self._serve_file(request, parts[2], parts[3])
         else:
-            _send(request, 404, b"not found\n", "text/plain; charset=utf-8")
+            send(request, 404, b"not found\n", "text/plain; charset=utf-8")
 
-    def _serve_project(self, request: _Handler, upstream: _Upstream, raw_name: str) -> None:
+    def _serve_project(self, request: Handler, upstream: _Upstream, raw_name: str) -> None:
         project = canonicalize_name(raw_name)
         try:
             page = self.client.index_project_page(upstream.url, project)
         except IndexUnavailableError as exc:
             self._fail(exc)
-            _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+            send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         if page is None:
-            _send(request, 404, f"{project} is not on this index\n".encode(), "text/plain")
+            send(request, 404, f"{project} is not on this index\n".encode(), "text/plain")
             return
         kept = self._filter(upstream, page, project)
-        if _wants_json(request.headers.get("Accept")):
-            body = _render_json(project, kept)
-            _send(request, 200, body, _JSON_TYPE)
+        if wants_json(request.headers.get("Accept")):
+            body = render_json(project, kept)
+            send(request, 200, body, JSON_TYPE)
         else:
-            _send(request, 200, _render_html(project, kept), "text/html; charset=utf-8")
+            send(request, 200, render_html(project, kept), "text/html; charset=utf-8")
 
-    def _serve_links(self, request: _Handler, upstream: _Upstream) -> None:
+    def _serve_links(self, request: Handler, upstream: _Upstream) -> None:
         try:
             page = self.client.find_links_page(upstream.url)
         except IndexUnavailableError as exc:
             self._fail(exc)
-            _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+            send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         kept = self._filter(upstream, page, None)
-        _send(request, 200, _render_html(None, kept), "text/html; charset=utf-8")
+        send(request, 200, render_html(None, kept), "text/html; charset=utf-8")
 
-    def _serve_file(self, request: _Handler, file_id: str, filename: str) -> None:
+    def _serve_file(self, request: Handler, file_id: str, filename: str) -> None:
         with self._lock:
             url = self._file_urls.get(file_id)
         if url is None:
-            _send(request, 404, b"unknown file\n", "text/plain")
+            send(request, 404, b"unknown file\n", "text/plain")
             return
         expected = urllib.parse.unquote(url.rsplit("/", 1)[-1])
         if filename == expected + ".metadata":
             url += ".metadata"
         elif filename != expected:
-            _send(request, 404, b"unknown file\n", "text/plain")
+            send(request, 404, b"unknown file\n", "text/plain")
             return
         # uv probes with HEAD and reads a wheel's metadata with Range requests when the index
         # has no PEP 658 metadata: both are passed through (local files are served whole).
@@ -632,10 +612,10 @@ class FilteringIndexView(Generic[S]):
             )
         except IndexUnavailableError as exc:
             if exc.status in (404, 410, 416):
-                _send(request, exc.status, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+                send(request, exc.status, f"{exc}\n".encode(), "text/plain; charset=utf-8")
                 return
             self._fail(exc)
-            _send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
+            send(request, 502, f"{exc}\n".encode(), "text/plain; charset=utf-8")
             return
         with remote:
             request.send_response(remote.status)
@@ -672,207 +652,7 @@ def _version_of(filename: str) -> Version | None:
     return parsed[1] if parsed else None
 
 
-# -- rendering -----------------------------------------------------------------------------------
-
-
-def _wants_json(accept: str | None) -> bool:
-    """PEP 691 content negotiation: JSON when the client ranks it at least as high as HTML."""
-    if not accept:
-        return False
-    best_json = best_html = 0.0
-    for item in accept.split(","):
-        media, *params = (p.strip() for p in item.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
-        if media in _JSON_ACCEPTED:
-            best_json = max(best_json, quality)
-        elif media in _HTML_ACCEPTED:
-            best_html = max(best_html, quality)
-    return best_json > 0 and best_json >= best_html
-
-
-def _render_json(project: str, files: list[IndexFile]) -> bytes:
-    entries: list[dict[str, Any]] = []
-    for file in files:
-        entry: dict[str, Any] = {
-            "filename": file.filename,
-            "url": file.url,
-            "hashes": dict(file.hashes),
-        }
-        if file.requires_python:
-            entry["requires-python"] = file.requires_python
-        if file.yanked:
-            entry["yanked"] = file.yanked_reason or True
-        if file.core_metadata:
-            metadata = file.core_metadata
-            entry["core-metadata"] = metadata if isinstance(metadata, bool) else dict(metadata)
-        if file.size is not None:
-            entry["size"] = file.size
-        if file.upload_time:
-            entry["upload-time"] = file.upload_time
-        entries.append(entry)
-    complete = all(file.size is not None for file in files)
-    page: dict[str, Any] = {
-        "meta": {"api-version": "1.1" if complete else "1.0"},
-        "name": project,
-        "files": entries,
-    }
-    if complete:  # PEP 700: 1.1 requires "versions" and every file's "size"
-        versions = {file.version for file in files if file.version is not None}
-        page["versions"] = [str(v) for v in sorted(v for v in versions if v is not None)]
-    return json.dumps(page, separators=(",", ":")).encode()
-
-
-def _render_html(project: str | None, files: list[IndexFile]) -> bytes:
-    title = f"Links for {html.escape(project)}" if project else "Links"
-    lines = [
-        "<!DOCTYPE html>",
-        "<html><head>",
-        '<meta name="pypi:repository-version" content="1.0">',
-        f"<title>{title}</title></head><body><h1>{title}</h1>",
-    ]
-    for file in files:
-        href = file.url
-        algorithm = "sha256" if "sha256" in file.hashes else next(iter(file.hashes), None)
-        if algorithm:
-            href += f"#{algorithm}={file.hashes[algorithm]}"
-        attrs = [f'href="{html.escape(href, quote=True)}"']
-        if file.requires_python:
-            attrs.append(f'data-requires-python="{html.escape(file.requires_python, quote=True)}"')
-        if file.yanked:
-            attrs.append(f'data-yanked="{html.escape(file.yanked_reason or "", quote=True)}"')
-        metadata = file.core_metadata
-        if metadata:
-            if isinstance(metadata, bool):
-                value = "true"
-            else:
-                name = "sha256" if "sha256" in metadata else next(iter(metadata))
-                value = f"{name}={metadata[name]}"
-            attrs.append(f'data-core-metadata="{html.escape(value, quote=True)}"')
-        lines.append(f"<a {' '.join(attrs)}>{html.escape(file.filename)}</a><br/>")
-    lines.append("</body></html>")
-    return ("\n".join(lines) + "\n").encode()
-
-
-# -- the HTTP server -----------------------------------------------------------------------------
-
-
-def _send(request: _Handler, status: int, body: bytes, content_type: str) -> None:
-    request.send_response(status)
-    request.send_header("Content-Type", content_type)
-    request.send_header("Content-Length", str(len(body)))
-    request.send_header("Cache-Control", "no-store")
-    request.end_headers()
-    if request.command != "HEAD":
-        request.wfile.write(body)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: uv reuses connections
-    server: _Server
-    server_version = "lambda-wheels-view"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.view.timeout)  # idle keep-alives end
-
-    def do_GET(self) -> None:
-        try:
-            self.server.view.handle(self)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            self.close_connection = True  # the installer went away mid-answer
-        except Exception:
-            _log.exception("internal error in the filtering view serving %s", self.path)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                _send(
-                    self, 500, b"internal error in the lambda-wheels filtering view\n", "text/plain"
-                )
-
-    do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("view: " + format, *args)
-
-
-class _Server(ThreadingHTTPServer):
-    # POSIX: SO_REUSEADDR lets the next run rebind the same port while connections of the
-    # last one linger in TIME_WAIT (a new port would leave uv's cache cold), and never lets two
-    # listeners share it. Windows: SO_REUSEADDR *would* let another socket steal the port, so
-    # there SO_EXCLUSIVEADDRUSE is set instead (see server_bind).
-    allow_reuse_address = os.name != "nt"
-    daemon_threads = False  # server_close() joins handler threads: a clean shutdown
-    block_on_close = True
-    # uv opens many connections at once; socketserver's default backlog of 5 makes the excess
-    # wait for a SYN retransmit (a full second).
-    request_queue_size = 128
-
-    def __init__(self, port: int, view: FilteringIndexView[Any]) -> None:
-        self.view = view
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__((_HOST, port), _Handler)
-
-    def server_bind(self) -> None:
-        if self.allow_reuse_address:
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:  # pragma: no cover - Windows
-            self.socket.setsockopt(socket.SOL_SOCKET, exclusive, 1)
-        # TCPServer.server_bind, without HTTPServer's getfqdn() (a reverse DNS lookup that can
-        # take seconds on some hosts).
-        self.socket.bind(self.server_address)
-        self.server_address = self.socket.getsockname()[:2]
-        self.server_name = _HOST
-        self.server_port = self.server_address[1]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive connections."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        _log.debug("view connection error", exc_info=sys.exc_info())
-
-
-def _bind(port: int | None, view: FilteringIndexView[Any]) -> _Server:
-    candidates: list[int] = [*PREFERRED_PORTS, 0] if port is None else [port]
-    last: OSError | None = None
-    for candidate in candidates:
-        try:
-            return _Server(candidate, view)
-        except OSError as exc:
-            last = exc
-    raise IndexUnavailableError(
-        f"cannot start the local index view on {_HOST} (ports tried: "
-        f"{', '.join(map(str, candidates))}): {last.strerror if last else 'no port'}; "
-        "pass port=None to let the system pick a free port",
-        url=f"http://{_HOST}",
-    )
-
-
 __all__ = [
-    "PREFERRED_PORTS",
     "FilteringIndexView",
     "ProjectReport",
     "needs_filtering_view",

@@ -8,7 +8,7 @@ Where each idea lives: :mod:`.spec` (:class:`~.spec.DependencySpec`,
 :func:`~.detect.load`), one module per format (:mod:`.requirements`, :mod:`.pyproject`,
 :mod:`.uvlock`, :mod:`.poetry`, :mod:`.pipfile`, :mod:`.pylock`), and their shared parts:
 :mod:`.entries` (one requirement), :mod:`.markers`, :mod:`.reading` (files and problem
-messages), :mod:`.redaction` (credentials in messages), :mod:`.paths`.
+messages), :mod:`.paths`; credentials are masked by :mod:`lambda_wheels_cdk.urls`.
 
 Every supported input (``requirements.txt``, ``pyproject.toml``, ``uv.lock``, ``poetry.lock``,
 ``Pipfile.lock``, PEP 751 ``pylock.toml``, an inline list) becomes the same value: the

@@ -34,8 +34,8 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
     import tomli as tomllib
 from urllib.parse import unquote, urlsplit
 
+from ..urls import masked, quoted
 from .reading import _Problem, _Problems
-from .redaction import _masked, _quoted
 from .spec import (
     _SCHEME_RE,
     _WINDOWS_DRIVE_RE,
@@ -185,7 +185,7 @@ def _check_local(path: Path, shown_location: str, base_note: str) -> bool:
     except (OSError, ValueError):
         pass
     raise _BadRequirement(
-        f"points to {_quoted(shown_location)}, which does not exist ({base_note}): fix the path",
+        f"points to {quoted(shown_location)}, which does not exist ({base_note}): fix the path",
         "a path that does not exist",
     )
 
@@ -256,7 +256,7 @@ def _parse_requirement_text(
             what = "the folder declares no static name" if is_dir else "not a wheel/sdist name"
             raise _BadRequirement(
                 f"does not say which package it installs ({what}): write it as "
-                f"'name @ {_masked(location)}'",
+                f"'name @ {masked(location)}'",
                 None,
             )
     line = f"{name}{extras} @ {url}" + (f" ; {marker}" if marker else "")

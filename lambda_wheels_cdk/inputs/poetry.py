@@ -20,6 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..target.runtimes import _SLOTS
+from ..urls import redact_url
 from .entries import (
     _build_spec,
     _canonical_set,
@@ -44,7 +45,6 @@ from .reading import (
     _str_list,
     _where,
 )
-from .redaction import redact_url
 from .spec import DependencySpec, IndexSettings, _canon, _dedupe, _first_line, _is_pypi
 
 __all__ = ["load_poetry_lock"]

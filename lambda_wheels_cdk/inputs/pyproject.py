@@ -9,6 +9,7 @@ from typing import Any
 
 from packaging.markers import Marker
 
+from ..urls import redact_text
 from .entries import _BadRequirement, _build_spec, _Entry, _parse_requirement_text
 from .reading import (
     PathLike,
@@ -21,7 +22,6 @@ from .reading import (
     _str_list,
     _where,
 )
-from .redaction import redact_text
 from .spec import DependencySpec, IndexSettings, _canon
 
 __all__ = ["load_pyproject"]

@@ -14,6 +14,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ..errors import InputError
+from ..urls import quoted, redact_text
 from .entries import (
     _NAMED_REFERENCE_RE,
     _BadRequirement,
@@ -35,7 +36,6 @@ from .reading import (
     _type_name,
     _Unparsable,
 )
-from .redaction import _quoted, redact_text
 from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _dedupe, _first_line
 
 __all__ = ["from_list", "load_requirements_file"]
@@ -281,7 +281,7 @@ class _RequirementsReader:
         chain: tuple[Path, ...],
     ) -> None:
         """Handle one logical line; ``written`` (before ${VAR} expansion) is what messages show."""
-        shown = _quoted(written)
+        shown = quoted(written)
         args, option_text = _split_args_options(line)
         try:
             tokens = shlex.split(option_text) if option_text else []
@@ -362,7 +362,7 @@ class _RequirementsReader:
                 attached = bool(value)
             else:
                 raise _Unparsable(
-                    f"{where}: unexpected {_quoted(token)} in {shown}: an option takes one "
+                    f"{where}: unexpected {quoted(token)} in {shown}: an option takes one "
                     "value; put each requirement on a line of its own",
                     "a value where an option should be",
                 )
@@ -384,7 +384,7 @@ class _RequirementsReader:
                 )
             else:
                 raise _Unparsable(
-                    f"{where}: unknown option {_quoted(name)} ({shown}): remove it or fix "
+                    f"{where}: unknown option {quoted(name)} ({shown}): remove it or fix "
                     "its spelling (supported: -r, -c, --hash, -i/--index-url, --extra-index-url, "
                     "-f/--find-links, --no-index, --require-hashes)",
                     "an unknown option",
@@ -442,7 +442,7 @@ class _RequirementsReader:
             raise _Problem(
                 f"{where}: editable requirement {shown} is not supported: an editable install "
                 "links to a source folder that does not exist inside a Lambda bundle; write "
-                f"{_quoted(value)} (without -e) to have the project built into a wheel and "
+                f"{quoted(value)} (without -e) to have the project built into a wheel and "
                 "installed (pure-Python projects only)"
             )
         elif name == "--hash":
@@ -478,7 +478,7 @@ class _RequirementsReader:
             exists = False
         if not exists:
             raise _Problem(
-                f"{where}: --find-links {_quoted(value)} does not exist (paths are relative "
+                f"{where}: --find-links {quoted(value)} does not exist (paths are relative "
                 "to the file's folder): create it or fix the path"
             )
         return str(path)

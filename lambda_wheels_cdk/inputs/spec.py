@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import InputError
 from ..target.runtimes import _SLOTS
-from .redaction import _strip_credentials, redact_text, redact_url
+from ..urls import redact_text, redact_url, strip_credentials
 
 __all__ = ["DependencySpec", "IndexSettings"]
 
@@ -68,7 +68,7 @@ def _canon(name: str) -> str:
 
 
 def _is_pypi(url: str) -> bool:
-    return _strip_credentials(url).rstrip("/") in _PYPI_INDEXES
+    return strip_credentials(url).rstrip("/") in _PYPI_INDEXES
 
 
 def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
@@ -137,8 +137,8 @@ class IndexSettings:
             InputError: a local ``find_links`` path does not exist or cannot be read.
         """
         return {
-            "index_url": None if self.index_url is None else _strip_credentials(self.index_url),
-            "extra_index_urls": [_strip_credentials(u) for u in self.extra_index_urls],
+            "index_url": None if self.index_url is None else strip_credentials(self.index_url),
+            "extra_index_urls": [strip_credentials(u) for u in self.extra_index_urls],
             "find_links": [_find_links_fingerprint(f) for f in self.find_links],
             "no_index": self.no_index,
         }
@@ -169,7 +169,7 @@ def _find_links_fingerprint(location: str) -> dict[str, str]:
     except ValueError:
         path = None
     if path is None:
-        return {"url": _strip_credentials(location)}
+        return {"url": strip_credentials(location)}
     try:
         if path.is_dir():
             entries = []
@@ -368,7 +368,7 @@ class DependencySpec:
             except ValueError:
                 path = None
             url = (
-                {"content": _path_digest(path)} if path is not None else _strip_credentials(req.url)
+                {"content": _path_digest(path)} if path is not None else strip_credentials(req.url)
             )
         return [
             name,

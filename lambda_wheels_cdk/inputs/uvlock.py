@@ -14,9 +14,9 @@ from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import InputError
+from ..urls import redact_text
 from .entries import _resolve_local
 from .reading import PathLike, _existing_file, _fail, _names, _read_toml
-from .redaction import redact_text
 from .requirements import _RequirementsReader
 from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _canon, _is_pypi
 

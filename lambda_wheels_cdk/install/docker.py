@@ -20,8 +20,9 @@ from ..errors import InstallError, NeedsDockerError
 from ..events import Log, emit, quiet
 from ..inputs.spec import IndexSettings
 from ..target.target import Target
+from ..urls import redact_text
 from .environment import installer_environment
-from .installers import index_environment, redact_text, secrets_of
+from .installers import index_environment, secrets_of
 
 #: Where the wheelhouse is mounted inside the container (CDK's bundling convention).
 CONTAINER_OUTPUT = "/asset-output"

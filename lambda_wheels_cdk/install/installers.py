@@ -31,17 +31,17 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from ..events import plain_text
-from ..inputs import redaction
 from ..inputs.spec import IndexSettings
 from ..target.runtimes import _SLOTS
 from ..target.target import Target
+from ..urls import redact_text, secret_of, userinfo_in_text
 from .environment import installer_environment
 from .leftovers import owned_temp_dir, popen_dying_with_parent, sweep
 
@@ -137,7 +137,6 @@ _NO_PERMISSION = re.compile(r"Permission denied \(os error 13\)|\[Errno 13\] Per
 _HOST_INTERPRETER = re.compile(
     r"^Using (?:CPython|Python) \S+ (?:interpreter|environment) at: .*\n?", re.M
 )
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
 class NoFittingWheelError(InstallError):
@@ -170,26 +169,13 @@ def index_environment(index: IndexSettings, installer: str) -> dict[str, str]:
     return env
 
 
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask credentials in installer output: every URL's userinfo (:func:`redaction.redact_text`)
-    and any known secret value wherever it appears."""
-    text = redaction.redact_text(text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
 def secrets_of(index: IndexSettings) -> list[str]:
     """Every password/token embedded in the index settings' URLs."""
-    found: list[str] = []
-    urls = [index.index_url or "", *index.extra_index_urls, *index.find_links]
-    for url in urls:
-        match = _URL_USERINFO.search(url)
-        if match:
-            user, sep, password = match["userinfo"].partition(":")
-            found.append(password if sep else user)
-    return [s for s in found if s]
+    found = (
+        secret_of(url)
+        for url in (index.index_url or "", *index.extra_index_urls, *index.find_links)
+    )
+    return [secret for secret in found if secret]
 
 
 def sdist_only_names(output: str) -> list[str]:
@@ -390,17 +376,16 @@ def _without_credentials(text: str, env: dict[str, str]) -> str:
     """``text`` with every URL's ``user:password@`` replaced by a ``${VARIABLE}`` that ``env``
     (updated here) holds. Userinfo already written as a variable is left as it is."""
 
-    def swap(match: re.Match[str]) -> str:
-        userinfo = match["userinfo"]
+    def swap(userinfo: str) -> str:
         if "${" in userinfo:
-            return match.group(0)
+            return userinfo
         name = next((k for k, v in env.items() if v == userinfo), None)
         if name is None:
             name = CREDENTIAL_VARIABLE.format(len(env))
             env[name] = userinfo
-        return f"{match['scheme']}${{{name}}}@"
+        return f"${{{name}}}"
 
-    return _URL_USERINFO.sub(swap, text)
+    return userinfo_in_text(text, swap)
 
 
 def _write_private(path: Path, text: str) -> Path:
@@ -697,7 +682,6 @@ __all__ = [
     "PipInstaller",
     "UvInstaller",
     "make_installer",
-    "redact_text",
     "sdist_only_names",
     "uv_cache_dir",
 ]

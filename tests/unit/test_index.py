@@ -29,15 +29,10 @@ from lambda_wheels_cdk.errors import (
     InstallError,
     LambdaWheelsError,
 )
-from lambda_wheels_cdk.index.client import (
-    PYPI_SIMPLE_URL,
-    IndexFile,
-    SimpleIndexClient,
-    parse_filename,
-    parse_page,
-    strip_credentials,
-)
+from lambda_wheels_cdk.index.client import PYPI_SIMPLE_URL, SimpleIndexClient
+from lambda_wheels_cdk.index.pages import IndexFile, parse_filename, parse_page
 from lambda_wheels_cdk.inputs.spec import IndexSettings
+from lambda_wheels_cdk.urls import strip_credentials
 
 SECRET = "s3cr3t-T0ken-value"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -607,6 +602,17 @@ def test_two_indexes_on_one_host_keep_their_own_tokens(tmp_path: Path) -> None:
         }
         assert sent == {"/p1/simple/demo/": "u1:token-one", "/p2/simple/demo/": "u2:token-two"}
         assert strip_credentials(f"http://u1:token-one@{server.netloc}/p1/") == f"{server.url}/p1/"
+
+
+def test_a_url_urllib_cannot_parse_still_loses_its_secret() -> None:
+    # "[::1" is an unclosed IPv6 literal: urllib.parse.urlsplit raises on it. The userinfo is
+    # still everything before the last "@" of the authority (RFC 3986 section 3.2.1).
+    client = client_for(index_url=f"https://user:{SECRET}@[::1/simple/")
+    assert client.index_urls == ("https://[::1/simple/",)
+    assert client.shown(client.index_urls[0]) == "https://user:***@[::1/simple/"
+    with pytest.raises(IndexUnavailableError) as caught:
+        client.project_files("demo")
+    assert SECRET not in str(caught.value)
 
 
 def test_page_redirect_to_another_host_drops_the_credentials(

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from lambda_wheels_cdk.errors import UsageError
-from lambda_wheels_cdk.index import client as index_module
+from lambda_wheels_cdk.index.cache import freshness
 from lambda_wheels_cdk.index.client import SimpleIndexClient
+from lambda_wheels_cdk.index.http import ConnectionPool
 from lambda_wheels_cdk.index.view import FilteringIndexView
 from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target
@@ -105,7 +106,7 @@ def entries(cache: Path) -> list[Path]:
     ],
 )
 def test_freshness(headers: dict[str, str], expected: float | None) -> None:
-    assert index_module._freshness(headers) == expected
+    assert freshness(headers) == expected
 
 
 # -- freshness ---------------------------------------------------------------------------------
@@ -359,7 +360,7 @@ def test_a_page_whose_links_carry_credentials_is_not_cached(
 @pytest.fixture
 def via_urllib(monkeypatch: pytest.MonkeyPatch) -> None:
     """Page requests take the path used when an HTTP proxy applies (urllib's opener)."""
-    monkeypatch.setattr(index_module._ConnectionPool, "handles", lambda self, url: False)
+    monkeypatch.setattr(ConnectionPool, "handles", lambda self, url: False)
 
 
 @pytest.mark.usefixtures("via_urllib")

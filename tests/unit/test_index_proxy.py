@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from lambda_wheels_cdk.errors import IndexUnavailableError, UsageError
+from lambda_wheels_cdk.index.server import PREFERRED_PORTS
 from lambda_wheels_cdk.index.view import (
-    PREFERRED_PORTS,
     FilteringIndexView,
     needs_filtering_view,
     uv_superset_platform,

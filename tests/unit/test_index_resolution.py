@@ -8,7 +8,7 @@ import pytest
 from packaging.version import Version
 
 from lambda_wheels_cdk.errors import UsageError
-from lambda_wheels_cdk.index.client import IndexFile
+from lambda_wheels_cdk.index.pages import IndexFile
 from lambda_wheels_cdk.index.resolution import (
     explain_release,
     explain_version,

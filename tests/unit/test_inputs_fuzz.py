@@ -25,9 +25,9 @@ from lambda_wheels_cdk.inputs.pipfile import load_pipfile_lock
 from lambda_wheels_cdk.inputs.poetry import load_poetry_lock
 from lambda_wheels_cdk.inputs.pylock import load_pylock
 from lambda_wheels_cdk.inputs.pyproject import load_pyproject
-from lambda_wheels_cdk.inputs.redaction import _strip_credentials, redact_text, redact_url
 from lambda_wheels_cdk.inputs.requirements import from_list, load_requirements_file
 from lambda_wheels_cdk.inputs.spec import DependencySpec
+from lambda_wheels_cdk.urls import redact_text, redact_url, strip_credentials
 
 FUZZ = settings(
     max_examples=150,
@@ -469,7 +469,7 @@ def test_redact_url_never_leaks_the_secret(
     assert password not in redacted
     assert "***@host.example.com/" in redacted
     assert password not in redact_text(f"--index-url {url} and more text")
-    assert password not in _strip_credentials(url)
+    assert password not in strip_credentials(url)
 
 
 @FUZZ

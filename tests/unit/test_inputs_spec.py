@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lambda_wheels_cdk.inputs.detect import load
-from lambda_wheels_cdk.inputs.redaction import redact_text, redact_url
 from lambda_wheels_cdk.inputs.requirements import from_list
 from lambda_wheels_cdk.inputs.spec import DependencySpec, IndexSettings
+from lambda_wheels_cdk.urls import redact_text, redact_url
 from tests.support.inputs import SECRET, SIX_HASHES, error_of, make_project, write
 
 

@@ -16,11 +16,11 @@ from lambda_wheels_cdk.install.installers import (
     InstallPlan,
     PipInstaller,
     UvInstaller,
-    redact_text,
     sdist_only_names,
     secrets_of,
 )
 from lambda_wheels_cdk.target.target import Target
+from lambda_wheels_cdk.urls import redact_text
 
 HOST = {
     "PATH": "/usr/bin",
