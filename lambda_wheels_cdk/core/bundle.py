@@ -111,6 +111,11 @@ class BuildOptions:
             image of the target's runtime and architecture. It must run on the target's
             ``--platform`` and provide the target's Python as ``python`` with pip; what it
             builds is audited like everything else.
+        docker_network: give the ``docker=True`` build container the engine's default network,
+            for sdists whose build scripts download files themselves. Default: off, the
+            container runs with ``--network none`` (everything it needs is fetched on the host
+            and mounted read-only). Its trust store is the image's: behind a proxy that
+            re-signs HTTPS such downloads fail unless the image trusts that proxy's CA.
         bytecode: ``"all"`` (default; also ``True``): ship unchecked hash-based ``.pyc`` files
             for every ``.py``, compiled by a CPython of the target's version with Lambda's
             paths in them (:mod:`.bytecode`); ``"dependencies"``: not the handler source;
@@ -142,6 +147,7 @@ class BuildOptions:
     cache_dir: str | None = None
     link_mode: LinkMode = "link"
     docker_image: str | None = None
+    docker_network: bool = False
     bytecode: BytecodeMode = "all"
     bytecode_interpreter: str | None = None
     allow_python_download: bool = False
@@ -164,6 +170,11 @@ class BuildOptions:
             raise UsageError(
                 f"a Docker image ({self.docker_image!r}) is used only to compile native sdists "
                 "with Docker: also pass docker=True / --docker, or leave the image unset"
+            )
+        if self.docker_network and not self.docker:
+            raise UsageError(
+                "docker_network=True / --docker-network is about the container that compiles "
+                "native sdists: also pass docker=True / --docker, or leave it off"
             )
         if self.docker_image is not None and not self.docker_image.strip():
             raise UsageError("the Docker image name is empty: pass an image name or leave it unset")
@@ -330,6 +341,8 @@ def dependency_key(
         data["link_mode"] = options.link_mode
     if options.docker_image is not None:
         data["docker_image"] = options.docker_image  # only when set: default keys unchanged
+    if options.docker_network:
+        data["docker_network"] = True
     if options.slim:
         data["slim"] = list(slim.SLIM_RULES)
     if options.exclude_runtime_packages:
@@ -938,15 +951,17 @@ def _plan_sdists(
         house = work / "wheelhouse"
         built += build_wheels_in_docker(
             {n: v for n, (v, _) in native.items()},
-            plan.target,
+            plan,  # build requirements are resolved for its target, through its index
+            uv,
             house,
-            # the container cannot reach a view on the host's 127.0.0.1: give it the real index
+            # files are downloaded on this host with the configured index and its credentials
             index=original_index or plan.index,
-            # hash-checking mode holds inside the container too
-            hashes=sdists.hashes_by_name(plan.requirements),
+            hashes=sdists.hashes_by_name(plan.requirements),  # hash-checking mode
             environ=environ,
             log=log,
+            detail=detail,
             image=options.docker_image,
+            network=options.docker_network,
         )
         wheelhouse.append(str(house))
         origins.update(dict.fromkeys(native, "sdist-docker"))

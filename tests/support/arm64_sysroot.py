@@ -251,8 +251,9 @@ def _stamp_ok(root: Path, suite: Suite) -> bool:
     )
 
 
-def apt_options(apt_dir: Path) -> list[str]:
-    """apt options that confine apt to ``apt_dir`` and make arm64 its only architecture."""
+def apt_options(apt_dir: Path, *, arch: str = "arm64") -> list[str]:
+    """apt options that confine apt to ``apt_dir`` and make ``arch`` (a Debian architecture)
+    its only one."""
     return [
         f"-oDir::Etc::sourcelist={apt_dir / 'sources.list'}",
         "-oDir::Etc::sourceparts=-",
@@ -260,8 +261,8 @@ def apt_options(apt_dir: Path) -> list[str]:
         f"-oDir::State::Lists={apt_dir / 'lists'}",
         f"-oDir::State::status={apt_dir / 'status'}",
         f"-oDir::Cache={apt_dir / 'cache'}",
-        "-oAPT::Architecture=arm64",
-        "-oAPT::Architectures::=arm64",
+        f"-oAPT::Architecture={arch}",
+        f"-oAPT::Architectures::={arch}",
         "-oDebug::NoLocking=1",
         "-oAcquire::Languages=none",
         *(["-oAPT::Sandbox::User=root"] if _is_root() else []),
@@ -302,25 +303,30 @@ def parse_depends(text: str) -> dict[str, list[list[str]]]:
     return graph
 
 
-def closure(graph: Mapping[str, list[list[str]]], roots: Iterable[str]) -> list[str]:
+def closure(
+    graph: Mapping[str, list[list[str]]],
+    roots: Iterable[str],
+    *,
+    not_needed: frozenset[str] = NOT_NEEDED,
+) -> list[str]:
     """Real packages needed by ``roots``: first usable alternative of each group, providers
-    for virtual packages, nothing in :data:`NOT_NEEDED`."""
+    for virtual packages, nothing in ``not_needed``."""
     needed: list[str] = []
     seen: set[str] = set()
     stack = list(roots)
     while stack:
         name = stack.pop()
         bare = name.strip("<>")
-        if name in seen or bare in NOT_NEEDED:
+        if name in seen or bare in not_needed:
             continue
         seen.add(name)
         if name.startswith("<"):  # virtual: take its first wanted provider
-            providers = [g[0] for g in graph.get(name, []) if g[0] not in NOT_NEEDED]
+            providers = [g[0] for g in graph.get(name, []) if g[0] not in not_needed]
             stack.extend(providers[:1])
             continue
         needed.append(name)
         for group in graph.get(name, []):
-            choice = next((alt for alt in group if alt.strip("<>") not in NOT_NEEDED), None)
+            choice = next((alt for alt in group if alt.strip("<>") not in not_needed), None)
             if choice is not None:
                 stack.append(choice)
     return sorted(needed)
