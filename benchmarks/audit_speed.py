@@ -4,7 +4,8 @@ Builds numpy + pandas + pyarrow for python3.12/x86_64 (~270 MB unzipped, ~4,000 
 ELF files, among them pyarrow's 50 MB libarrow) with uv into a temporary folder, then audits it
 several times and prints the throughput of each run: unzipped bytes of the tree divided by wall
 time of :func:`lambda_wheels_cdk.core.audit.audit`. ``--zip`` also measures the same tree as a
-deflated zip (ELF members are decompressed in full there: the tables sit all over the file).
+deflated zip (ELF members are unzipped up to their dynamic segment, which sits near the end of
+a library: unzipping is most of that run's time).
 
     .venv/bin/python benchmarks/audit_speed.py [--runs 5] [--zip] [--tree DIR] [--keep]
 

@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -107,7 +108,14 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "are ignored, except index URLs (see README, 'Host configuration')."
         ),
     )
-    _add_target_args(p)
+    p.add_argument(
+        "--runtime",
+        required=True,
+        action="append",
+        help="Lambda runtime, e.g. python3.12 (python3.9 ... python3.14); with --layer, repeat "
+        "it for a layer that serves several runtimes",
+    )
+    p.add_argument("--arch", required=True, help="Lambda architecture: x86_64 or arm64")
     inputs = p.add_mutually_exclusive_group()
     inputs.add_argument(
         "-r",
@@ -120,13 +128,25 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("requirement", nargs="*", metavar="REQ", help="requirement strings")
     p.add_argument("--source", metavar="DIR", help="handler source folder to copy into OUT")
-    p.add_argument(
+    outputs = p.add_mutually_exclusive_group(required=True)
+    outputs.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="OUT",
         help="bundle folder: created, or replaced whole when an earlier build wrote it (it "
         "holds .lambda-wheels-output) or it is empty",
+    )
+    outputs.add_argument(
+        "--zip",
+        metavar="OUT.zip",
+        help="write the bundle as a deterministic zip instead (sorted entries, 1980 dates, "
+        "modes Lambda honours): for SAM's CodeUri, Terraform's filename, the AWS CLI",
+    )
+    p.add_argument(
+        "--layer",
+        action="store_true",
+        help="a layer: the dependencies under python/ (one install per --runtime, in "
+        "python/lib/python3.X/site-packages when they differ), bytecode for each",
     )
     p.add_argument(
         "--force",
@@ -219,6 +239,18 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="leave out boto3, botocore and s3transfer, which the Lambda runtime provides",
     )
+    p.add_argument(
+        "--remote-cache",
+        metavar="S3_URL",
+        help="s3://bucket/prefix of a cache shared by every machine: a local miss is looked up "
+        "there, fresh builds are published (default: $LAMBDA_WHEELS_REMOTE_CACHE; needs "
+        "lambda-wheels-cdk[s3])",
+    )
+    p.add_argument(
+        "--remote-cache-mode",
+        choices=("read-write", "read"),
+        help="read: never publish (untrusted branches); default: read-write",
+    )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
     p.set_defaults(handler=_run_build)
@@ -228,13 +260,25 @@ def _run_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .core import sources
-    from .core.bundle import BuildOptions, build_bundle
+    from .core.archive import write_zip
+    from .core.bundle import BuildOptions, build_bundle, build_layer
     from .core.events import Progress, counted, human_size
     from .core.paths import absolute_find_links
     from .core.tree import DEFAULT_EXCLUDES
     from .errors import UsageError
 
-    target = Target.for_runtime(args.runtime, args.arch)
+    targets = list(dict.fromkeys(Target.for_runtime(r, args.arch) for r in args.runtime))
+    target = targets[0]
+    if len(targets) > 1 and not args.layer:
+        raise UsageError(
+            "several --runtime values make a layer for each of them: add --layer, or build one "
+            "function bundle per runtime"
+        )
+    if args.layer and args.source:
+        raise UsageError(
+            "--layer builds a layer of dependencies; a layer has no handler source: drop "
+            "--source, or build the function bundle without --layer"
+        )
     if args.requirement and (args.requirements or args.project):
         raise UsageError("pass requirement strings or -r FILE / --project DIR, not both")
     spec: sources.DependencySpec | None
@@ -271,34 +315,92 @@ def _run_build(args: argparse.Namespace) -> int:
         allow_python_download=args.allow_python_download,
         slim=args.slim,
         exclude_runtime_packages=args.exclude_runtime_packages,
+        remote_cache=args.remote_cache,
+        remote_cache_mode=args.remote_cache_mode,
         verify_cache=args.verify_cache,
     )
-    out = Path(args.output)
-    progress = Progress(out.name or str(out), verbose=args.verbose)
-    manifest = build_bundle(
-        spec,
-        target,
-        out,
-        options=options,
-        source=Path(args.source) if args.source else None,
-        excludes=(*DEFAULT_EXCLUDES, *args.exclude),
-        log=progress,
-        follow_external_symlinks=args.follow_external_symlinks,
-        inputs=_input_paths(args, options.index.find_links),
-        force=args.force,
-    )
+    excludes = (*DEFAULT_EXCLUDES, *args.exclude)
+    zipped = Path(args.zip) if args.zip else None
+    if zipped is not None:
+        _check_zip(zipped, args, excludes)
+    shown = zipped if zipped is not None else Path(args.output)
+    progress = Progress(shown.name or str(shown), verbose=args.verbose)
+    with _staging(zipped) as out:
+        if out is None:
+            out = Path(args.output)
+        common = {
+            "options": options,
+            "log": progress,
+            "inputs": _input_paths(args, options.index.find_links),
+            "force": args.force,
+        }
+        if args.layer:
+            manifests = build_layer(spec, targets, out, **common)
+        else:
+            manifests = (
+                build_bundle(
+                    spec,
+                    target,
+                    out,
+                    source=Path(args.source) if args.source else None,
+                    excludes=excludes,
+                    follow_external_symlinks=args.follow_external_symlinks,
+                    **common,
+                ),
+            )
+        if zipped is not None:
+            size = write_zip(out, zipped)
+            progress(f"wrote {zipped} ({human_size(size)} zipped)")
     if args.json:
-        print(json.dumps(manifest.to_json(), indent=2))
-    else:
-        # the build already printed its notes (manifest.warnings) as progress lines
+        data = [m.to_json() for m in manifests]
+        print(json.dumps(data if args.layer else data[0], indent=2))
+        return 0
+    # the build already printed its notes (manifest.warnings) as progress lines
+    for manifest in manifests:
         for dist in manifest.distributions:
             print(f"{dist.name}=={dist.version}  {dist.wheel}")
         print(
-            f"{out}: {counted(len(manifest.distributions), 'distribution')}, "
-            f"{human_size(manifest.total_bytes)} for {target}",
+            f"{shown}: {counted(len(manifest.distributions), 'distribution')}, "
+            f"{human_size(manifest.total_bytes)} for {manifest.target}",
             file=sys.stderr,
         )
     return 0
+
+
+@contextmanager
+def _staging(zipped: Path | None) -> Iterator[Path | None]:
+    """For ``--zip``: a private folder beside the zip to build in, removed afterwards."""
+    if zipped is None:
+        yield None
+        return
+    from .core import tree
+
+    folder = tree.temp_sibling(zipped, "zip")
+    try:
+        yield folder / "bundle"
+    finally:
+        tree.remove_tree(folder)
+
+
+def _check_zip(zipped: Path, args: argparse.Namespace, excludes: Sequence[str]) -> None:
+    """Refuse a ``--zip`` path that is not ours to write, or that the next build would copy."""
+    import os
+
+    from .core.archive import check_zip_output
+    from .core.tree import matches_exclude
+    from .errors import UsageError
+
+    check_zip_output(zipped, force=args.force)
+    if args.source:
+        source = os.path.realpath(args.source)
+        real = os.path.realpath(zipped)
+        if os.path.commonpath([source, real]) == source:
+            rel = os.path.relpath(real, source).replace(os.sep, "/")
+            if not matches_exclude(rel, excludes):
+                raise UsageError(
+                    f"--zip {zipped} is inside the --source folder, so the next build would copy "
+                    f"the zip into the bundle; write it elsewhere, or --exclude /{rel}"
+                )
 
 
 def _input_paths(args: argparse.Namespace, find_links: Sequence[str]) -> list[Protected]:

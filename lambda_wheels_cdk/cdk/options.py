@@ -119,6 +119,13 @@ class WheelBundlingOptions:
         exclude_runtime_packages: leave out boto3, botocore and s3transfer, which the Lambda
             runtime provides (a warning names the versions you pinned: the runtime's are not
             published per runtime and Region). Default: off.
+        remote_cache: ``s3://bucket/prefix`` of a bundle cache shared by every machine (CI
+            fleets): a local miss is looked up there before installing, and fresh builds are
+            published; verified by sha256 before use, and a remote failure only warns. Needs
+            ``lambda-wheels-cdk[s3]`` and AWS credentials from the standard chain. Not in the
+            asset hash. Default: ``$LAMBDA_WHEELS_REMOTE_CACHE``, else none.
+        remote_cache_mode: ``"read-write"`` or ``"read"`` (look up only: untrusted branches).
+            Default: ``$LAMBDA_WHEELS_REMOTE_CACHE_MODE``, else ``"read-write"``.
     """
 
     installer: InstallerName = "uv"
@@ -148,6 +155,8 @@ class WheelBundlingOptions:
     allow_python_download: bool = False
     slim: bool = False
     exclude_runtime_packages: bool = False
+    remote_cache: Optional[str] = None
+    remote_cache_mode: Optional[str] = None
     _build: BuildOptions = field(init=False, repr=False, compare=False)
     _hash_kind: HashKind = field(init=False, repr=False, compare=False)
 
@@ -179,6 +188,8 @@ class WheelBundlingOptions:
                 allow_python_download=self.allow_python_download,
                 slim=self.slim,
                 exclude_runtime_packages=self.exclude_runtime_packages,
+                remote_cache=self.remote_cache,
+                remote_cache_mode=self.remote_cache_mode,
                 verify_cache=self.verify_cache,
             ),
         )

@@ -18,28 +18,37 @@ function at ``/var/task``, layers merged at ``/opt``; Python imports from ``/var
 ``DT_RUNPATH``. A layer may hold one install per Python version under
 ``python/lib/python3.Z/``: only the target's subtree (and ``python/`` itself) is audited, the
 others count for size only.
+
+Safe on anything, other people's zips included: a symbolic link is listed with its target text
+and never followed (:mod:`.audit_links` works out where it leads from the listing); a named
+pipe, socket or device is listed and never opened; a zip member is read through
+:class:`~.zip_member.BoundedMember` (bounded memory, a capped number of bytes unzipped per
+member and per zip), and a member that alone declares more than Lambda's 250 MiB is reported
+without being unzipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import posixpath
 import re
-import shutil
 import stat
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal, Union
+from typing import IO, Any, Final, Literal, NamedTuple, Union
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import AuditError, InputError, UsageError
+from .audit_bytecode import HEAD_BYTES as SCRIPT_HEAD_BYTES
+from .audit_bytecode import bytecode_findings, wants_head
 from .audit_data import (
     ABSENT_LIBRARIES,
     BASE_LIBRARIES,
@@ -57,12 +66,14 @@ from .audit_data import (
     SIZE_WARNING_FRACTION,
     UNSTABLE_LIBRARIES,
 )
+from .audit_links import MAX_LINKS, LinkEnd, follow, link_above
 from .elf import (
     HEAD_BYTES,
     CorruptElf,
     ElfFacts,
     MachOFacts,
     PEFacts,
+    Stream,
     parse_macho,
     parse_pe,
     read_elf,
@@ -71,6 +82,7 @@ from .elf import (
 from .events import counted, human_size
 from .runtimes import _SLOTS, RUNTIMES, UNZIPPED_LIMIT_BYTES, Version2
 from .target import Target
+from .zip_member import BoundedMember, MemberTooCostly, UnzipBudget, UnzipBudgetExceeded
 
 Severity = Literal["error", "warning"]
 BundleKind = Literal["function", "layer"]
@@ -95,7 +107,8 @@ class Finding:
     path: str
     #: Machine-readable kind: ``elf-machine``, ``elf-class``, ``glibc``, ``glibcxx``, ``cxxabi``,
     #: ``needed-lib``, ``macho``, ``pe``, ``ext-suffix``, ``wheel-tag``, ``size``, ``layers``,
-    #: ``layout``, ``corrupt``, ``unsafe-path``, ``unreadable``.
+    #: ``layout``, ``corrupt``, ``unsafe-path``, ``unreadable``, ``symlink``, ``special-file``,
+    #: ``oversized``, ``zip-bomb``, ``pyc-version``, ``pyc-timestamp``, ``script-shebang``.
     code: str
     reason: str
     fix: str
@@ -206,8 +219,9 @@ class AuditReport:
 class FileProblem:
     """A file the audit could not or must not read."""
 
-    code: Literal["unsafe-path", "unreadable", "corrupt"]
+    code: Literal["unsafe-path", "unreadable", "corrupt", "special-file", "oversized", "symlink"]
     reason: str
+    severity: Severity = "error"
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -222,6 +236,10 @@ class FileFacts:
     #: ``None`` when the file is no binary (or was not inspected because it is not live).
     binary: BinaryFacts | None = None
     problem: FileProblem | None = None
+    #: The target text of a symbolic link (never followed); ``None`` for other files.
+    link: str | None = None
+    #: The first bytes of ``.pyc`` files and ``bin/`` scripts (:mod:`.audit_bytecode`).
+    head: bytes = b""
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -253,6 +271,8 @@ class TreeFacts:
     dists: tuple[DistFacts, ...] = ()
     #: File path -> distribution label.
     owners: Mapping[str, str] = field(default_factory=dict)
+    #: Files not inspected because the zip's unzip budget ran out (a zip bomb).
+    unread: tuple[str, ...] = ()
 
     @property
     def mount(self) -> str:
@@ -366,17 +386,56 @@ def _layer_labels(layers: Sequence[str | os.PathLike[str]]) -> list[str]:
 
 # -- readers: the only code that touches the file system ----------------------------------------
 
+#: What one zip may make the audit unzip, all members together (zip bombs): four times what
+#: Lambda lets a function unzip to. A bundle within the limit needs well under half of it.
+TREE_UNZIP_BUDGET: Final = 4 * UNZIPPED_LIMIT_BYTES
+#: Longest link target read (PATH_MAX on Linux); a longer one cannot be a path.
+_LINK_TEXT_LIMIT: Final = 4096
+#: Read caps for metadata files; RECORD rows past the cap are not read (their files are then
+#: attributed by folder, like files the installer did not record).
+_METADATA_LIMIT: Final = 64 << 10
+_WHEEL_LIMIT: Final = 64 << 10
+_RECORD_LIMIT: Final = 16 << 20  # ~100,000 rows; pandas' RECORD is 150 kB
+
+_OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+#: O_NOFOLLOW where the OS has it: a file swapped for a link after listing is not followed.
+_NO_FOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+
+
+class _Entry(NamedTuple):
+    """One entry of a tree's listing (folders are not entries)."""
+
+    path: str
+    #: Bytes it unzips to (a zip's central directory says so) or its lstat size.
+    size: int
+    problem: FileProblem | None = None
+    #: The link's target text, for a symbolic link.
+    link: str | None = None
+    #: Compressed bytes in a zip.
+    packed: int | None = None
+
+
+class _NotRegular(Exception):
+    """An open file turned out to be no regular file (a pipe, a device ...)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
 
 class _Reader:
     """A bundle tree to read: a folder or a zip."""
 
-    def entries(self) -> list[tuple[str, int, FileProblem | None]]:
+    #: The zip's unzip budget; ``None`` for folders (nothing to unzip).
+    budget: UnzipBudget | None = None
+
+    def entries(self) -> list[_Entry]:
         raise NotImplementedError
 
     def inspect(self, path: str) -> BinaryFacts | None:
         raise NotImplementedError
 
-    def read(self, path: str, limit: int = -1) -> bytes:
+    def read(self, path: str, limit: int) -> bytes:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -391,26 +450,84 @@ class _Reader:
 
 def _open_tree(path: str | os.PathLike[str]) -> _Reader:
     text = os.fspath(path)
-    if os.path.isdir(text):
-        return _DirReader(text)
-    if not os.path.exists(text):
-        raise InputError(
-            f"{text!r} does not exist; pass the bundle or layer to audit as a folder or a .zip"
-        )
+    next_step = "pass the bundle or layer to audit as a folder, a .zip or a .whl"
     try:
-        return _ZipReader(zipfile.ZipFile(text))
-    except (zipfile.BadZipFile, OSError) as exc:
+        mode = os.stat(text).st_mode  # the path given is followed; links inside it never are
+    except FileNotFoundError:
+        raise InputError(f"{text!r} does not exist; {next_step}") from None
+    except OSError as exc:
+        raise InputError(f"{text!r} cannot be read ({exc.strerror or exc}); {next_step}") from None
+    if stat.S_ISDIR(mode):
+        return _DirReader(text)
+    try:
+        stream = _open_regular(text, follow=True)
+    except _NotRegular as exc:
+        raise InputError(f"{text!r} is {exc.kind}, not a folder or a file; {next_step}") from None
+    except OSError as exc:
+        raise InputError(f"{text!r} cannot be read ({exc.strerror or exc}); {next_step}") from None
+    try:
+        return _ZipReader(zipfile.ZipFile(stream), stream)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        stream.close()
         raise InputError(
             f"{text!r} is neither a folder nor a readable zip file ({exc}); pass the bundle "
             "folder or the .zip Lambda receives"
         ) from None
 
 
-def _inspect_stream(stream: IO[bytes]) -> BinaryFacts | None:
-    head = stream.read(HEAD_BYTES)
+def _open_regular(path: str, *, follow: bool = False) -> IO[bytes]:
+    """Open a regular file for reading without blocking on a pipe and, unless ``follow``,
+    without following a link; anything else raises :class:`_NotRegular`."""
+    fd = _open_fd(path, follow=follow)
+    try:
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_fd(path: str, *, follow: bool = False) -> int:
+    """:func:`_open_regular`, as a file descriptor."""
+    fd = os.open(path, _OPEN_FLAGS | (0 if follow else _NO_FOLLOW))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotRegular(_special_kind(mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _special_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _special(mode: int) -> FileProblem:
+    return FileProblem(
+        "special-file",
+        f"is {_special_kind(mode)}, not a regular file; the audit does not open it, and no "
+        "Lambda bundle can hold one",
+        "warning",
+    )
+
+
+def _inspect(head: bytes, elf: Callable[[], Stream]) -> BinaryFacts | None:
+    """What a file is from its first :data:`HEAD_BYTES`; ``elf()`` opens the whole file for an
+    ELF file, whose tables lie further on."""
     kind = sniff(head)
     if kind == "elf":
-        return read_elf(stream)
+        return read_elf(elf())
     if kind == "macho":
         return parse_macho(head)
     if kind == "pe":
@@ -422,8 +539,10 @@ class _DirReader(_Reader):
     def __init__(self, root: str) -> None:
         self.root = root
 
-    def entries(self) -> list[tuple[str, int, FileProblem | None]]:
-        found: list[tuple[str, int, FileProblem | None]] = []
+    def entries(self) -> list[_Entry]:
+        """Every entry from ``lstat``: folders are walked, links and special files listed,
+        nothing followed or opened."""
+        found: list[_Entry] = []
         stack = [""]
         while stack:
             rel_dir = stack.pop()
@@ -431,76 +550,124 @@ class _DirReader(_Reader):
                 with os.scandir(os.path.join(self.root, rel_dir)) as it:
                     items = sorted(it, key=lambda e: e.name)
             except OSError as exc:
-                found.append((rel_dir or ".", 0, _unreadable(exc)))
+                found.append(_Entry(rel_dir or ".", 0, _unreadable(exc)))
                 continue
             subdirs = []
             for entry in items:
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                 try:
-                    if entry.is_dir(follow_symlinks=False):
+                    # the kind from the listing (d_type) where the OS gives it; lstat otherwise
+                    if entry.is_symlink() or _is_junction(entry):
+                        size = entry.stat(follow_symlinks=False).st_size
+                        found.append(_Entry(rel, size, link=_link_text(entry.path)))
+                    elif entry.is_dir(follow_symlinks=False):
                         subdirs.append(rel)
-                        continue
-                    if entry.is_symlink() and entry.is_dir():
-                        continue  # never follow folder links (no cycles, no escapes)
-                    found.append((rel, entry.stat().st_size, None))
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append(_Entry(rel, entry.stat(follow_symlinks=False).st_size))
+                    else:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                        found.append(_Entry(rel, 0, _special(mode)))
                 except OSError as exc:
-                    found.append((rel, 0, _unreadable(exc)))
+                    found.append(_Entry(rel, 0, _unreadable(exc)))
             stack.extend(reversed(subdirs))
         return found
 
     def inspect(self, path: str) -> BinaryFacts | None:
-        with open(os.path.join(self.root, path), "rb") as stream:
-            return _inspect_stream(stream)
+        # the head with a plain read(2): most files are no binary, and a file object costs
+        # a third of the audit's time on a folder of 4,000 files
+        fd = _open_fd(os.path.join(self.root, path))
+        with contextlib.ExitStack() as close:
+            close.callback(os.close, fd)
+            head = b""
+            while len(head) < HEAD_BYTES:
+                chunk = os.read(fd, HEAD_BYTES - len(head))
+                if not chunk:
+                    break
+                head += chunk
+            return _inspect(head, lambda: close.enter_context(os.fdopen(os.dup(fd), "rb")))
 
-    def read(self, path: str, limit: int = -1) -> bytes:
-        with open(os.path.join(self.root, path), "rb") as stream:
+    def read(self, path: str, limit: int) -> bytes:
+        with _open_regular(os.path.join(self.root, path)) as stream:
             return stream.read(limit)
 
 
-class _ZipReader(_Reader):
-    def __init__(self, archive: zipfile.ZipFile) -> None:
-        self.archive = archive
-        self.members: dict[str, zipfile.ZipInfo] = {}
+def _is_junction(entry: os.DirEntry[str]) -> bool:
+    """A Windows junction: a folder link that ``is_symlink`` does not show."""
+    if os.name != "nt":
+        return False
+    tag = getattr(entry.stat(follow_symlinks=False), "st_reparse_tag", 0)
+    return bool(tag) and tag == getattr(stat, "IO_REPARSE_TAG_MOUNT_POINT", None)
 
-    def entries(self) -> list[tuple[str, int, FileProblem | None]]:
-        found: dict[str, tuple[str, int, FileProblem | None]] = {}
+
+def _link_text(path: str) -> str:
+    target = os.readlink(path)
+    return target.replace("\\", "/") if os.sep == "\\" else target
+
+
+class _ZipReader(_Reader):
+    def __init__(self, archive: zipfile.ZipFile, stream: IO[bytes]) -> None:
+        self.archive = archive
+        self.stream = stream
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        self.budget: UnzipBudget = UnzipBudget(TREE_UNZIP_BUDGET)
+
+    def entries(self) -> list[_Entry]:
+        found: dict[str, _Entry] = {}
         for info in self.archive.infolist():
             if info.is_dir():
                 continue
             name = info.filename.replace("\\", "/")
             unsafe = _unsafe_member(name)
             if unsafe is not None:
-                found[info.filename] = (info.filename, info.file_size, unsafe)
+                found[info.filename] = _Entry(info.filename, info.file_size, unsafe)
                 continue
             name = posixpath.normpath(name)
+            self.members.pop(name, None)  # a later duplicate wins, as on unzip
             if stat.S_ISLNK(info.external_attr >> 16):
-                found[name] = (name, info.file_size, None)  # a link: its text is a path
-                continue
-            self.members[name] = info
-            found[name] = (name, info.file_size, None)  # a later duplicate wins, as on unzip
+                found[name] = self._link(name, info)
+            else:  # other mode bits (a pipe, a device) hide nothing: the bytes are audited
+                self.members[name] = info
+                found[name] = _Entry(name, info.file_size, packed=info.compress_size)
         return sorted(found.values())
 
-    def inspect(self, path: str) -> BinaryFacts | None:
-        info = self.members.get(path)
-        if info is None:  # a symlink member
-            return None
-        with self.archive.open(info) as stream:
-            head = stream.read(HEAD_BYTES)
-            if sniff(head) != "elf":
-                return _inspect_stream(io.BytesIO(head))
-            # ELF tables sit all over the file; seeking backwards in a compressed member means
-            # decompressing it again, so read this one member into memory once.
-            whole = io.BytesIO()
-            whole.write(head)
-            shutil.copyfileobj(stream, whole, 1 << 20)
-            return read_elf(whole)
+    def _link(self, name: str, info: zipfile.ZipInfo) -> _Entry:
+        """A link member: its content is the target's path."""
+        if info.file_size > _LINK_TEXT_LIMIT:
+            reason = (
+                f"is a symbolic link whose target is {info.file_size:,} bytes long; no file "
+                f"system follows a path over {_LINK_TEXT_LIMIT:,} bytes"
+            )
+            return _Entry(name, info.file_size, FileProblem("symlink", reason))
+        try:
+            with self.archive.open(info) as raw:
+                text = raw.read(_LINK_TEXT_LIMIT)
+            self.budget.spend(len(text))
+        except UnzipBudgetExceeded:
+            reason = "is a symbolic link the audit did not read: this zip's unzip budget ran out"
+            return _Entry(name, info.file_size, FileProblem("symlink", reason))
+        except _UNZIP_ERRORS as exc:
+            reason = f"is a symbolic link that cannot be unzipped: {exc}"
+            return _Entry(name, info.file_size, FileProblem("corrupt", reason))
+        return _Entry(name, info.file_size, link=text.decode("utf-8", errors="replace"))
 
-    def read(self, path: str, limit: int = -1) -> bytes:
-        with self.archive.open(self.members[path]) as stream:
-            return stream.read(limit)
+    def inspect(self, path: str) -> BinaryFacts | None:
+        info = self.members[path]
+        with self.archive.open(info) as raw:
+            member = BoundedMember(raw, info.file_size, self.budget)
+            facts = _inspect(member.read(HEAD_BYTES), lambda: member)
+        if member.failure is not None:  # pyelftools wraps what the stream raised
+            raise member.failure
+        return facts
+
+    def read(self, path: str, limit: int) -> bytes:
+        with self.archive.open(self.members[path]) as raw:
+            data = raw.read(limit)
+        self.budget.spend(len(data))
+        return data
 
     def close(self) -> None:
         self.archive.close()
+        self.stream.close()
 
 
 #: What reading a damaged, encrypted or exotically compressed zip member raises.
@@ -529,22 +696,64 @@ def _collect_tree(
     reader: _Reader, kind: BundleKind, label: str | None, python: tuple[int, int]
 ) -> TreeFacts:
     entries = reader.entries()
-    paths = [path for path, _, problem in entries if problem is None]
+    paths = [e.path for e in entries if e.problem is None]
+    readable = {e.path for e in entries if e.problem is None and e.link is None}
     roots = site_roots(kind, paths)
-    dists, owners = _collect_dists(reader, kind, roots, paths, python)
+    dists, owners = _collect_dists(reader, kind, roots, paths, readable, python)
     files: list[FileFacts] = []
-    for path, size, problem in entries:
-        live = is_live(path, kind, python)
+    unread: list[str] = []
+    for e in entries:
+        live = is_live(e.path, kind, python)
         binary: BinaryFacts | None = None
-        if problem is None and live:
-            try:
-                binary = reader.inspect(path)
-            except OSError as exc:
-                problem = _unreadable(exc)
-            except _UNZIP_ERRORS as exc:
-                problem = FileProblem("corrupt", f"cannot be unzipped: {exc}")
-        files.append(FileFacts(path, size, live, binary, problem))
-    return TreeFacts(kind, label, tuple(files), dists, owners)
+        problem = e.problem
+        if problem is None and e.link is None and e.size > UNZIPPED_LIMIT_BYTES:
+            problem = _oversized(e, reader.budget is not None)
+        elif problem is None and e.link is None and live:
+            if reader.budget is not None and reader.budget.exhausted:
+                unread.append(e.path)
+            else:
+                try:
+                    binary = reader.inspect(e.path)
+                except UnzipBudgetExceeded:
+                    unread.append(e.path)
+                except MemberTooCostly as exc:
+                    problem = FileProblem(
+                        "corrupt",
+                        f"cannot be read within {exc.allowance:,} unzipped bytes (three times "
+                        "its size): its tables point back and forth through the file",
+                    )
+                except _NotRegular as exc:
+                    problem = FileProblem(
+                        "special-file", f"became {exc.kind} while the audit ran", "warning"
+                    )
+                except OSError as exc:
+                    problem = _unreadable(exc)
+                except _UNZIP_ERRORS as exc:
+                    problem = FileProblem("corrupt", f"cannot be unzipped: {exc}")
+        head = b""
+        if problem is None and e.link is None and live and wants_head(e.path):
+            head = _read_bytes(reader, e.path, SCRIPT_HEAD_BYTES)
+        files.append(FileFacts(e.path, e.size, live, binary, problem, e.link, head))
+    return TreeFacts(kind, label, tuple(files), dists, owners, tuple(unread))
+
+
+def _oversized(entry: _Entry, zipped: bool) -> FileProblem:
+    limit = f"Lambda's limit of {UNZIPPED_LIMIT_BYTES:,} bytes (250 MiB) for the whole function"
+    if not zipped:
+        return FileProblem(
+            "oversized", f"is {entry.size:,} bytes, more than {limit}; the audit did not read it"
+        )
+    ratio = ""
+    if entry.packed is not None and entry.size >= 100 * max(entry.packed, 1):
+        ratio = (
+            f" from {entry.packed:,} bytes in the zip ({entry.size // max(entry.packed, 1):,} "
+            "to 1: a zip bomb's ratio)"
+        )
+    return FileProblem(
+        "oversized",
+        f"declares {entry.size:,} bytes unzipped{ratio}, more than {limit}; the audit did not "
+        "unzip it",
+    )
 
 
 def _collect_dists(
@@ -552,6 +761,7 @@ def _collect_dists(
     kind: BundleKind,
     roots: Sequence[str],
     paths: Sequence[str],
+    readable: Collection[str],
     python: tuple[int, int],
 ) -> tuple[tuple[DistFacts, ...], dict[str, str]]:
     dist_infos = sorted(
@@ -564,22 +774,21 @@ def _collect_dists(
             and rest[0].endswith(".dist-info")
         }
     )
-    present = set(paths)
     dists: list[DistFacts] = []
     owners: dict[str, str] = {}
     for root, dist_info in dist_infos:
-        label = _dist_label(reader, dist_info, present)
+        label = _dist_label(reader, dist_info, readable)
         tags: tuple[str, ...] | None = None
-        if f"{dist_info}/WHEEL" in present:
-            text = _read_text(reader, f"{dist_info}/WHEEL")
+        if f"{dist_info}/WHEEL" in readable:
+            text = _read_text(reader, f"{dist_info}/WHEEL", _WHEEL_LIMIT)
             tags = tuple(v.strip() for k, v in _headers(text) if k.lower() == "tag")
         dists.append(DistFacts(label, dist_info, is_live(dist_info + "/", kind, python), tags))
-        if f"{dist_info}/RECORD" in present:
-            for row in csv.reader(io.StringIO(_read_text(reader, f"{dist_info}/RECORD"))):
-                if row and row[0]:
-                    owned = posixpath.normpath(posixpath.join(root, row[0]))
-                    if not owned.startswith(("../", "/")):
-                        owners.setdefault(owned, label)
+        if f"{dist_info}/RECORD" in readable:
+            record = _read_bytes(reader, f"{dist_info}/RECORD", _RECORD_LIMIT)
+            for owned in _record_paths(record):
+                owned = posixpath.normpath(posixpath.join(root, owned))
+                if not owned.startswith(("../", "/")):
+                    owners.setdefault(owned, label)
     # Files the installer did not record (byte code compiled later, files added by hand) go to
     # the distribution that owns the rest of their top-level folder, when only one does.
     top_owners: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -617,11 +826,28 @@ def _top(path: str, roots: Sequence[str]) -> tuple[str, str]:
     return best, f"{best}/{top}" if best else top
 
 
-def _read_text(reader: _Reader, path: str, limit: int = -1) -> str:
+def _read_bytes(reader: _Reader, path: str, limit: int) -> bytes:
     try:
-        return reader.read(path, limit).decode("utf-8", errors="replace")
-    except (OSError, *_UNZIP_ERRORS):
-        return ""
+        return reader.read(path, limit)
+    except (OSError, _NotRegular, UnzipBudgetExceeded, *_UNZIP_ERRORS):
+        return b""
+
+
+def _read_text(reader: _Reader, path: str, limit: int) -> str:
+    return _read_bytes(reader, path, limit).decode("utf-8", errors="replace")
+
+
+def _record_paths(data: bytes) -> Iterator[str]:
+    """The paths of a RECORD file's rows, up to the first row csv cannot read; lines are
+    decoded one at a time."""
+    rows = csv.reader(line.decode("utf-8", errors="replace") for line in io.BytesIO(data))
+    while True:
+        try:
+            row = next(rows)
+        except (StopIteration, csv.Error):
+            return
+        if row and row[0]:
+            yield row[0]
 
 
 def _headers(text: str) -> Iterator[tuple[str, str]]:
@@ -634,10 +860,10 @@ def _headers(text: str) -> Iterator[tuple[str, str]]:
             yield key.strip(), value.strip()
 
 
-def _dist_label(reader: _Reader, dist_info: str, present: set[str]) -> str:
+def _dist_label(reader: _Reader, dist_info: str, readable: Collection[str]) -> str:
     name = version = ""
-    if f"{dist_info}/METADATA" in present:
-        for key, value in _headers(_read_text(reader, f"{dist_info}/METADATA", 65536)):
+    if f"{dist_info}/METADATA" in readable:
+        for key, value in _headers(_read_text(reader, f"{dist_info}/METADATA", _METADATA_LIMIT)):
             if key.lower() == "name" and not name:
                 name = value
             elif key.lower() == "version" and not version:
@@ -717,7 +943,7 @@ def _tree_findings(
 ) -> list[Finding]:
     dists = {d.label: d for d in tree.dists}
     libs_dirs = _libs_dirs(tree)
-    findings: list[Finding] = []
+    findings = _link_findings(tree) + _unread_findings(tree)
     for f in tree.files:
         owner = tree.owners.get(f.path)
         dist = dists.get(owner) if owner else None
@@ -731,6 +957,7 @@ def _tree_findings(
         if dist.live and canonicalize_name(dist.label.split(" ", 1)[0]) not in expected_tags:
             findings += _wheel_tag_findings(dist, dist.label in failing, tree, target, fixes)
     findings += _layout_findings(tree, target)
+    findings += bytecode_findings(tree, target)
     return findings
 
 
@@ -748,7 +975,10 @@ def _file_issues(
     libs_dirs: Mapping[str, tuple[str, ...]],
 ) -> list[_Issue]:
     if f.problem is not None:
-        return [("error", f.problem.code, f"{shown} {f.problem.reason}", _problem_fix(f.problem))]
+        problem = f.problem
+        return [
+            (problem.severity, problem.code, f"{shown} {problem.reason}", _problem_fix(problem))
+        ]
     if not f.live:
         return []
     binary = f.binary
@@ -813,7 +1043,140 @@ def _problem_fix(problem: FileProblem) -> str:
         )
     if problem.code == "unreadable":
         return "make the file readable (permissions, broken symlink) and audit again"
+    if problem.code == "special-file":
+        return (
+            "remove it from the bundle folder: only regular files and folders can ship (CDK's "
+            "zip of a folder takes regular files only)"
+        )
+    if problem.code == "oversized":
+        return (
+            "remove the file: alone it is larger than Lambda allows a function to unzip to; "
+            "if the zip is not yours, treat it as hostile (a zip bomb)"
+        )
+    if problem.code == "symlink":
+        return _LINK_FIX
     return "rebuild the zip; this member is damaged or encrypted"
+
+
+# -- links and unread members (pure) ---------------------------------------------------------------
+
+_LINK_ZIPS = (
+    "CDK's zip of a folder asset stores a copy of what a link points to, read on the machine "
+    "that runs cdk deploy, while a zip made with links kept (zip -y) holds the link itself, "
+    "which Lambda resolves in its own file system (AWS does not document how Lambda unzips "
+    "links)"
+)
+_LINK_FIX = (
+    "replace the link with a copy of the file the function needs (cp -L, or zip without -y), "
+    "or delete it; a bundle must not point outside itself"
+)
+
+
+def _link_findings(tree: TreeFacts) -> list[Finding]:
+    """Every symbolic link: an error when it leaves the bundle or loops, a warning otherwise;
+    and every zip member written through a linked folder, an error."""
+    links = {f.path: f.link for f in tree.files if f.link is not None}
+    if not links:
+        return []
+    files = {f.path for f in tree.files if f.link is None}
+    folders = {p.rsplit("/", i)[0] for p in files for i in range(1, p.count("/") + 1)}
+    findings: list[Finding] = []
+    for f in tree.files:
+        shown = tree.display(f.path)
+        owner = tree.owners.get(f.path)
+        above = link_above(f.path, links)
+        if above is not None:
+            into = _link_end_words(follow(above, links), files, folders)
+            findings.append(
+                Finding(
+                    "error",
+                    owner,
+                    shown,
+                    "symlink",
+                    f"{shown} lies under {tree.display(above)}, which the zip also holds as a "
+                    f"symbolic link to {links[above]!r}; an unzip tool that makes the link "
+                    f"first writes this file through it, {into}",
+                    "rebuild the zip from a folder without links: a zip must not hold both a "
+                    "link and files under the link's path",
+                )
+            )
+        elif f.link is not None:
+            findings.append(_link_finding(f.path, f.link, owner, tree, links, files, folders))
+    return findings
+
+
+def _link_finding(
+    path: str,
+    target: str,
+    owner: str | None,
+    tree: TreeFacts,
+    links: Mapping[str, str],
+    files: Collection[str],
+    folders: Collection[str],
+) -> Finding:
+    shown = tree.display(path)
+    end = follow(path, links)
+    where = _link_end_words(end, files, folders)
+    if end.kind != "inside":
+        return Finding(
+            "error",
+            owner,
+            shown,
+            "symlink",
+            f"{shown} is a symbolic link to {target!r}, {where}; {_LINK_ZIPS}",
+            _LINK_FIX,
+        )
+    if end.path not in files and end.path not in folders and end.path:
+        fix = "delete the link, or put the file it should point to in the bundle"
+    else:
+        fix = (
+            "replace the link with a copy of what it points to (cp -L, or zip without -y), so "
+            "that every way of zipping ships the same files"
+        )
+    return Finding(
+        "warning",
+        owner,
+        shown,
+        "symlink",
+        f"{shown} is a symbolic link to {target!r}, {where}; {_LINK_ZIPS}",
+        fix,
+    )
+
+
+def _link_end_words(end: LinkEnd, files: Collection[str], folders: Collection[str]) -> str:
+    if end.kind == "loop":
+        return f"which loops: no file is reached after {MAX_LINKS} links, outside the bundle"
+    if end.kind == "outside":
+        if end.path == "..":
+            return "which leads outside the bundle (through '..')"
+        return f"the absolute path {end.path}, outside the bundle"
+    if end.path in files:
+        return f"the file {end.path} in the bundle"
+    if not end.path or end.path in folders:
+        return f"the folder {end.path or '.'} in the bundle"
+    return f"which points to nothing in the bundle ({end.path} is missing)"
+
+
+def _unread_findings(tree: TreeFacts) -> list[Finding]:
+    if not tree.unread:
+        return []
+    shown = tree.display(".")
+    where = "the zip" if tree.label is None else f"layer {tree.label}"
+    declared = sum(f.size for f in tree.files)
+    listed = ", ".join(tree.unread[:3]) + (", ..." if len(tree.unread) > 3 else "")
+    return [
+        Finding(
+            "error",
+            None,
+            shown,
+            "zip-bomb",
+            f"{where} made the audit unzip {TREE_UNZIP_BUDGET:,} bytes, its cap (four times "
+            f"Lambda's 250 MiB), before every file was read: {counted(len(tree.unread), 'file')} "
+            f"were not inspected ({listed}); its members declare {declared:,} bytes unzipped",
+            "if the zip is yours, make it smaller: no Lambda bundle unzips to this much; if it "
+            "is not, treat it as hostile (a zip bomb) and do not unzip it",
+        )
+    ]
 
 
 def _foreign_elf(binary: ElfFacts, shown: str, target: Target, fixes: _Fixes) -> _Issue | None:

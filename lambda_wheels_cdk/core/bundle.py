@@ -59,6 +59,7 @@ from .install import (
     make_installer,
     sweep_workspaces,
 )
+from .remote import REMOTE_MODES, RemoteCache, RemoteCacheSettings, remote_for
 from .runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
 from .scripts import drop_console_scripts
 from .sources import DependencySpec, IndexSettings
@@ -130,6 +131,11 @@ class BuildOptions:
         exclude_runtime_packages: leave out boto3, botocore and s3transfer, which the Lambda
             runtime provides (with a warning: the runtime's versions are not published).
             Default: off.
+        remote_cache: ``s3://bucket/prefix`` of a cache shared by every machine
+            (:mod:`.remote`): a local miss is looked up there before installing, and fresh
+            builds are published. Default: ``$LAMBDA_WHEELS_REMOTE_CACHE``, else none.
+        remote_cache_mode: ``"read-write"`` (default) or ``"read"`` (never publish). Default:
+            ``$LAMBDA_WHEELS_REMOTE_CACHE_MODE``, else read-write.
         verify_cache: hash every file of a cache entry against the sha256 recorded when it was
             published before using it (a file whose bytes changed while its size and time
             stayed the same is caught); entries are published with those hashes. A mismatch,
@@ -153,6 +159,13 @@ class BuildOptions:
     allow_python_download: bool = False
     slim: bool = False
     exclude_runtime_packages: bool = False
+    remote_cache: str | None = None
+    remote_cache_mode: str | None = None
+
+    def remote_settings(self, environ: Mapping[str, str]) -> RemoteCacheSettings | None:
+        """The remote cache in force: these options, else ``LAMBDA_WHEELS_REMOTE_CACHE``."""
+        return RemoteCacheSettings.from_options(self.remote_cache, self.remote_cache_mode, environ)
+
     verify_cache: bool | None = None
 
     def verifies_cache(self, environ: Mapping[str, str]) -> bool:
@@ -166,6 +179,13 @@ class BuildOptions:
             object.__setattr__(self, "bytecode", mode_of(self.bytecode))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if self.remote_cache_mode is not None and self.remote_cache_mode not in REMOTE_MODES:
+            raise UsageError(
+                f"remote cache mode {self.remote_cache_mode!r} must be 'read-write' (default) "
+                "or 'read'"
+            )
+        if self.remote_cache is not None:
+            self.remote_settings({})  # a malformed URL fails at construction
         if self.docker_image is not None and not self.docker:
             raise UsageError(
                 f"a Docker image ({self.docker_image!r}) is used only to compile native sdists "
@@ -239,7 +259,7 @@ class DependencyBuild:
     installer: str
     distributions: tuple[Distribution, ...]
     warnings: tuple[str, ...]
-    cache: Literal["hit", "miss"]
+    cache: Literal["hit", "miss", "remote"]
     size: int
     #: What opt-in trimming removed: ``{"tests": [files, bytes], "stubs": [...],
     #: "runtime-provided": {name: version}}`` (empty when none was asked for).
@@ -259,7 +279,7 @@ class Manifest:
     source_files: int
     total_bytes: int
     warnings: tuple[str, ...]
-    cache: Literal["hit", "miss", "none"]
+    cache: Literal["hit", "miss", "remote", "none"]
     layout: Literal["function", "layer"]
     bytecode: BytecodeReport | None = None
     removed: Mapping[str, Any] = field(default_factory=dict)
@@ -452,6 +472,20 @@ class BundleCache:
             self.discard(key)
             return None
 
+    def fetch_remote(self, remote: RemoteCache, kind: Literal["deps", "pyc"], key: str) -> bool:
+        """Bring the entry ``key`` from ``remote`` into this cache (the caller holds the key's
+        lock); ``False`` on a miss. Only a complete, verified entry is ever moved in."""
+        with self.workdir() as work:
+            entry = work / "entry"
+            entry.mkdir()
+            if not remote.fetch(kind, key, entry):
+                return False
+            target = self.entry(key, kind=kind)
+            self.discard(key, kind=kind)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(entry, target)
+            return True
+
     def discard(self, key: str, *, kind: Literal["deps", "pyc"] = "deps") -> None:
         entry = self.entry(key, kind=kind)
         if entry.exists():
@@ -575,12 +609,18 @@ def build_dependencies(
         for note in hit.warnings:  # said once per build, as when they were installed
             log(f"note: {note}")
         return hit
+    remote = remote_for(options.remote_settings(env), log)
     with cache.lock(key):
         # another process may have built it while we waited
         hit = cache.lookup(key, target, verify=verify)
         if hit is not None:
             emit("cache-hit", key=key, target=str(target))
             return hit
+        if remote is not None and cache.fetch_remote(remote, "deps", key):
+            fetched = cache.lookup(key, target, verify=verify)
+            if fetched is not None:
+                log(f"dependencies for {target} from the remote cache ({key[:12]})")
+                return replace(fetched, cache="remote")
         try:
             with cache.workdir() as work:
                 refresh = key in cache.invalidated
@@ -604,7 +644,10 @@ def build_dependencies(
                     page_cache=cache.pages_dir,
                 )
                 cache.invalidated.pop(key, None)
-                return cache.store(key, work, build, record, digests=verify)
+                stored = cache.store(key, work, build, record, digests=verify)
+            if remote is not None:
+                remote.publish("deps", key, cache.entry(key))
+            return stored
         except InstallError as exc:
             if type(exc) is not InstallError:  # already specific (Docker, index, sdists)
                 raise
@@ -1288,6 +1331,7 @@ def _compile(
         interpreter=options.bytecode_interpreter,
         allow_download=options.allow_python_download,
         verify=options.verifies_cache(os.environ),
+        remote=remote_for(options.remote_settings(os.environ), log),
         log=log,
     )
 
@@ -1299,6 +1343,7 @@ def assemble_layer(
     atomic: bool = True,
     layout: LayerLayout | None = None,
     bytecode: Sequence[BytecodeReport] = (),
+    before_replace: Callable[[Path], None] | None = None,
 ) -> LayerLayout:
     """Write a layer: one install per Python version, or one shared ``python/`` when identical
     (:func:`layer_layout`), plus each version's bytecode. Returns the layout."""
@@ -1311,6 +1356,8 @@ def assemble_layer(
         _add_bytecode(build_dir, bytecode)
         tree.set_folder_modes(build_dir)
         if atomic:
+            if before_replace is not None:
+                before_replace(build_dir)
             tree.atomic_replace_dir(build_dir, out)
         return layout
     except OSError as exc:
@@ -1382,6 +1429,73 @@ def build_bundle(
         layout="function",
         bytecode=bytecode,
         removed=deps.removed if deps else {},
+    )
+
+
+def build_layer(
+    spec: DependencySpec | None,
+    targets: Sequence[Target],
+    out: Path,
+    *,
+    options: BuildOptions | None = None,
+    cache: BundleCache | None = None,
+    environ: Mapping[str, str] | None = None,
+    log: Log = quiet,
+    inputs: Sequence[outdir.Protected] = (),
+    force: bool = False,
+) -> tuple[Manifest, ...]:
+    """Build a layer in ``out`` (replaced atomically, as :func:`build_bundle`): the
+    dependencies installed for each target, in one shared ``python/`` when every install is
+    the same, else under ``python/lib/python3.X/site-packages``; one manifest per target.
+
+    Raises:
+        UsageError: no dependencies, targets on two architectures, or ``out`` must not be
+            replaced (checked before anything is installed).
+        AuditError: one runtime's part is over Lambda's 250 MiB unzipped.
+    """
+    options = options or BuildOptions()
+    env = os.environ if environ is None else environ
+    if spec is None or not spec.requirements:
+        raise UsageError("a layer holds dependencies: pass REQ ..., -r FILE or --project DIR")
+    if len({t.arch for t in targets}) != 1:
+        raise UsageError("a layer's binaries run on one architecture: build one layer per --arch")
+    cache = cache or BundleCache(options.cache_dir)
+    outdir.check_output(
+        out, protected=_protected_paths(out, None, (), inputs, cache, env), force=force
+    )
+    builds = [
+        build_dependencies(spec, t, options, cache=cache, environ=env, log=log) for t in targets
+    ]
+    layout = layer_layout(builds)
+    reports = layer_bytecode(builds, layout, options, cache, log)
+    totals = [
+        check_unzipped_size(f"the layer {out} for {b.target}", b, None, (), r)
+        for b, r in zip(builds, reports)
+    ]
+
+    def seal(folder: Path) -> None:
+        outdir.mark(folder)
+        outdir.check_replaceable(out, force=force)
+
+    assemble_layer(out, builds, layout=layout, bytecode=reports, before_replace=seal)
+    index = effective_index(spec, options, env)
+    return tuple(
+        Manifest(
+            target=b.target,
+            installer=b.installer,
+            fingerprint=b.key,
+            origin=spec.origin,
+            index=index,
+            distributions=b.distributions,
+            source_files=0,
+            total_bytes=total,
+            warnings=b.warnings,
+            cache=b.cache,
+            layout="layer",
+            bytecode=r,
+            removed=b.removed,
+        )
+        for b, r, total in zip(builds, reports, totals)
     )
 
 

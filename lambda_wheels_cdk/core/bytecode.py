@@ -40,6 +40,7 @@ from .runtimes import _SLOTS
 
 if TYPE_CHECKING:
     from .bundle import BundleCache
+    from .remote import RemoteCache
 
 #: What gets compiled: every ``.py`` of the bundle, only the dependencies', or nothing.
 BytecodeMode = Literal["all", "dependencies", "none"]
@@ -298,6 +299,7 @@ def compile_tree(
     key: str | None = None,
     files: Sequence[str] | None = None,
     verify: bool = False,
+    remote: RemoteCache | None = None,
     log: Log = quiet,
 ) -> Bytecode:
     """Bytecode for every ``.py`` under ``root`` (or the ``.py`` among ``files``, relative POSIX
@@ -306,7 +308,8 @@ def compile_tree(
     With ``key`` (from :func:`bundle_key`) a rebuild finds the whole result without reading
     the sources. Otherwise, and on a miss, each distribution's bytecode is looked up by the
     content of its sources, so only distributions never compiled before are compiled.
-    ``verify`` hashes cached files before they are used (``verify_cache``).
+    ``verify`` hashes cached files before they are used (``verify_cache``). With ``remote``
+    (and ``key``), a local miss is looked up in the shared cache, and a new result published.
 
     Raises:
         BundleError: the interpreter failed (not a source that does not compile: that is
@@ -325,6 +328,10 @@ def compile_tree(
             hit = _lookup(cache, key, verify=verify)
             if hit is not None:
                 return hit
+            if remote is not None and cache.fetch_remote(remote, "pyc", key):
+                fetched = _lookup(cache, key)
+                if fetched is not None:
+                    return fetched
             files = python_files(root) if files is None else files
             parts = [
                 (_content_key("part", root, rels, mount, compiler), rels)
@@ -341,7 +348,10 @@ def compile_tree(
                     assert part is not None
                     tree.copy_tree(part.tree, work / "tree", link=True)
                     failed.extend(part.failed)
-                return _publish(cache, key, work, sorted(failed))
+                done = _publish(cache, key, work, sorted(failed))
+            if remote is not None:
+                remote.publish("pyc", key, cache.entry(key, kind="pyc"))
+            return done
     except OSError as exc:
         raise tree.describe_os_error(exc, f"writing bytecode under {cache.root}") from None
 
@@ -481,6 +491,7 @@ def compile_units(
     interpreter: str | None = None,
     allow_download: bool = False,
     verify: bool = False,
+    remote: RemoteCache | None = None,
     log: Log = quiet,
 ) -> BytecodeReport:
     """Bytecode for every unit of one bundle, all for CPython ``python``.
@@ -504,6 +515,7 @@ def compile_units(
                 key=unit.key and bundle_key(unit.key, unit.mount, found),
                 files=unit.files,
                 verify=verify,
+                remote=remote if unit.key else None,
                 log=log,
             ),
         )

@@ -7,8 +7,10 @@ Files are recognised by their first bytes, never by name (:func:`sniff`):
   ``DT_RUNPATH``, ``DT_SONAME`` and the version needs (``GLIBC_2.28`` ...). It reads what the
   dynamic loader reads -- the ELF header, program headers, ``PT_DYNAMIC`` and the strings and
   version-needed entries it points to -- seeking in the stream and never reading whole files
-  or section tables. Corrupt or truncated files give a :class:`CorruptElf`, never an exception
-  or an unbounded loop: every count read from the file is capped by the file's size.
+  or section tables; the strings are read last, in file order, so that a stream that is cheap
+  only going forward (a zip member) is read mostly forward. Corrupt or truncated files give a
+  :class:`CorruptElf`, never an exception or an unbounded loop: every count read from the file
+  is capped, and every read is of a bounded size.
 * Mach-O (thin ``0xfeedface``/``0xfeedfacf`` in either byte order, universal ``0xcafebabe``/
   ``0xcafebabf``/``0xbebafeca``) and PE (``MZ`` + ``PE\\0\\0``) headers are parsed by hand from
   the first :data:`HEAD_BYTES` bytes (:func:`parse_macho`, :func:`parse_pe`); the audit only
@@ -22,9 +24,8 @@ from __future__ import annotations
 import functools
 import io
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Literal, Protocol, cast
 
 from elftools.common.exceptions import ELFError
 from elftools.common.utils import struct_parse
@@ -172,6 +173,18 @@ def parse_pe(head: bytes) -> PEFacts | None:
 
 # -- ELF ----------------------------------------------------------------------------------------
 
+
+class Stream(Protocol):
+    """What :func:`read_elf` reads from: an open binary file, ``io.BytesIO``, or a bounded view
+    of a zip member (:class:`.zip_member.BoundedMember`)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
 #: What pyelftools, construct and struct raise on malformed input. Each becomes a CorruptElf.
 _MALFORMED = (ELFError, struct.error, ValueError, KeyError, IndexError, OverflowError, EOFError)
 
@@ -180,7 +193,7 @@ class _Malformed(Exception):
     """Raised inside this module for inconsistencies pyelftools does not check itself."""
 
 
-def read_elf(stream: IO[bytes]) -> ElfFacts | CorruptElf:
+def read_elf(stream: Stream) -> ElfFacts | CorruptElf:
     """Read the load-time facts of an ELF file from a seekable binary stream.
 
     Reads the ELF header, program headers, the dynamic segment and the strings and version
@@ -194,6 +207,11 @@ def read_elf(stream: IO[bytes]) -> ElfFacts | CorruptElf:
         return CorruptElf(str(exc))
     except _MALFORMED as exc:
         return CorruptElf(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def _parse(struct: Any, stream: Stream, offset: int) -> Any:
+    """pyelftools' struct_parse at ``offset``; it only seeks and reads, as :class:`Stream` does."""
+    return struct_parse(struct, cast("IO[bytes]", stream), stream_pos=offset)
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -236,7 +254,7 @@ class _Elf:
     stream_len: int
 
     @classmethod
-    def open(cls, stream: IO[bytes]) -> _Elf:
+    def open(cls, stream: Stream) -> _Elf:
         stream.seek(0, io.SEEK_END)
         size = stream.tell()
         stream.seek(0)
@@ -249,9 +267,7 @@ class _Elf:
         little_endian = {1: True, 2: False}.get(ident[5]) if len(ident) > 5 else None
         if little_endian is None:
             raise ELFError(f"Invalid EI_DATA {ident[5:6]!r}")
-        header = struct_parse(
-            _basic_structs(little_endian, elf_class).Elf_Ehdr, stream, stream_pos=0
-        )
+        header = _parse(_basic_structs(little_endian, elf_class).Elf_Ehdr, stream, 0)
         structs = _structs(
             little_endian,
             elf_class,
@@ -262,7 +278,7 @@ class _Elf:
         return cls(elf_class, little_endian, header, structs, size)
 
 
-def _read_elf(stream: IO[bytes]) -> ElfFacts:
+def _read_elf(stream: Stream) -> ElfFacts:
     elf = _Elf.open(stream)
     size: int = elf.stream_len
     header = elf.header
@@ -287,7 +303,7 @@ def _read_elf(stream: IO[bytes]) -> ElfFacts:
     dynamic: tuple[int, int] | None = None
     interp: tuple[int, int] | None = None
     for i in range(phnum):
-        ph = struct_parse(elf.structs.Elf_Phdr, stream, stream_pos=phoff + i * phentsize)
+        ph = _parse(elf.structs.Elf_Phdr, stream, phoff + i * phentsize)
         kind = ph["p_type"]
         if kind == "PT_LOAD":
             loads.append(_Load(ph["p_vaddr"], ph["p_offset"], ph["p_filesz"]))
@@ -313,7 +329,7 @@ def _read_elf(stream: IO[bytes]) -> ElfFacts:
     for i in range(dyn_size // entry.sizeof()):
         if i == _MAX_DYNAMIC_ENTRIES:
             raise _Malformed(f"no DT_NULL in the first {i} dynamic entries")
-        dyn = struct_parse(entry, stream, stream_pos=dyn_offset + i * entry.sizeof())
+        dyn = _parse(entry, stream, dyn_offset + i * entry.sizeof())
         if dyn["d_tag"] == "DT_NULL":
             break
         tags.append((dyn["d_tag"], dyn["d_val"]))
@@ -338,23 +354,27 @@ def _read_elf(stream: IO[bytes]) -> ElfFacts:
     if strtab + strtab_size > size:
         raise _Malformed(f"the string table runs past the end of the file ({size} bytes)")
 
-    def string(index: int, what: str) -> str:
-        if index >= strtab_size:
-            raise _Malformed(f"{what} points outside the string table")
-        limit = min(strtab_size - index, _MAX_STRING)
-        return _cstring(stream, strtab + index, limit, size, what)
-
-    values: dict[str, list[str]] = {name: [] for name in string_tags}
+    # Strings are read after every index is known, in file order: a zip member is read going
+    # forward (see zip_member.py), and the string table may lie before or after the tables.
+    strings = _Strings(stream, strtab, strtab_size, size)
+    wanted: dict[str, list[int]] = {name: [] for name in string_tags}
     for name, value in tags:
-        if isinstance(name, str) and name in values:
-            values[name].append(string(value, name))
+        if isinstance(name, str) and name in wanted:
+            wanted[name].append(strings.want(value, name))
 
-    version_needs: tuple[VersionNeed, ...] = ()
+    needs: list[tuple[int, list[int]]] = []
     if verneed_addr is not None:
         count = first("DT_VERNEEDNUM") or 0
-        version_needs = _version_needs(
-            elf, stream, to_offset(verneed_addr, "DT_VERNEED"), count, size, string
-        )
+        needs = _version_needs(elf, stream, to_offset(verneed_addr, "DT_VERNEED"), count, size)
+        for library, names in needs:
+            strings.want(library, "a version-needed library name")
+            for name in names:
+                strings.want(name, "a symbol version name")
+    strings.read()
+    values = {name: [strings[i] for i in indexes] for name, indexes in wanted.items()}
+    version_needs = tuple(
+        VersionNeed(strings[library], tuple(strings[n] for n in names)) for library, names in needs
+    )
 
     return ElfFacts(
         elf_class=elf.elfclass,
@@ -370,16 +390,40 @@ def _read_elf(stream: IO[bytes]) -> ElfFacts:
     )
 
 
+class _Strings:
+    """Strings of the dynamic string table, asked for by index and then read in file order."""
+
+    def __init__(self, stream: Stream, offset: int, table_size: int, file_size: int) -> None:
+        self._stream = stream
+        self._offset = offset
+        self._table_size = table_size
+        self._file_size = file_size
+        self._what: dict[int, str] = {}
+        self._text: dict[int, str] = {}
+
+    def want(self, index: int, what: str) -> int:
+        if index >= self._table_size:
+            raise _Malformed(f"{what} points outside the string table")
+        self._what.setdefault(index, what)
+        return index
+
+    def read(self) -> None:
+        for index in sorted(self._what):
+            limit = min(self._table_size - index, _MAX_STRING)
+            self._text[index] = _cstring(
+                self._stream, self._offset + index, limit, self._file_size, self._what[index]
+            )
+
+    def __getitem__(self, index: int) -> str:
+        return self._text[index]
+
+
 def _version_needs(
-    elf: _Elf,
-    stream: IO[bytes],
-    offset: int,
-    count: int,
-    size: int,
-    string: Callable[[int, str], str],
-) -> tuple[VersionNeed, ...]:
+    elf: _Elf, stream: Stream, offset: int, count: int, size: int
+) -> list[tuple[int, list[int]]]:
+    """(library name index, [version name index, ...]) per ``.gnu.version_r`` entry."""
     verneed, vernaux = elf.structs.Elf_Verneed, elf.structs.Elf_Vernaux
-    needs: list[VersionNeed] = []
+    needs: list[tuple[int, list[int]]] = []
     budget = _MAX_VERSION_ENTRIES  # shared by every loop below: cycles end, and quickly
     for _ in range(count):
         if budget <= 0:
@@ -387,9 +431,8 @@ def _version_needs(
         budget -= 1
         if offset + verneed.sizeof() > size:
             raise _Malformed("a version-needed entry runs past the end of the file")
-        need = struct_parse(verneed, stream, stream_pos=offset)
-        library = string(need["vn_file"], "a version-needed library name")
-        versions: list[str] = []
+        need = _parse(verneed, stream, offset)
+        versions: list[int] = []
         aux = offset + need["vn_aux"]
         for _ in range(need["vn_cnt"]):
             if budget <= 0:
@@ -397,19 +440,19 @@ def _version_needs(
             budget -= 1
             if aux + vernaux.sizeof() > size:
                 raise _Malformed("a version-needed name entry runs past the end of the file")
-            entry = struct_parse(vernaux, stream, stream_pos=aux)
-            versions.append(string(entry["vna_name"], "a symbol version name"))
+            entry = _parse(vernaux, stream, aux)
+            versions.append(entry["vna_name"])
             if entry["vna_next"] == 0:
                 break
             aux += entry["vna_next"]
-        needs.append(VersionNeed(library, tuple(versions)))
+        needs.append((need["vn_file"], versions))
         if need["vn_next"] == 0:
             break
         offset += need["vn_next"]
-    return tuple(needs)
+    return needs
 
 
-def _cstring(stream: IO[bytes], offset: int, limit: int, size: int, what: str) -> str:
+def _cstring(stream: Stream, offset: int, limit: int, size: int, what: str) -> str:
     if offset >= size:
         raise _Malformed(f"{what} points past the end of the file")
     stream.seek(offset)

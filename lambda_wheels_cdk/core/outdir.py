@@ -30,7 +30,7 @@ from typing import Final, Literal
 
 from ..errors import UsageError
 from .runtimes import _SLOTS
-from .tree import FIXED_MTIME
+from .tree import FILE_MODE, FIXED_MTIME, MODES
 
 #: The file that marks a folder as written by ``lambda-wheels build`` (empty).
 MARKER: Final = ".lambda-wheels-output"
@@ -175,6 +175,8 @@ def mark(folder: Path) -> None:
     bundle's fixed modification time: the same bytes and date in every zip made of OUT)."""
     marker = folder / MARKER
     marker.write_bytes(b"")
+    if MODES:
+        os.chmod(marker, FILE_MODE)  # a bundle's file mode, whatever the umask
     os.utime(marker, (FIXED_MTIME, FIXED_MTIME))
 
 

@@ -54,6 +54,15 @@ OPTIONS: dict[str, tuple[Callable[[Path], Any], bool]] = {
     "image": (lambda d: "registry.example/build-python:3.12", True),  # with docker=True
     "asset_hash": (lambda d: "my-own-hash", True),
     "asset_hash_type": (lambda d: cdk.AssetHashType.OUTPUT, True),
+    "follow_external_symlinks": (lambda d: True, False),  # no link in this entry folder
+    "verify_cache": (lambda d: True, False),  # checks the cache; builds the same bundle
+    "bytecode": (lambda d: False, True),
+    "bytecode_interpreter": (lambda d: "python3.12", False),  # a CPython 3.12 is found anyway
+    "allow_python_download": (lambda d: True, False),
+    "slim": (lambda d: True, True),
+    "exclude_runtime_packages": (lambda d: True, True),
+    "remote_cache": (lambda d: "s3://build-cache/lambda-wheels", False),  # same bytes
+    "remote_cache_mode": (lambda d: "read", False),
 }
 
 

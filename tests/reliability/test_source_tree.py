@@ -127,6 +127,7 @@ def test_links_inside_the_folder_are_followed_like_rsync_L(
     assert result.code == 0, result.err
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert files == [
+        ".lambda-wheels-output",  # the marker of a folder lambda-wheels wrote
         "__pycache__/index.cpython-312.pyc",  # the bytecode lambda-wheels compiles
         "data/table.csv",
         "index.py",
