@@ -107,7 +107,7 @@ def build_wheels_in_docker(
     target = plan.target
     image = image or target.build_image
     binary = docker_binary(host_env)
-    names = sorted(canonicalize_name(n) for n in pins)
+    names: list[str] = sorted(canonicalize_name(n) for n in pins)
     if shutil.which(binary) is None and not Path(binary).is_file():
         raise NeedsDockerError(
             f"{', '.join(names)} must be compiled for {target} but the Docker CLI "
@@ -115,6 +115,10 @@ def build_wheels_in_docker(
             "that ship manylinux wheels for the target",
             names,
         )
+    env = docker_environment(host_env)
+    # the engine and the image first: a stopped engine or an unpullable image must not be
+    # reported as (or hidden behind) a download problem
+    ensure_image(binary, env, image, target, names, log=log, detail=detail)
     wheelhouse.mkdir(parents=True, exist_ok=True)
     inputs = fetch_build_inputs(
         pins,
@@ -133,13 +137,86 @@ def build_wheels_in_docker(
             target,
             wheelhouse,
             binary=binary,
-            env=docker_environment(host_env),
+            env=env,
             image=image,
             network=network,
             secrets=secrets_of(index),
             log=log,
             detail=detail,
         )
+
+
+def ensure_image(
+    binary: str,
+    env: Mapping[str, str],
+    image: str,
+    target: Target,
+    names: list[str],
+    *,
+    log: Log = quiet,
+    detail: Log = quiet,
+) -> None:
+    """Check that an engine answers and has ``image`` (pulled for the target's platform when
+    it has not).
+
+    Raises:
+        NeedsDockerError: no engine answers, or the image cannot be pulled (the message names
+            the image and what to do: never the package index).
+    """
+    default_image = image == target.build_image
+    platform = target.docker_platform
+    inspect = [binary, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", image]
+    returncode, output = _call(inspect, binary=binary, env=env, names=names)
+    if returncode == 0 and output.strip() == platform:
+        return
+    if _NO_ENGINE.search(output):
+        _raise_for_engine(DOCKER_RUN_FAILED, output, names, target, image, binary, default_image)
+    if returncode != 0 and _REGISTRY_FAILURE.search(output):  # a CLI that pulls on inspect
+        _raise_for_engine(DOCKER_RUN_FAILED, output, names, target, image, binary, default_image)
+    log(f"pulling {image} for {platform}")
+    pull = [binary, "pull", "--platform", platform, image]
+    detail(" ".join(pull))
+    returncode, output = _call(pull, binary=binary, env=env, names=names, timeout=3600)
+    if returncode == 0:
+        return
+    if _NO_ENGINE.search(output):
+        _raise_for_engine(DOCKER_RUN_FAILED, output, names, target, image, binary, default_image)
+    raise NeedsDockerError(_pull_failed(output, names, target, image, default_image), names)
+
+
+def _call(
+    argv: Sequence[str],
+    *,
+    binary: str,
+    env: Mapping[str, str],
+    names: list[str],
+    timeout: float = 120,
+) -> tuple[int, str]:
+    """Run a short Docker CLI command: its exit status and output (stdout, then stderr)."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise NeedsDockerError(
+            f"{', '.join(names)} must be compiled in Docker, but '{' '.join(argv[:3])}' did "
+            f"not answer within {timeout:.0f} s; check that the engine runs ('{binary}' "
+            "version) and retry",
+            names,
+        ) from None
+    except OSError as exc:
+        raise NeedsDockerError(
+            f"could not run Docker ('{binary}'): {exc}; install Docker or set CDK_DOCKER", names
+        ) from None
+    return proc.returncode, plain_text(proc.stdout + proc.stderr)
 
 
 def _build(
@@ -395,15 +472,7 @@ def _raise_for_engine(
     if returncode != DOCKER_RUN_FAILED:
         return
     if _REGISTRY_FAILURE.search(output):
-        raise NeedsDockerError(
-            f"{', '.join(names)} must be compiled for {target} in Docker, but Docker could "
-            f"not get the build image {image} ({_last_line(output)}); check the image name"
-            f"{'' if default_image else ' (docker_image / --docker-image)'}, "
-            f"your access to its registry (`docker login {image.split('/', 1)[0]}`) and the "
-            f"network, or pull it yourself (`docker pull --platform {target.docker_platform} "
-            f"{image}`) and retry; or pin versions that ship manylinux wheels for the target",
-            names,
-        )
+        raise NeedsDockerError(_pull_failed(output, names, target, image, default_image), names)
     if _NO_ENGINE.search(output):
         raise NeedsDockerError(
             f"{', '.join(names)} must be compiled for {target} in Docker, but no Docker "
@@ -418,6 +487,19 @@ def _raise_for_engine(
         f"and can run {target.docker_platform} images ({_EMULATION_HINT}), or pin versions "
         "that ship manylinux wheels for the target",
         names,
+    )
+
+
+def _pull_failed(
+    output: str, names: list[str], target: Target, image: str, default_image: bool
+) -> str:
+    return (
+        f"{', '.join(names)} must be compiled for {target} in Docker, but Docker could "
+        f"not get the build image {image} ({_last_line(output)}); check the image name"
+        f"{'' if default_image else ' (docker_image / --docker-image)'}, "
+        f"your access to its registry (`docker login {image.split('/', 1)[0]}`) and the "
+        f"network, or pull it yourself (`docker pull --platform {target.docker_platform} "
+        f"{image}`) and retry; or pin versions that ship manylinux wheels for the target"
     )
 
 
@@ -466,8 +548,11 @@ def _failure_message(
             "The build's own output above says why (often a missing system library or header: "
             "build an image FROM the build image with it installed and pass it with "
             "docker_image / --docker-image"
-            + ("" if network else "; a build that downloads files needs docker_network=True / "
-               "--docker-network")
+            + (
+                ""
+                if network
+                else "; a build that downloads files needs docker_network=True / --docker-network"
+            )
             + f"), or pin a version that ships a manylinux wheel for {target}"
         )
     return (

@@ -90,7 +90,7 @@ def resolve_allowing_sdists(
 
     Returns every resolved ``{name: version}`` and the names that come from sdists.
     """
-    names = {canonicalize_name(n) for n in first}
+    names: set[str] = {canonicalize_name(n) for n in first}
     for _ in range(_MAX_ROUNDS):
         try:
             resolved = uv.dry_run(replace(plan, source_build=tuple(sorted(names))), log=log)

@@ -242,9 +242,7 @@ class _Fetcher:
             )
         return self.client.download(fits[0], self.wheelhouse)
 
-    def sdist(
-        self, name: str, version: str, dest: Path, *, hashes: Sequence[str] = ()
-    ) -> Path:
+    def sdist(self, name: str, version: str, dest: Path, *, hashes: Sequence[str] = ()) -> Path:
         files = [f for f in self._files(name, version) if f.is_sdist]
         files.sort(key=lambda f: f.yanked)  # a yanked file only when nothing else is there
         if hashes:
@@ -300,4 +298,4 @@ def _where(client: SimpleIndexClient) -> str:
     return ", ".join(shown) or "no index"
 
 
-__all__ = ["BuildInputs", "LEGACY_REQUIRES", "build_requirements", "fetch_build_inputs"]
+__all__ = ["LEGACY_REQUIRES", "BuildInputs", "build_requirements", "fetch_build_inputs"]

@@ -332,20 +332,23 @@ def closure(
     return sorted(needed)
 
 
-def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) -> None:
-    """Download, unpack, byte-compile and check one sysroot; replaces ``root`` atomically."""
-    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise SetupError(f"{tool} not found: building a sysroot needs a Debian-like host")
-    if not Path(KEYRING).is_file():
-        raise SetupError(f"{KEYRING} missing: apt-get install debian-archive-keyring")
+def package_closure(
+    apt_dir: Path,
+    suite: str,
+    roots: Sequence[str],
+    *,
+    arch: str = "arm64",
+    not_needed: frozenset[str] = NOT_NEEDED,
+) -> list[str]:
+    """The Debian packages ``roots`` need in ``suite`` for ``arch``, found with a private apt
+    configuration in ``apt_dir`` (made here): :func:`closure` of ``apt-cache depends``."""
     for sub in ("lists/partial", "cache/archives/partial", "preferences.d"):
         (apt_dir / sub).mkdir(parents=True, exist_ok=True)
     (apt_dir / "status").touch()
     (apt_dir / "sources.list").write_text(
-        f"deb [signed-by={KEYRING}] {MIRROR} {suite.name} main\n", encoding="utf-8"
+        f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n", encoding="utf-8"
     )
-    opts = apt_options(apt_dir)
+    opts = apt_options(apt_dir, arch=arch)
     _run(["apt-get", *opts, "-qq", "update"])
     depends = _run(
         [
@@ -359,10 +362,20 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) 
             "--no-breaks",
             "--no-replaces",
             "--no-enhances",
-            *suite.roots,
+            *roots,
         ]
     )
-    packages = closure(parse_depends(depends), suite.roots)
+    return closure(parse_depends(depends), roots, not_needed=not_needed)
+
+
+def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) -> None:
+    """Download, unpack, byte-compile and check one sysroot; replaces ``root`` atomically."""
+    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise SetupError(f"{tool} not found: building a sysroot needs a Debian-like host")
+    if not Path(KEYRING).is_file():
+        raise SetupError(f"{KEYRING} missing: apt-get install debian-archive-keyring")
+    packages = package_closure(apt_dir, suite.name, suite.roots)
     root.parent.mkdir(parents=True, exist_ok=True)
     scratch = root.parent.parent / "staging"  # same file system (rename), not among sysroots
     scratch.mkdir(exist_ok=True)
@@ -372,7 +385,7 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, *, qemu: str | None) 
         tree = staging / "root"
         debs.mkdir()
         tree.mkdir()
-        _run(["apt-get", *opts, "-qq", "download", *packages], cwd=debs)
+        _run(["apt-get", *apt_options(apt_dir), "-qq", "download", *packages], cwd=debs)
         versions: dict[str, str] = {}
         for deb in sorted(debs.glob("*.deb")):
             name, version, _ = deb.name.split("_", 2)

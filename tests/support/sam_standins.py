@@ -85,7 +85,16 @@ class Standin:
     @property
     def roots(self) -> tuple[str, ...]:
         py = f"python{self.python}"
-        return (py, f"{py}-dev", "python3-pip", "gcc", "g++", "libc6-dev", "ca-certificates", *TOOLS)
+        return (
+            py,
+            f"{py}-dev",
+            "python3-pip",
+            "gcc",
+            "g++",
+            "libc6-dev",
+            "ca-certificates",
+            *TOOLS,
+        )
 
 
 def default_cache_dir() -> Path:
@@ -139,7 +148,9 @@ def ensure_image(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     if _marker(docker, standin.name) != standin.marker:
-        raise SetupError(f"{standin.name} was built but `docker image inspect` does not show it for its architecture")
+        raise SetupError(
+            f"{standin.name} was built but `docker image inspect` does not show it for its architecture"
+        )
     return timings
 
 
@@ -158,7 +169,7 @@ def _marker(docker: Sequence[str], image: str) -> str | None:
     for item in json.loads(env or "null") or []:
         name, _, value = item.partition("=")
         if name == MARKER and value.split("-")[1:2] == [arch]:
-            return value
+            return str(value)
     return None
 
 
@@ -168,33 +179,10 @@ def build_rootfs(standin: Standin, root: Path, apt_dir: Path) -> None:
         if shutil.which(tool) is None:
             raise SetupError(f"{tool} not found: building a stand-in image needs a Debian host")
     arch = DEBIAN_ARCH[standin.arch]
-    for sub in ("lists/partial", "cache/archives/partial", "preferences.d"):
-        (apt_dir / sub).mkdir(parents=True, exist_ok=True)
-    (apt_dir / "status").touch()
-    (apt_dir / "sources.list").write_text(
-        f"deb [signed-by={arm64_sysroot.KEYRING}] {arm64_sysroot.MIRROR} {standin.suite} main\n",
-        encoding="utf-8",
+    packages = arm64_sysroot.package_closure(
+        apt_dir, standin.suite, standin.roots, arch=arch, not_needed=NOT_NEEDED
     )
     opts = arm64_sysroot.apt_options(apt_dir, arch=arch)
-    arm64_sysroot._run(["apt-get", *opts, "-qq", "update"])
-    depends = arm64_sysroot._run(
-        [
-            "apt-cache",
-            *opts,
-            "depends",
-            "--recurse",
-            "--no-recommends",
-            "--no-suggests",
-            "--no-conflicts",
-            "--no-breaks",
-            "--no-replaces",
-            "--no-enhances",
-            *standin.roots,
-        ]
-    )
-    packages = arm64_sysroot.closure(
-        arm64_sysroot.parse_depends(depends), standin.roots, not_needed=NOT_NEEDED
-    )
     debs = apt_dir / "debs"
     debs.mkdir()
     arm64_sysroot._run(["apt-get", *opts, "-qq", "download", *packages], cwd=debs, timeout=1200)
@@ -266,9 +254,7 @@ def _tar(root: Path, dest: Path) -> None:
             tar.add(entry, arcname=entry.name, filter=owned_by_root)
 
 
-def _run(
-    argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None
-) -> str:
+def _run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None) -> str:
     return arm64_sysroot._run(argv, timeout=timeout, env=env)
 
 
