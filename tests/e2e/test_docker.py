@@ -335,43 +335,62 @@ def test_unpullable_image_and_stopped_engine_say_so(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the test engine runs on Linux")
-def test_python_wheel_function_with_docker_synthesizes_and_caches(
+def test_function_and_layer_with_docker_synthesize_and_cache(
     tmp_path: Path, standins: dict[str, str], docker_log: Path
 ) -> None:
+    """The issue's check: a ``PythonWheelFunction(docker=True)`` (arm64, crcmod) and a
+    ``PythonWheelLayer`` (x86_64, mmh3) synthesize with the compiled extensions in their assets;
+    a second synth is a cache hit that does not call Docker at all."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     import aws_cdk as cdk
     from aws_cdk import aws_lambda as lambda_
 
-    from lambda_wheels_cdk import PythonWheelFunction, WheelBundlingOptions
+    from lambda_wheels_cdk import PythonWheelFunction, PythonWheelLayer, WheelBundlingOptions
 
     entry = tmp_path / "svc"
     entry.mkdir()
     (entry / "index.py").write_text(
         "import crcmod._crcfunext\n\ndef handler(e, c):\n    return 1\n"
     )
+    py311 = lambda_.Runtime.PYTHON_3_11
 
-    def synth(name: str) -> Path:
+    def synth(name: str) -> dict[str, Path]:
         app = cdk.App(outdir=str(tmp_path / name))
+        stack = cdk.Stack(app, "S")
         PythonWheelFunction(
-            cdk.Stack(app, "S"),
+            stack,
             "Fn",
             entry=str(entry),
-            runtime=lambda_.Runtime.PYTHON_3_11,
+            runtime=py311,
+            architecture=lambda_.Architecture.ARM_64,
             dependencies=["crcmod==1.7"],
+            bundling=WheelBundlingOptions(docker=True),
+        )
+        PythonWheelLayer(
+            stack,
+            "Deps",
+            dependencies=["mmh3==2.5.1"],
+            compatible_runtimes=[py311],
             bundling=WheelBundlingOptions(docker=True),
         )
         app.synth()
         assets = [p for p in (tmp_path / name).glob("asset.*") if p.is_dir()]
-        assert len(assets) == 1
-        return assets[0]
+        assert len(assets) == 2
+        return {"layer" if (p / "python").is_dir() else "function": p for p in assets}
 
     staged = synth("first")
-    extension = next(staged.glob("crcmod/_crcfunext.cpython-311-x86_64-linux-gnu.so"))
-    assert _elf_machine(extension) == EM_X86_64
+    crc = next(staged["function"].glob("crcmod/_crcfunext.cpython-311-aarch64-linux-gnu.so"))
+    assert _elf_machine(crc) == EM_AARCH64
+    mmh3 = next(staged["layer"].rglob("mmh3.cpython-311-x86_64-linux-gnu.so"))
+    assert _elf_machine(mmh3) == EM_X86_64
     runs = [c for c in docker_log.read_text().splitlines() if c.startswith("run ")]
-    assert len(runs) == 1 and "--network none" in runs[0]
+    assert len(runs) == 2 and all("--network none" in r for r in runs)
+    assert sorted(r.split("--platform ")[1].split()[0] for r in runs) == [
+        "linux/amd64",
+        "linux/arm64",
+    ]
 
     docker_log.unlink()
     again = synth("second")
-    assert again.name == staged.name
+    assert {k: p.name for k, p in again.items()} == {k: p.name for k, p in staged.items()}
     assert not docker_log.exists()  # the cache answered: Docker was not even asked

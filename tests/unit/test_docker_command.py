@@ -128,3 +128,14 @@ def test_build_requirements_of_an_sdist(tmp_path: Path) -> None:
         },
     )
     assert build_requirements(other) == ["hatchling"]
+
+
+def test_docker_tests_skip_with_how_to_enable_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import docker_engine
+
+    monkeypatch.delenv("LAMBDA_WHEELS_TEST_DOCKER_HOST", raising=False)
+    monkeypatch.setattr(docker_engine.os, "geteuid", lambda: 1000, raising=False)
+    monkeypatch.setattr(docker_engine, "docker_cli", lambda: "docker")
+    engine = docker_engine.engine()
+    with pytest.raises(docker_engine.Unavailable, match=r"make test-docker.*as root"):
+        engine.__enter__()
