@@ -169,6 +169,7 @@ def ensure_image(
     returncode, output = _call(inspect, binary=binary, env=env, names=names)
     if returncode == 0 and output.strip() == platform:
         return
+    local = output.strip() if returncode == 0 else None  # there, for another platform
     if _NO_ENGINE.search(output):
         _raise_for_engine(DOCKER_RUN_FAILED, output, names, target, image, binary, default_image)
     if returncode != 0 and _REGISTRY_FAILURE.search(output):  # a CLI that pulls on inspect
@@ -181,7 +182,16 @@ def ensure_image(
         return
     if _NO_ENGINE.search(output):
         _raise_for_engine(DOCKER_RUN_FAILED, output, names, target, image, binary, default_image)
-    raise NeedsDockerError(_pull_failed(output, names, target, image, default_image), names)
+    message = _pull_failed(output, names, target, image, default_image)
+    if local:
+        message = (
+            f"{', '.join(names)} must be compiled for {target} in Docker, but the image "
+            f"{image} here is for {local}, not {platform}, and Docker could not pull it for "
+            f"{platform} ({_last_line(output)}); build or pull the image for {platform} "
+            f"(`docker build --platform {platform}` ...), or pin versions that ship manylinux "
+            "wheels for the target"
+        )
+    raise NeedsDockerError(message, names)
 
 
 def _call(

@@ -298,7 +298,7 @@ def test_compile_error_names_the_package_and_shows_the_compiler(
     assert "index" not in message.splitlines()[-1]
 
 
-def test_unpullable_image_and_stopped_engine_say_so(
+def test_unpullable_image_wrong_arch_image_and_stopped_engine_say_so(
     tmp_path: Path,
     standins: dict[str, str],
     docker_log: Path,
@@ -320,6 +320,15 @@ def test_unpullable_image_and_stopped_engine_say_so(
     assert "pull --platform linux/amd64 public.ecr.aws/sam/build-python3.12" in (
         docker_log.read_text()
     )
+
+    # an image of the wrong architecture: never run under the target's name
+    argv_arm = ["build", "--docker", "--runtime", "python3.11", "--arch", "arm64"]
+    argv_arm += ["--docker-image", standins["x86_64"], "-o", str(tmp_path / "out"), "crcmod==1.7"]
+    wrong = _refused(monkeypatch, capsys, *argv_arm)
+    assert isinstance(wrong, NeedsDockerError)
+    assert f"the image {standins['x86_64']} here is for linux/amd64, not linux/arm64" in str(wrong)
+    assert "index" not in str(wrong)
+    assert not [c for c in docker_log.read_text().splitlines() if c.startswith("run ")]
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
     stopped = _refused(monkeypatch, capsys, *argv)
