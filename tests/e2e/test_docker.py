@@ -193,6 +193,28 @@ def _check_calls(log: Path, platform: str) -> None:
     assert " -e HOME=/tmp " in run
 
 
+def test_standins_carry_the_public_ca_bundle_only(
+    standins: dict[str, str], engine: docker_engine.Engine
+) -> None:
+    """No certificate of this host's trust store that Debian's public bundle lacks (this
+    network's re-signing CA) is in the images: a build that reached out would fail, as in a
+    real SAM image behind such a proxy."""
+    script = (
+        "import glob, re, ssl\n"
+        "pem = re.compile(r'-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----', re.S)\n"
+        "def ders(text): return {ssl.PEM_cert_to_DER_cert(m) for m in pem.findall(text)}\n"
+        "public = set().union(*(ders(open(p).read()) for p in "
+        "glob.glob('/usr/share/ca-certificates/mozilla/*.crt')))\n"
+        "ours = ders(open('/etc/ssl/certs/ca-certificates.crt').read())\n"
+        "print(len(public), len(ours), ours <= public)"
+    )
+    image = standins["x86_64"]
+    proc = engine.run("run", "--rm", "--network", "none", image, "python", "-c", script)
+    assert proc.returncode == 0, proc.stderr
+    public, ours, only_public = proc.stdout.split()
+    assert int(public) > 100 and ours == public and only_public == "True"
+
+
 # -- both architectures, proven by import -----------------------------------------------------
 
 
