@@ -18,10 +18,12 @@ is ``-156908512`` (mmh3's README).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,6 +296,81 @@ def test_audit_rejects_an_extension_built_against_the_newer_glibc(
     assert "Amazon Linux 2 has 2.26" in message
     assert not out.exists()
     assert any(c.startswith("run ") for c in docker_log.read_text().splitlines())
+
+
+def _sdist(folder: Path, root: str, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{root}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{root}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_build_requirement_asked_for_at_build_time_is_fetched_on_the_host(
+    tmp_path: Path,
+    standins: dict[str, str],
+    docker_log: Path,
+    native_python: Require,
+    logged_smoke: Smoke,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A backend that asks for ``six`` only from ``get_requires_for_build_wheel`` (as
+    scikit-build asks for cmake): the offline container says it is missing, the host fetches it
+    into the wheelhouse and the container runs again."""
+    backend = (
+        "from setuptools import build_meta as _orig\n"
+        "from setuptools.build_meta import *\n\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n"
+        "    return _orig.get_requires_for_build_wheel(config_settings) + ['six']\n\n"
+        "def build_wheel(*args, **kwargs):\n"
+        "    import six  # installed only because the hook asked for it\n"
+        "    return _orig.build_wheel(*args, **kwargs)\n"
+    )
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "backend"\n'
+        'backend-path = ["."]\n\n[project]\nname = "lw-fixture-dynamic"\nversion = "1.0"\n'
+    )
+    setup = (
+        "from setuptools import Extension, setup\n"
+        "setup(packages=['lw_fixture_dynamic'], "
+        "ext_modules=[Extension('lw_fixture_dynamic._native', ['lw_fixture_dynamic/_native.c'])])\n"
+    )
+    native = (
+        "#include <Python.h>\n"
+        'static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, NULL};\n'
+        "PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&m); }\n"
+    )
+    links = tmp_path / "links"
+    _sdist(
+        links,
+        "lw_fixture_dynamic-1.0",
+        {
+            "pyproject.toml": pyproject,
+            "backend.py": backend,
+            "setup.py": setup,
+            "lw_fixture_dynamic/__init__.py": "",
+            "lw_fixture_dynamic/_native.c": native,
+            "PKG-INFO": "Metadata-Version: 2.1\nName: lw-fixture-dynamic\nVersion: 1.0\n",
+        },
+    )
+    out = tmp_path / "out"
+    argv = ["build", "--docker", "--runtime", "python3.11", "--arch", "x86_64", "-o", str(out)]
+    assert main([*argv, "--find-links", str(links), "lw-fixture-dynamic"]) == 0
+    err = capsys.readouterr().err
+    assert "the build asked for six: fetched them; building again" in err
+    runs = [c for c in docker_log.read_text().splitlines() if c.startswith("run ")]
+    assert len(runs) == 2 and all("--network none" in r for r in runs)
+    assert list(out.glob("lw_fixture_dynamic/_native.cpython-311-x86_64-linux-gnu.so"))
+    interpreter = native_python(X86311)
+    result = logged_smoke(
+        out, X86311, modules=["lw_fixture_dynamic._native"], interpreter=interpreter
+    )
+    assert result.status == "passed", result.summary()
+    assert "lw_fixture_dynamic._native" in result.imported
 
 
 BROKEN_C = b"#include <Python.h>\nthis is not C;\n"
