@@ -290,8 +290,9 @@ def _build(
     if missing_wheels:
         raise SdistBuildError(
             f"the build in {image} finished but produced no wheel for "
-            f"{', '.join(missing_wheels)}; this is a bug in lambda-wheels or in the image's pip: "
-            "please report it with the output above",
+            f"{', '.join(missing_wheels)} (its last line: {_last_line(output)}); this is a bug "
+            "in lambda-wheels or in the image's pip: please report it with the output of "
+            "--verbose",
             missing_wheels,
         )
     return built

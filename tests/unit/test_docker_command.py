@@ -139,3 +139,16 @@ def test_docker_tests_skip_with_how_to_enable_them(monkeypatch: pytest.MonkeyPat
     engine = docker_engine.engine()
     with pytest.raises(docker_engine.Unavailable, match=r"make test-docker.*as root"):
         engine.__enter__()
+
+
+def test_docker_network_needs_docker_and_enters_the_cache_key() -> None:
+    from lambda_wheels_cdk.core.bundle import BuildOptions, dependency_key
+    from lambda_wheels_cdk.core.sources import IndexSettings
+    from lambda_wheels_cdk.errors import UsageError
+
+    with pytest.raises(UsageError, match="also pass docker=True / --docker"):
+        BuildOptions(docker_network=True)
+    index = IndexSettings()
+    offline = dependency_key("inputs", ARM, BuildOptions(docker=True), index)
+    online = dependency_key("inputs", ARM, BuildOptions(docker=True, docker_network=True), index)
+    assert offline != online
