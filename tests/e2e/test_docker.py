@@ -92,6 +92,13 @@ def standins(engine: docker_engine.Engine) -> dict[str, str]:
 
 
 @pytest.fixture
+def arm64_containers(engine: docker_engine.Engine) -> None:
+    """Skip (saying why) when the engine cannot run arm64 containers (no binfmt handler)."""
+    if engine.arm64 is not None:
+        pytest.skip(f"arm64 containers cannot run here: {engine.arm64}")
+
+
+@pytest.fixture
 def docker_log(
     tmp_path: Path, engine: docker_engine.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
@@ -223,6 +230,7 @@ def test_standins_carry_the_public_ca_bundle_only(
 def test_arm64_c_and_cpp_sdists_compile_in_docker_and_import_under_qemu(
     tmp_path: Path,
     standins: dict[str, str],
+    arm64_containers: None,
     docker_log: Path,
     arm64_python: Require,
     logged_smoke: Smoke,
@@ -444,7 +452,7 @@ def test_unpullable_image_wrong_arch_image_and_stopped_engine_say_so(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the test engine runs on Linux")
 def test_function_and_layer_with_docker_synthesize_and_cache(
-    tmp_path: Path, standins: dict[str, str], docker_log: Path
+    tmp_path: Path, standins: dict[str, str], arm64_containers: None, docker_log: Path
 ) -> None:
     """The issue's check: a ``PythonWheelFunction(docker=True)`` (arm64, crcmod) and a
     ``PythonWheelLayer`` (x86_64, mmh3) synthesize with the compiled extensions in their assets;
