@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup synth test test-setup test-installed dist lint clean deploy-local
+.PHONY: setup synth test test-setup test-docker test-installed dist lint clean deploy-local
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -63,6 +63,14 @@ test-installed: dist test-setup
 # those tests skip; with CI=true it fails instead.
 test-setup: setup
 	$(BIN)/python tests/support/sysroots.py
+
+# Native sdists compiled in a real Docker engine (tests/e2e/test_docker.py): as root with
+# docker.io and qemu-user-static, the tests start their own dockerd (no bridge, no iptables),
+# register qemu-aarch64 with binfmt_misc and build/load the SAM stand-in images
+# (tests/support/sam_standins.py, cached in ~/.cache/lambda-wheels-tests); elsewhere they skip
+# and say how to enable them.
+test-docker: setup test-setup
+	$(BIN)/python -m pytest -m docker tests/e2e/test_docker.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -166,6 +166,13 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "image (it must run the target's Python as `python`, with pip)",
     )
     p.add_argument(
+        "--docker-network",
+        action="store_true",
+        help="with --docker: give the build container the engine's default network (for "
+        "build scripts that download files); default: --network none, everything is "
+        "downloaded on this host and mounted read-only",
+    )
+    p.add_argument(
         "--no-sdists", action="store_true", help="never build sdists (their build code runs)"
     )
     p.add_argument("--index-url", metavar="URL", help="package index (default: PyPI)")
@@ -313,6 +320,7 @@ def _run_build(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         link_mode=args.link_mode,
         docker_image=args.docker_image,
+        docker_network=args.docker_network,
         bytecode=args.bytecode,
         bytecode_interpreter=args.bytecode_interpreter,
         allow_python_download=args.allow_python_download,

@@ -53,6 +53,16 @@ class NeedsDockerError(InstallError):
         self.distributions: tuple[str, ...] = tuple(distributions)
 
 
+class SdistBuildError(InstallError):
+    """Building sdists into wheels failed (a compiler error in the build image, a missing
+    build requirement); ``distributions`` names them and the message shows the build's output
+    and the next step."""
+
+    def __init__(self, message: str, distributions: Iterable[str]) -> None:
+        super().__init__(message)
+        self.distributions: tuple[str, ...] = tuple(distributions)
+
+
 class AuditError(LambdaWheelsError, RuntimeError):
     """The audit found files that cannot run on the target; ``report`` holds every finding."""
 

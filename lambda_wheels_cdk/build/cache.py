@@ -91,6 +91,8 @@ def dependency_key(
         data["link_mode"] = options.link_mode
     if options.docker_image is not None:
         data["docker_image"] = options.docker_image  # only when set: default keys unchanged
+    if options.docker_network:
+        data["docker_network"] = True
     if options.slim:
         data["slim"] = list(slim.SLIM_RULES)
     if options.exclude_runtime_packages:

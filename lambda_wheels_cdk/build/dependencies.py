@@ -480,15 +480,17 @@ def _plan_sdists(
         house = work / "wheelhouse"
         built += build_wheels_in_docker(
             {n: v for n, (v, _) in native.items()},
-            plan.target,
+            plan,  # build requirements are resolved for its target, through its index
+            uv,
             house,
-            # the container cannot reach a view on the host's 127.0.0.1: give it the real index
+            # files are downloaded on this host with the configured index and its credentials
             index=original_index or plan.index,
-            # hash-checking mode holds inside the container too
-            hashes=sdists.hashes_by_name(plan.requirements),
+            hashes=sdists.hashes_by_name(plan.requirements),  # hash-checking mode
             environ=environ,
             log=log,
+            detail=detail,
             image=options.docker_image,
+            network=options.docker_network,
         )
         wheelhouse.append(str(house))
         origins.update(dict.fromkeys(native, "sdist-docker"))

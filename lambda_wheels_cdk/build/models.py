@@ -48,6 +48,11 @@ class BuildOptions:
             image of the target's runtime and architecture. It must run on the target's
             ``--platform`` and provide the target's Python as ``python`` with pip; what it
             builds is audited like everything else.
+        docker_network: give the ``docker=True`` build container the engine's default network,
+            for sdists whose build scripts download files themselves. Default: off, the
+            container runs with ``--network none`` (everything it needs is fetched on the host
+            and mounted read-only). Its trust store is the image's: behind a proxy that
+            re-signs HTTPS such downloads fail unless the image trusts that proxy's CA.
         bytecode: ``"all"`` (default; also ``True``): ship unchecked hash-based ``.pyc`` files
             for every ``.py``, compiled by a CPython of the target's version with Lambda's
             paths in them (:mod:`.bytecode`); ``"dependencies"``: not the handler source;
@@ -84,6 +89,7 @@ class BuildOptions:
     cache_dir: str | None = None
     link_mode: LinkMode = "link"
     docker_image: str | None = None
+    docker_network: bool = False
     bytecode: BytecodeMode = "all"
     bytecode_interpreter: str | None = None
     allow_python_download: bool = False
@@ -120,6 +126,11 @@ class BuildOptions:
             raise UsageError(
                 f"a Docker image ({self.docker_image!r}) is used only to compile native sdists "
                 "with Docker: also pass docker=True / --docker, or leave the image unset"
+            )
+        if self.docker_network and not self.docker:
+            raise UsageError(
+                "docker_network=True / --docker-network is about the container that compiles "
+                "native sdists: also pass docker=True / --docker, or leave it off"
             )
         if self.docker_image is not None and not self.docker_image.strip():
             raise UsageError("the Docker image name is empty: pass an image name or leave it unset")

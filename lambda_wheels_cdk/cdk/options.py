@@ -96,6 +96,11 @@ class WheelBundlingOptions:
             ``DockerImage`` (e.g. ``DockerImage.from_build(...)``) or an image name. It must run
             the target's Python as ``python`` with pip on the target's platform; what it builds
             is audited. Enters the asset hash. Default: the runtime's SAM build image.
+        docker_network: with ``docker=True``, give the build container the engine's default
+            network, for sdists whose build scripts download files themselves. Default: off:
+            everything the build needs is downloaded on this machine (its index settings,
+            credentials, proxies and trust store) and mounted read-only into a container
+            started with ``--network none``.
         asset_hash: a hash of your own that replaces lambda-wheels' fingerprint as the asset
             hash (CDK hashes it again); keep it changing whenever the bundle must. Default: the
             fingerprint of the source, dependency inputs, target, options and tool versions.
@@ -148,6 +153,7 @@ class WheelBundlingOptions:
     environment: Optional[Mapping[str, str]] = field(default=None, repr=False)
     command_hooks: Optional[CommandHooks] = None
     image: Union[str, cdk.DockerImage, None] = None
+    docker_network: bool = False
     asset_hash: Optional[str] = None
     asset_hash_type: Optional[cdk.AssetHashType] = None
     bytecode: Union[bool, BytecodeMode] = True
@@ -183,6 +189,7 @@ class WheelBundlingOptions:
                 cache_dir=self.cache_dir,
                 link_mode=self.link_mode,
                 docker_image=_image_name(self.image),
+                docker_network=self.docker_network,
                 bytecode=self.bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
                 bytecode_interpreter=self.bytecode_interpreter,
                 allow_python_download=self.allow_python_download,

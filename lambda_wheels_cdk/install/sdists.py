@@ -78,7 +78,19 @@ def resolve_sdist_pins(
     plan: InstallPlan, uv: UvInstaller, first: Sequence[str], *, log: Log = quiet
 ) -> dict[str, str]:
     """Resolve for the target, letting only sdist-only packages build: ``{name: version}``."""
-    names = {canonicalize_name(n) for n in first}
+    versions, names = resolve_allowing_sdists(plan, uv, first, log=log)
+    return {n: versions[n] for n in sorted(names) if n in versions}
+
+
+def resolve_allowing_sdists(
+    plan: InstallPlan, uv: UvInstaller, first: Sequence[str] = (), *, log: Log = quiet
+) -> tuple[dict[str, str], set[str]]:
+    """Resolve ``plan`` for its target with wheels wherever one fits and sdists only for the
+    packages that have none (``first``, and those the resolver names round by round).
+
+    Returns every resolved ``{name: version}`` and the names that come from sdists.
+    """
+    names: set[str] = {canonicalize_name(n) for n in first}
     for _ in range(_MAX_ROUNDS):
         try:
             resolved = uv.dry_run(replace(plan, source_build=tuple(sorted(names))), log=log)
@@ -88,8 +100,7 @@ def resolve_sdist_pins(
                 raise
             names |= new
             continue
-        versions = {canonicalize_name(n): v for n, v in resolved}
-        return {n: versions[n] for n in sorted(names) if n in versions}
+        return {canonicalize_name(n): v for n, v in resolved}, names
     raise InstallError(  # pragma: no cover - needs > 64 sdist-only packages
         f"gave up after {_MAX_ROUNDS} rounds of finding requirements without wheels"
     )
@@ -294,5 +305,6 @@ __all__ = [
     "build_pure_wheels_with_pip",
     "classify",
     "has_binaries",
+    "resolve_allowing_sdists",
     "resolve_sdist_pins",
 ]

@@ -52,6 +52,7 @@ OPTIONS: dict[str, tuple[Callable[[Path], Any], bool]] = {
     "environment": (lambda d: {"STAGE": "test"}, False),
     "command_hooks": (lambda d: _Hooks(), True),
     "image": (lambda d: "registry.example/build-python:3.12", True),  # with docker=True
+    "docker_network": (lambda d: True, True),  # with docker=True
     "asset_hash": (lambda d: "my-own-hash", True),
     "asset_hash_type": (lambda d: cdk.AssetHashType.OUTPUT, True),
     "follow_external_symlinks": (lambda d: True, False),  # no link in this entry folder
@@ -93,6 +94,7 @@ def project(tmp_path: Path) -> Path:
 NEEDS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "no_index": lambda d: {"find_links": [str(d / "wheels")]},
     "image": lambda d: {"docker": True},
+    "docker_network": lambda d: {"docker": True},
 }
 
 

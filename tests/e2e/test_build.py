@@ -260,7 +260,8 @@ def test_pure_sdist_is_built_native_sdist_needs_docker(
     assert native.origin == "sdist-docker"
     assert list((out / "lw_fixture_native").glob("_native.cpython-311-x86_64-linux-gnu.so"))
     call = (tmp_path / "docker.log").read_text()
-    assert "run --rm --platform linux/amd64" in call
+    run = next(line for line in call.splitlines() if line.startswith("run --rm "))
+    assert "--platform linux/amd64 --network none" in run
     assert "public.ecr.aws/sam/build-python3.11:latest-x86_64" in call
 
 

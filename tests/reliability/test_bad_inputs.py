@@ -364,8 +364,9 @@ def test_native_sdist_with_docker_unavailable(
     error = assert_refused(result, NeedsDockerError, 1, "lw-native", *hints)
     assert isinstance(error, NeedsDockerError) and error.distributions == ("lw-native",)
     assert "check the requirements and the index" not in str(error)
-    if docker == "no-engine":
-        assert "run --rm --platform linux/amd64" in Path(f"{binary}.log").read_text()
+    if docker == "no-engine":  # asked before anything is downloaded for the container
+        called = Path(f"{binary}.log").read_text()
+        assert called.startswith("image inspect") and " run " not in called
     assert_nothing_written(out, ws)
 
 

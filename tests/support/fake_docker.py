@@ -12,7 +12,8 @@ mounts, variables passed by name, the pip wheel invocation) is well formed and i
 picked up, installed and audited. What it does NOT prove: that the SAM build image compiles the
 sdist for the target OS/architecture -- the build runs on this host (x86_64, its own glibc), so
 only an x86_64 target whose Python matches a host interpreter gives a loadable result.
-``docker version`` answers like a client without an engine unless FAKE_DOCKER_ENGINE=1.
+``docker version`` answers like a client without an engine unless FAKE_DOCKER_ENGINE=1;
+``docker image inspect`` reports every image present, for the architecture its tag names.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main(argv: list[str]) -> int:
             "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.", file=sys.stderr
         )
         return 1
+    if argv[:2] == ["image", "inspect"]:  # every image is "there", for the arch its tag names
+        print("linux/arm64" if argv[-1].endswith("arm64") else "linux/amd64")
+        return 0
     if argv[0] != "run":
         print(f"fake docker: unsupported command {argv[0]!r}", file=sys.stderr)
         return 1

@@ -352,47 +352,53 @@ def parse_depends(text: str) -> dict[str, list[list[str]]]:
     return graph
 
 
-def closure(graph: Mapping[str, list[list[str]]], roots: Iterable[str]) -> list[str]:
+def closure(
+    graph: Mapping[str, list[list[str]]],
+    roots: Iterable[str],
+    *,
+    not_needed: frozenset[str] = NOT_NEEDED,
+) -> list[str]:
     """Real packages needed by ``roots``: first usable alternative of each group, providers
-    for virtual packages, nothing in :data:`NOT_NEEDED`."""
+    for virtual packages, nothing in ``not_needed``."""
     needed: list[str] = []
     seen: set[str] = set()
     stack = list(roots)
     while stack:
         name = stack.pop()
         bare = name.strip("<>")
-        if name in seen or bare in NOT_NEEDED:
+        if name in seen or bare in not_needed:
             continue
         seen.add(name)
         if name.startswith("<"):  # virtual: take its first wanted provider
-            providers = [g[0] for g in graph.get(name, []) if g[0] not in NOT_NEEDED]
+            providers = [g[0] for g in graph.get(name, []) if g[0] not in not_needed]
             stack.extend(providers[:1])
             continue
         needed.append(name)
         for group in graph.get(name, []):
-            choice = next((alt for alt in group if alt.strip("<>") not in NOT_NEEDED), None)
+            choice = next((alt for alt in group if alt.strip("<>") not in not_needed), None)
             if choice is not None:
                 stack.append(choice)
     return sorted(needed)
 
 
-def build_sysroot(suite: Suite, root: Path, apt_dir: Path, report: Report) -> None:
-    """Download, unpack, byte-compile and check one sysroot; replaces ``root`` atomically.
-
-    ``report`` names the sysroots built so far (a CPython among them may compile this one's
-    standard library)."""
-    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise SetupError(f"{tool} not found: building a sysroot needs a Debian-like host")
-    if not Path(KEYRING).is_file():
-        raise SetupError(f"{KEYRING} missing: apt-get install debian-archive-keyring")
+def package_closure(
+    apt_dir: Path,
+    suite: str,
+    roots: Sequence[str],
+    *,
+    arch: str = "arm64",
+    not_needed: frozenset[str] = NOT_NEEDED,
+) -> list[str]:
+    """The Debian packages ``roots`` need in ``suite`` for ``arch`` (Debian's name), found with
+    a private apt configuration in ``apt_dir`` (made here): :func:`closure` of ``apt-cache
+    depends``. The sysroots and the Docker suite's stand-in images share it."""
     for sub in ("lists/partial", "cache/archives/partial", "preferences.d"):
         (apt_dir / sub).mkdir(parents=True, exist_ok=True)
     (apt_dir / "status").touch()
     (apt_dir / "sources.list").write_text(
-        f"deb [signed-by={KEYRING}] {MIRROR} {suite.name} main\n", encoding="utf-8"
+        f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n", encoding="utf-8"
     )
-    opts = apt_options(apt_dir, suite.arch)
+    opts = apt_options(apt_dir, arch)
     _run(["apt-get", *opts, "-qq", "update"])
     depends = _run(
         [
@@ -406,10 +412,23 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, report: Report) -> No
             "--no-breaks",
             "--no-replaces",
             "--no-enhances",
-            *suite.roots,
+            *roots,
         ]
     )
-    packages = closure(parse_depends(depends), suite.roots)
+    return closure(parse_depends(depends), roots, not_needed=not_needed)
+
+
+def build_sysroot(suite: Suite, root: Path, apt_dir: Path, report: Report) -> None:
+    """Download, unpack, byte-compile and check one sysroot; replaces ``root`` atomically.
+
+    ``report`` names the sysroots built so far (a CPython among them may compile this one's
+    standard library)."""
+    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise SetupError(f"{tool} not found: building a sysroot needs a Debian-like host")
+    if not Path(KEYRING).is_file():
+        raise SetupError(f"{KEYRING} missing: apt-get install debian-archive-keyring")
+    packages = package_closure(apt_dir, suite.name, suite.roots, arch=suite.arch)
     root.parent.mkdir(parents=True, exist_ok=True)
     scratch = root.parent.parent / "staging"  # same file system (rename), not among sysroots
     scratch.mkdir(exist_ok=True)
@@ -419,7 +438,7 @@ def build_sysroot(suite: Suite, root: Path, apt_dir: Path, report: Report) -> No
         tree = staging / "root"
         debs.mkdir()
         tree.mkdir()
-        _run(["apt-get", *opts, "-qq", "download", *packages], cwd=debs)
+        _run(["apt-get", *apt_options(apt_dir, suite.arch), "-qq", "download", *packages], cwd=debs)
         versions: dict[str, str] = {}
         for deb in sorted(debs.glob("*.deb")):
             name, version, _ = deb.name.split("_", 2)
