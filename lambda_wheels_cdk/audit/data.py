@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from ..target.runtimes import _SLOTS, OsName, WheelArch
+from ..target.runtimes import DATACLASS_SLOTS, OsName, WheelArch
 
 # -- shared libraries ------------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ UNSTABLE_LIBRARIES: Final[Mapping[OsName, Mapping[str, str]]] = MappingProxyType
 )
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class LibraryNote:
     """Why a shared library is a problem on a Lambda OS, and what to do about it."""
 

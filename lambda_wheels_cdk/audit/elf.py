@@ -32,7 +32,7 @@ from elftools.common.utils import struct_parse
 from elftools.elf.enums import ENUM_E_MACHINE
 from elftools.elf.structs import ELFStructs
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 BinaryKind = Literal["elf", "macho", "pe"]
 
@@ -64,7 +64,7 @@ _MAX_VERSION_ENTRIES: Final = 4096  # version-needed names, all libraries togeth
 _MAX_STRING: Final = 4096
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class VersionNeed:
     """One ``.gnu.version_r`` entry: a library and the symbol versions needed from it."""
 
@@ -72,7 +72,7 @@ class VersionNeed:
     versions: tuple[str, ...]
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class ElfFacts:
     """What an ELF file is and what it needs from the dynamic loader."""
 
@@ -97,14 +97,14 @@ class ElfFacts:
         return self.elf_type in ("ET_DYN", "ET_EXEC")
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class CorruptElf:
     """An ELF file that cannot be read; ``reason`` says where it broke."""
 
     reason: str
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class MachOFacts:
     """A macOS binary: the CPU type of each slice (one for thin files)."""
 
@@ -112,7 +112,7 @@ class MachOFacts:
     universal: bool
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class PEFacts:
     """A Windows binary (``.pyd``, ``.dll``, ``.exe``)."""
 
@@ -214,7 +214,7 @@ def _parse(struct: Any, stream: Stream, offset: int) -> Any:
     return struct_parse(struct, cast("IO[bytes]", stream), stream_pos=offset)
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _Load:
     vaddr: int
     offset: int
@@ -238,7 +238,7 @@ def _structs(
     return structs
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _Elf:
     """What :class:`elftools.elf.elffile.ELFFile` gives us, with its struct definitions reused.
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 #: Links one lookup may follow before the kernel gives up with ELOOP (Linux: 40).
 MAX_LINKS: Final = 40
@@ -21,7 +21,7 @@ MAX_LINKS: Final = 40
 _ABSOLUTE = re.compile(r"^(?:/|[A-Za-z]:)")
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class LinkEnd:
     """Where a link leads: a path inside the bundle, outside it, or round in a loop."""
 

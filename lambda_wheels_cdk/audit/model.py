@@ -10,7 +10,7 @@ from typing import Any, Literal, Union
 
 from ..errors import AuditError
 from ..events import counted, human_size
-from ..target.runtimes import _SLOTS, UNZIPPED_LIMIT_BYTES
+from ..target.runtimes import DATACLASS_SLOTS, UNZIPPED_LIMIT_BYTES
 from ..target.target import Target
 from .data import (
     FUNCTION_MOUNT,
@@ -34,7 +34,7 @@ NO_DISTRIBUTION = "(no distribution)"
 # -- the report ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Finding:
     """One problem with one file (or with the bundle as a whole)."""
 
@@ -63,7 +63,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class AuditReport:
     """Every finding of one audit, with the sizes the Lambda limit applies to."""
 
@@ -154,7 +154,7 @@ class AuditReport:
 # -- facts -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class FileProblem:
     """A file the audit could not or must not read."""
 
@@ -163,7 +163,7 @@ class FileProblem:
     severity: Severity = "error"
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class FileFacts:
     """One file of a bundle tree."""
 
@@ -181,7 +181,7 @@ class FileFacts:
     head: bytes = b""
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class DistFacts:
     """One installed distribution (a ``*.dist-info`` folder)."""
 
@@ -199,7 +199,7 @@ class DistFacts:
         return bool(self.tags) and all(t.rsplit("-", 1)[-1] == "any" for t in self.tags or ())
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class TreeFacts:
     """A function bundle or a layer: its files, its distributions and who owns which file."""
 
@@ -221,7 +221,7 @@ class TreeFacts:
         return path if self.label is None else f"layer[{self.label}]:{path}"
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class BundleFacts:
     """The audited root first, then its layers in order."""
 

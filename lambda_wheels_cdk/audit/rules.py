@@ -15,7 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..errors import UsageError
 from ..events import human_size
 from ..target.runtimes import (
-    _SLOTS,
+    DATACLASS_SLOTS,
     RUNTIMES,
     UNZIPPED_LIMIT_BYTES,
     Version2,
@@ -64,7 +64,7 @@ from .model import (
 # -- evaluation (pure) -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _Fixes:
     """Fix texts for one target, shared by many findings."""
 

@@ -35,7 +35,7 @@ from .. import tree
 from ..events import Log, emit, quiet
 from ..install import leftovers
 from ..smoke.interpreters import Compiler, CompilerLookup, NoCompiler, find_compiler
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 if TYPE_CHECKING:
     from .cache import BundleCache
@@ -222,7 +222,7 @@ def bundle_key(deps_key: str, mount: str, compiler: Compiler) -> str:
 # -- the cached result -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Bytecode:
     """Compiled files ready to link into a bundle (never modify ``tree``).
 
@@ -409,7 +409,7 @@ def _compile_parts(
 # -- one bundle --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Unit:
     """One tree to compile: where it is, where it goes in the bundle, where it runs.
 
@@ -428,7 +428,7 @@ class Unit:
     files: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class BytecodeReport:
     """The bytecode of a bundle for one Python version, as the manifest records it."""
 

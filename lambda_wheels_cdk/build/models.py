@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..inputs.spec import IndexSettings
 from ..install.dists import Distribution
 from ..install.installers import LinkMode
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
 from .bytecode import BytecodeMode, BytecodeReport, mode_of
 from .remote import REMOTE_MODES, RemoteCacheSettings
@@ -24,7 +24,7 @@ AuditMode = Literal["strict", "warn", "off"]
 # -- options and results ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class BuildOptions:
     """How to build. Every field has the default a user would expect.
 
@@ -144,7 +144,7 @@ class BuildOptions:
             raise UsageError(f"audit {self.audit!r} must be 'strict', 'warn' or 'off'")
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class DependencyBuild:
     """A verified dependency tree in the cache (never modify ``tree``)."""
 
@@ -161,7 +161,7 @@ class DependencyBuild:
     removed: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Manifest:
     """What went into a bundle; ``to_json()`` is what ``lambda-wheels build --json`` prints."""
 

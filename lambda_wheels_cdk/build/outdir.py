@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from ..errors import UsageError
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..tree import FILE_MODE, FIXED_MTIME, MODES
 
 #: The file that marks a folder as written by ``lambda-wheels build`` (empty).
@@ -41,7 +41,7 @@ _SHOWN: Final = 5
 Relation = Literal["is", "contains", "inside"]
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Protected:
     """A path OUT must keep away from.
 

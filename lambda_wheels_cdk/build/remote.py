@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from .. import tree
 from ..errors import UsageError
 from ..events import Log, emit, quiet
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 RemoteMode = Literal["read-write", "read"]
 REMOTE_MODES: Final[tuple[RemoteMode, ...]] = ("read-write", "read")
@@ -72,7 +72,7 @@ class RemoteCacheProblem(Exception):
         self.permanent = permanent
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class RemoteCacheSettings:
     """Where the shared cache is and whether this machine may write to it.
 

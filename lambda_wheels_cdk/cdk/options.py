@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..inputs.paths import absolute_find_links
 from ..inputs.spec import IndexSettings
 from ..install.installers import LinkMode
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..tree import DEFAULT_EXCLUDES
 from .hooks import CommandHooks, check_hooks
 
@@ -24,7 +24,7 @@ from .hooks import CommandHooks, check_hooks
 HashKind = Literal["source", "output", "custom"]
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class WheelBundlingOptions:
     """How dependencies are installed for the target. Every field has a working default.
 

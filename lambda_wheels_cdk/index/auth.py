@@ -27,12 +27,12 @@ from types import MappingProxyType
 from typing import Final
 
 from .. import urls
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Credentials:
     """A user and password (or token) for HTTP Basic auth; never shown in a ``repr``."""
 

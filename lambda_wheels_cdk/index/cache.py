@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from .http import Page
 from .pages import ACCEPT_SIMPLE
 
@@ -106,7 +106,7 @@ def freshness(headers: Mapping[str, str]) -> float | None:
     return remaining
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class CachedPage:
     """A stored page: the decoded body and what is needed to parse and revalidate it."""
 

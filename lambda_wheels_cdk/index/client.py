@@ -49,7 +49,7 @@ from packaging.utils import (
 )
 
 from ..errors import DownloadHashMismatchError, IndexUnavailableError
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_url
 from .auth import AuthHandler, CredentialStore, netrc_path, split_credentials
 from .cache import CachedPage, PageCache
@@ -106,7 +106,7 @@ class IndexSettingsLike(Protocol):
 # -- the client ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _Location:
     kind: Literal["index", "links"]
     url: str  # credential-free URL, or an absolute local path for find-links

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Final, Protocol
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from .auth import CredentialStore, Origin, origin_of
 
 USER_AGENT: Final = (
@@ -44,7 +44,7 @@ _STALE_CONNECTION = (
 CACHING_HEADERS: Final[tuple[str, ...]] = ("cache-control", "etag", "last-modified", "age", "vary")
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Page:
     """An answer to a page request (the body as sent: :func:`decode_body` undoes gzip)."""
 

@@ -22,7 +22,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from .auth import CredentialStore, split_credentials
 
 #: What we ask an index for: PEP 691 JSON, HTML as a fallback (PEP 691 "Version + Format
@@ -71,7 +71,7 @@ FileKind = Literal["wheel", "sdist"]
 # -- files ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class IndexFile:
     """One file an index or find-links location offers for a project.
 

@@ -26,7 +26,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from ..errors import UsageError
-from ..target.runtimes import _SLOTS, LEGACY_MANYLINUX, Glibc
+from ..target.runtimes import DATACLASS_SLOTS, LEGACY_MANYLINUX, Glibc
 from ..target.target import Target
 from .pages import IndexFile, parse_filename
 
@@ -45,7 +45,7 @@ _MANYLINUX: Final = re.compile(r"manylinux_(\d+)_(\d+)_(\w+)")
 _MUSLLINUX: Final = re.compile(r"musllinux_(\d+)_(\d+)_(\w+)")
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class SkippedRelease:
     """A release newer than the installed one, and why it was not installed.
 
@@ -59,7 +59,7 @@ class SkippedRelease:
     needs_glibc: str | None = None
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class ReleaseExplanation:
     """Why ``installed`` (and not a newer release) of ``name`` went into a bundle."""
 

@@ -92,7 +92,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import IndexUnavailableError, UsageError
-from ..target.runtimes import _SLOTS, UV_MANYLINUX_GLIBC
+from ..target.runtimes import DATACLASS_SLOTS, UV_MANYLINUX_GLIBC
 from ..target.target import Target
 from ..urls import strip_credentials
 from .client import PYPI_SIMPLE_URL, IndexSettingsLike, SimpleIndexClient
@@ -185,7 +185,7 @@ def with_no_proxy(environ: Mapping[str, str]) -> dict[str, str]:
 # -- what the view records -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class ProjectReport:
     """What the view did to one project's files, for the manifest.
 
@@ -217,7 +217,7 @@ class ProjectReport:
         }
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _Upstream:
     key: str
     kind: str  # "index" | "links"

@@ -26,7 +26,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,7 +58,7 @@ _NAMED_REFERENCE_RE: Final = re.compile(
 )
 
 
-@dataclass(**_SLOTS)
+@dataclass(**DATACLASS_SLOTS)
 class _Entry:
     """One requirement or constraint with where it came from."""
 
@@ -158,7 +158,7 @@ def _distribution_name(path_or_url_tail: str) -> str | None:
     return None
 
 
-def _resolve_local(location: str, base_dir: Path) -> Path:
+def resolve_local(location: str, base_dir: Path) -> Path:
     """A path (or file: URL) from an input, made absolute against ``base_dir``."""
     if location.lower().startswith("file:"):
         parts = urlsplit(location)
@@ -210,7 +210,7 @@ def _parse_requirement_text(
             return _normalize(req), None, False
         if _SCHEME_RE.match(req.url) and not req.url.lower().startswith("file:"):
             return _normalize(req), None, False
-        path = _resolve_local(req.url, base_dir)
+        path = resolve_local(req.url, base_dir)
         is_dir = _check_local(path, req.url, base_note)
         req.url = path.as_uri()
         return _normalize(req), str(path), is_dir
@@ -247,7 +247,7 @@ def _parse_requirement_text(
                 "does not say which package it installs: write it as 'name @ URL'", None
             )
     else:
-        path = _resolve_local(location, base_dir)
+        path = resolve_local(location, base_dir)
         is_dir = _check_local(path, location, base_note)
         url = path.as_uri()
         local = str(path)
@@ -374,7 +374,7 @@ def _reference_entry(
         url = location
     else:
         try:
-            path = _resolve_local(location, base_dir)
+            path = resolve_local(location, base_dir)
             is_dir = _check_local(path, location, "paths are relative to the lock file's folder")
         except _BadRequirement as exc:
             raise _Problem(f"{where}: {name!r} {exc.tail}") from None

@@ -11,7 +11,7 @@ from typing import Final, Union
 
 from packaging.markers import Marker
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from .spec import _canon
 
 # Hand-written: packaging's Marker only evaluates a whole marker to a bool for one complete
@@ -28,14 +28,14 @@ _MARKER_TOKEN_RE: Final = re.compile(
 )
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _MAtom:
     lhs: tuple[bool, str]  # (is_variable, text)
     op: str
     rhs: tuple[bool, str]
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _MJoin:
     kind: str  # "and" | "or"
     items: tuple[_MNode, ...]

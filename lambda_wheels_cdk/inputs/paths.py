@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError
-from .entries import _resolve_local
-from .spec import _local_path_of
+from .entries import resolve_local
+from .spec import local_path_of
 
 PathKind = Literal["file", "dir", "any"]
 
@@ -98,13 +98,13 @@ def absolute_find_links(
     out: list[str] = []
     for link in links:
         try:
-            local = _local_path_of(link)
+            local = local_path_of(link)
         except ValueError:
             local = None
         if local is None:
             out.append(link)
             continue
-        tried = tuple(dict.fromkeys(_resolve_local(link, base) for base in bases))
+        tried = tuple(dict.fromkeys(resolve_local(link, base) for base in bases))
         found = next((p for p in tried if _is(p, "any")), None)
         if found is None:
             looked = ", then ".join(str(p) for p in tried)

@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_url
 from .entries import (
     _build_spec,
@@ -50,7 +50,7 @@ from .spec import DependencySpec, IndexSettings, _canon, _dedupe, _first_line, _
 __all__ = ["load_poetry_lock"]
 
 
-@dataclass(**_SLOTS)
+@dataclass(**DATACLASS_SLOTS)
 class _PoetryDep:
     name: str  # canonical
     constraint: str | None
@@ -59,7 +59,7 @@ class _PoetryDep:
     extras: tuple[str, ...]
 
 
-@dataclass(**_SLOTS)
+@dataclass(**DATACLASS_SLOTS)
 class _PoetryPackage:
     name: str  # canonical
     raw_name: str

@@ -24,7 +24,7 @@ from .entries import (
     _invalid,
     _is_exact_pin,
     _parse_requirement_text,
-    _resolve_local,
+    resolve_local,
 )
 from .reading import (
     PathLike,
@@ -472,7 +472,7 @@ class _RequirementsReader:
                 )
             return value
         try:
-            path = _resolve_local(value, base_dir)
+            path = resolve_local(value, base_dir)
             exists = path.exists()
         except (OSError, ValueError):
             exists = False

@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import InputError
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_text, redact_url, strip_credentials
 
 __all__ = ["DependencySpec", "IndexSettings"]
@@ -75,7 +75,7 @@ def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-@dataclass(frozen=True, repr=False, **_SLOTS)
+@dataclass(frozen=True, repr=False, **DATACLASS_SLOTS)
 class IndexSettings:
     """Where the installer looks for distributions.
 
@@ -144,7 +144,7 @@ class IndexSettings:
         }
 
 
-def _local_path_of(location: str) -> Path | None:
+def local_path_of(location: str) -> Path | None:
     """The local path a find-links entry or URL names, or ``None`` for a remote URL."""
     if location.lower().startswith("file:"):
         return _file_url_to_path(location)
@@ -165,7 +165,7 @@ def _file_url_to_path(url: str) -> Path:
 
 def _find_links_fingerprint(location: str) -> dict[str, str]:
     try:
-        path = _local_path_of(location)
+        path = local_path_of(location)
     except ValueError:
         path = None
     if path is None:
@@ -240,7 +240,7 @@ def _empty_mapping() -> Mapping[str, Any]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True, repr=False, **_SLOTS)
+@dataclass(frozen=True, repr=False, **DATACLASS_SLOTS)
 class DependencySpec:
     """One normalized dependency input: what to install, how strictly, from where.
 
@@ -364,7 +364,7 @@ class DependencySpec:
         if req.url:
             local = self.local_paths.get(name)
             try:
-                path = Path(local) if local else _local_path_of(req.url)
+                path = Path(local) if local else local_path_of(req.url)
             except ValueError:
                 path = None
             url = (

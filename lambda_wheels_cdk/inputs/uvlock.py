@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import InputError
 from ..urls import redact_text
-from .entries import _resolve_local
+from .entries import resolve_local
 from .reading import PathLike, _existing_file, _fail, _names, _read_toml
 from .requirements import _RequirementsReader
 from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _canon, _is_pypi
@@ -254,7 +254,7 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
                 remote.append(url)
             continue
         try:
-            path = _resolve_local(registry, file.parent)
+            path = resolve_local(registry, file.parent)
         except ValueError:
             continue
         if path.is_dir() and str(path) not in local:

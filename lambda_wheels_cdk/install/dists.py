@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.utils import canonicalize_name
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 if TYPE_CHECKING:
     from ..target.target import Target
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Distribution:
     """One installed distribution, as recorded in the manifest."""
 

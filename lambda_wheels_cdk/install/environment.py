@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 
 #: Index variables we honour, as (variable, role). Order = precedence within the environment.
 INDEX_VARIABLES: Final[tuple[tuple[str, str], ...]] = (
@@ -101,7 +101,7 @@ _FORCED: Final[Mapping[str, str]] = {
 }
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class HostIndexes:
     """Index settings found in the environment (values may hold credentials: never print)."""
 

@@ -39,7 +39,7 @@ from typing import Final, Literal, Protocol
 from ..errors import BundleError, InstallError
 from ..events import plain_text
 from ..inputs.spec import IndexSettings
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
 from ..urls import redact_text, secret_of, userinfo_in_text
 from .environment import installer_environment
@@ -55,7 +55,7 @@ def _quiet(message: str) -> None:
     pass
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class InstallPlan:
     """Everything an installer needs; the same plan gives the same tree with either installer.
 
@@ -193,7 +193,7 @@ def sdist_only_names(output: str) -> list[str]:
 # -- running a child ---------------------------------------------------------------------------
 
 
-def _run(
+def run_child(
     argv: Sequence[str],
     *,
     env: Mapping[str, str],
@@ -278,7 +278,7 @@ def _shared_args(plan: InstallPlan, con: Path | None) -> list[str]:
     return args
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class _Workspace:
     """A private temp folder holding the plan's requirements/constraints files, and the
     variables that hold the credentials those files name (see module docstring)."""
@@ -332,7 +332,7 @@ class _ChildRunner:
         *,
         stdout_only: bool = False,
     ) -> str:
-        return _run(
+        return run_child(
             argv,
             env={**self.child_env(plan), **work.env},
             cwd=work.folder,

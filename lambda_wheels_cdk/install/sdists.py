@@ -25,7 +25,14 @@ from ..audit.elf import HEAD_BYTES, sniff
 from ..errors import InputError, InstallError
 from ..events import Log, quiet
 from .dists import read_distributions
-from .installers import Installer, InstallPlan, NoFittingWheelError, UvInstaller, _run, secrets_of
+from .installers import (
+    Installer,
+    InstallPlan,
+    NoFittingWheelError,
+    UvInstaller,
+    run_child,
+    secrets_of,
+)
 
 _MAX_ROUNDS = 64
 
@@ -190,7 +197,7 @@ def build_pure_wheels_with_pip(
         "-r",
         str(reqs),
     ]
-    _run(
+    run_child(
         argv,
         env=pip.child_env(plan),
         cwd=wheelhouse,
@@ -239,7 +246,7 @@ def build_local_projects(
         out = wheelhouse / name
         out.mkdir(parents=True, exist_ok=True)
         argv = [uv.uv, "build", "--wheel", "--no-config", "--python", uv.host_python]
-        _run(
+        run_child(
             [*argv, "--out-dir", str(out), projects[name]],
             env=uv.child_env(plan),
             cwd=out,

@@ -53,7 +53,7 @@ from types import MappingProxyType
 from typing import Callable, Final, Optional, Union
 
 from ..events import Log, quiet
-from ..target.runtimes import _SLOTS, LAMBDA_ARCH, WheelArch
+from ..target.runtimes import DATACLASS_SLOTS, LAMBDA_ARCH, WheelArch
 from ..target.target import Target
 
 #: ``platform.machine()`` spellings -> wheel architecture (Linux reports x86_64/aarch64, Windows
@@ -110,7 +110,7 @@ EMULATOR_HINT: Final = (
 )
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Host:
     """The facts about the build host that interpreter discovery reads.
 
@@ -148,7 +148,7 @@ class Host:
         return HOST_MACHINE.get(self.machine.lower())
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Interpreter:
     """A command that starts a CPython for a target.
 
@@ -213,7 +213,7 @@ class Interpreter:
         return cls(argv, target.python, target.arch, source="given")
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class NotFound:
     """No interpreter for ``target`` on this host: ``reason`` says what is missing and how to get
     it; ``tried`` lists the places looked at."""
@@ -472,7 +472,7 @@ def _is_executable_file(path: Path) -> bool:
 # -- a compiler: any CPython of the version, any architecture ------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Compiler:
     """A CPython of one minor version that writes bytecode for it.
 
@@ -496,7 +496,7 @@ class Compiler:
         return f"CPython {self.version} ({self.source}: {' '.join(self.command)})"
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class NoCompiler:
     """No CPython of ``python`` here: ``reason`` says where we looked and how to get one."""
 

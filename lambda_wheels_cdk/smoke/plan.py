@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from ..errors import InputError, UsageError
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
 
 #: Environment variables the Lambda runtime sets that handlers commonly read at import time
@@ -47,7 +47,7 @@ _NOT_MODULE_SUFFIXES: Final = (".dist-info", ".data", ".libs", ".egg-info")
 # -- what to import --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Distribution:
     """An installed distribution found in a bundle or layer folder.
 
@@ -69,7 +69,7 @@ class Distribution:
         return f"{self.name} {self.version}".strip()
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class ImportPlan:
     """What the probe does: the ``sys.path`` it sets and the modules it imports, in order."""
 

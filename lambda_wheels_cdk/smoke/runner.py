@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, Optional, Union
 
 from ..errors import UsageError
-from ..target.runtimes import _SLOTS
+from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
 from .interpreters import HOST_MACHINE, Finder, Interpreter, NotFound, find_interpreter
 from .plan import ImportPlan, parse_handler, plan_imports, probe_env
@@ -73,7 +73,7 @@ _OUTPUT_TAIL: Final = 4000
 # -- results ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Failure:
     """One thing that went wrong.
 
@@ -104,7 +104,7 @@ class Failure:
         }
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class SmokeResult:
     """The outcome of :func:`smoke`.
 
@@ -217,7 +217,7 @@ def parse_records(text: str) -> list[dict[str, Any]]:
     return records
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class ProbeRun:
     """What the probe process left: its records, exit status and output."""
 

@@ -18,16 +18,16 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 if sys.version_info >= (3, 10):
-    _SLOTS: Final[dict[str, bool]] = {"slots": True}
+    DATACLASS_SLOTS: Final[dict[str, bool]] = {"slots": True}
 else:  # pragma: no cover - Python 3.9 has no dataclass(slots=...)
-    _SLOTS = {}
+    DATACLASS_SLOTS = {}
 
 OsName = Literal["al2", "al2023"]
 WheelArch = Literal["x86_64", "aarch64"]
 LambdaArch = Literal["x86_64", "arm64"]
 
 
-@dataclass(frozen=True, order=True, **_SLOTS)
+@dataclass(frozen=True, order=True, **DATACLASS_SLOTS)
 class Version2:
     """A two-part version such as glibc 2.26 or GLIBCXX 3.4 (the third part lives elsewhere)."""
 
@@ -41,7 +41,7 @@ class Version2:
 Glibc = Version2
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class OsSpec:
     """The base OS of a runtime: what binaries may link against without bundling it."""
 
@@ -66,7 +66,7 @@ OPERATING_SYSTEMS: Final[Mapping[OsName, OsSpec]] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class RuntimeSpec:
     """One Lambda Python runtime: its interpreter and the OS it runs on."""
 
@@ -96,7 +96,7 @@ RUNTIMES: Final[Mapping[str, RuntimeSpec]] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Lifecycle:
     """When Lambda deprecates a runtime and blocks functions that use it (Lambda docs, "Runtime
     deprecation"): from ``deprecated`` no security patches and no technical support; from

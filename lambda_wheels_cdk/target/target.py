@@ -22,8 +22,8 @@ from ..errors import (
     UsageError,
 )
 from .runtimes import (
-    _SLOTS,
     BUILD_IMAGE_TEMPLATE,
+    DATACLASS_SLOTS,
     DEPRECATED_RUNTIMES,
     DOCKER_ARCH,
     DOCKER_PLATFORM,
@@ -81,7 +81,7 @@ def wheel_arch(architecture: str) -> WheelArch:
     return arch
 
 
-@dataclass(frozen=True, **_SLOTS)
+@dataclass(frozen=True, **DATACLASS_SLOTS)
 class Target:
     """Where a bundle runs: Lambda runtime (interpreter and OS) and wheel architecture."""
 

@@ -60,7 +60,7 @@ class Captured:
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> Captured:
     cap = Captured()
-    monkeypatch.setattr(install, "_run", cap)
+    monkeypatch.setattr(install, "run_child", cap)
     return cap
 
 
@@ -210,7 +210,7 @@ def test_a_child_that_colours_anyway_is_read_as_plain_text(tmp_path: Path) -> No
     and never quoted with escape codes."""
     child = [sys.executable, "-c", f"import sys; sys.stderr.write({COLOURED_HINT!r}); sys.exit(1)"]
     with pytest.raises(install.NoFittingWheelError) as caught:
-        install._run(
+        install.run_child(
             child, env=dict(os.environ), cwd=tmp_path, secrets=[], what="uv", log=lambda m: None
         )
     assert caught.value.names == ("docopt",)
