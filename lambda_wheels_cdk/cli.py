@@ -275,7 +275,7 @@ def _run_build(args: argparse.Namespace) -> int:
     from .inputs.detect import detect, load
     from .inputs.paths import absolute_find_links
     from .inputs.requirements import from_list
-    from .inputs.spec import DependencySpec, IndexSettings
+    from .inputs.spec import DependencySpec
     from .tree import DEFAULT_EXCLUDES
 
     targets = list(dict.fromkeys(Target.for_runtime(r, args.arch) for r in args.runtime))
@@ -306,21 +306,19 @@ def _run_build(args: argparse.Namespace) -> int:
         )
     else:
         raise UsageError("nothing to build: pass REQ ..., -r FILE, --project DIR or --source DIR")
-    options = BuildOptions(
+    options = BuildOptions.from_user(
         installer=args.installer,
-        index=IndexSettings(
-            index_url=args.index_url,
-            extra_index_urls=tuple(args.extra_index_url),
-            find_links=absolute_find_links(args.find_links, (Path.cwd(),), what="--find-links"),
-            no_index=args.no_index,
-        ),
+        index_url=args.index_url,
+        extra_index_urls=args.extra_index_url,
+        find_links=absolute_find_links(args.find_links, (Path.cwd(),), what="--find-links"),
+        no_index=args.no_index,
         docker=args.docker,
+        docker_image=args.docker_image,
+        docker_network=args.docker_network,
         allow_sdists=not args.no_sdists,
         audit=args.audit,
         cache_dir=args.cache_dir,
         link_mode=args.link_mode,
-        docker_image=args.docker_image,
-        docker_network=args.docker_network,
         bytecode=args.bytecode,
         bytecode_interpreter=args.bytecode_interpreter,
         allow_python_download=args.allow_python_download,

@@ -3,7 +3,7 @@ dependency tree) and :class:`Manifest` (what ``lambda-wheels build --json`` prin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -97,6 +97,65 @@ class BuildOptions:
     exclude_runtime_packages: bool = False
     remote_cache: str | None = None
     remote_cache_mode: str | None = None
+
+    @classmethod
+    def from_user(
+        cls,
+        *,
+        installer: InstallerName = "uv",
+        index_url: str | None = None,
+        extra_index_urls: Sequence[str] = (),
+        find_links: Sequence[str] = (),
+        no_index: bool = False,
+        docker: bool = False,
+        docker_image: str | None = None,
+        docker_network: bool = False,
+        allow_sdists: bool = True,
+        audit: AuditMode = "strict",
+        cache_dir: str | None = None,
+        link_mode: LinkMode = "link",
+        bytecode: bool | BytecodeMode = "all",
+        bytecode_interpreter: str | None = None,
+        allow_python_download: bool = False,
+        slim: bool = False,
+        exclude_runtime_packages: bool = False,
+        remote_cache: str | None = None,
+        remote_cache_mode: str | None = None,
+        verify_cache: bool | None = None,
+    ) -> BuildOptions:
+        """The build options from the options as users name them: the one mapping that the
+        constructs (:class:`~lambda_wheels_cdk.cdk.options.WheelBundlingOptions`, whose fields
+        carry these names; ``image`` gives ``docker_image``) and ``lambda-wheels build`` (whose
+        flags do) share. Paths must already be absolute where that matters (``find_links``,
+        ``cache_dir``): each shell knows its own base folders.
+
+        Raises:
+            UsageError: a value is not one the option takes.
+        """
+        return cls(
+            installer=installer,
+            index=IndexSettings(
+                index_url=index_url,
+                extra_index_urls=tuple(extra_index_urls),
+                find_links=tuple(find_links),
+                no_index=no_index,
+            ),
+            docker=docker,
+            docker_image=docker_image,
+            docker_network=docker_network,
+            allow_sdists=allow_sdists,
+            audit=audit,
+            cache_dir=cache_dir,
+            link_mode=link_mode,
+            bytecode=bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
+            bytecode_interpreter=bytecode_interpreter,
+            allow_python_download=allow_python_download,
+            slim=slim,
+            exclude_runtime_packages=exclude_runtime_packages,
+            remote_cache=remote_cache,
+            remote_cache_mode=remote_cache_mode,
+            verify_cache=verify_cache,
+        )
 
     def remote_settings(self, environ: Mapping[str, str]) -> RemoteCacheSettings | None:
         """The remote cache in force: these options, else ``LAMBDA_WHEELS_REMOTE_CACHE``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,11 +15,16 @@ from ..build.bytecode import BytecodeMode
 from ..build.models import AuditMode, BuildOptions, InstallerName
 from ..errors import UsageError
 from ..inputs.paths import absolute_find_links
-from ..inputs.spec import IndexSettings
 from ..install.installers import LinkMode
 from ..target.runtimes import DATACLASS_SLOTS
 from ..tree import DEFAULT_EXCLUDES
 from .hooks import CommandHooks, check_hooks
+
+#: The fields handed to :meth:`BuildOptions.from_user` under their own names (``image`` is
+#: turned into ``docker_image``); every other field is the CDK shell's own.
+_BUILD_OPTION_NAMES: tuple[str, ...] = tuple(
+    name for name in inspect.signature(BuildOptions.from_user).parameters if name != "docker_image"
+)
 
 #: How the asset hash is computed (``asset_hash_type``), as lower-case names.
 HashKind = Literal["source", "output", "custom"]
@@ -172,34 +178,9 @@ class WheelBundlingOptions:
             check_hooks(self.command_hooks)
         object.__setattr__(self, "_hash_kind", _hash_kind(self.asset_hash, self.asset_hash_type))
         # validates installer / audit values right away (construction time)
-        object.__setattr__(
-            self,
-            "_build",
-            BuildOptions(
-                installer=self.installer,
-                index=IndexSettings(
-                    index_url=self.index_url,
-                    extra_index_urls=tuple(self.extra_index_urls),
-                    find_links=tuple(self.find_links),
-                    no_index=self.no_index,
-                ),
-                docker=self.docker,
-                allow_sdists=self.allow_sdists,
-                audit=self.audit,
-                cache_dir=self.cache_dir,
-                link_mode=self.link_mode,
-                docker_image=_image_name(self.image),
-                docker_network=self.docker_network,
-                bytecode=self.bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
-                bytecode_interpreter=self.bytecode_interpreter,
-                allow_python_download=self.allow_python_download,
-                slim=self.slim,
-                exclude_runtime_packages=self.exclude_runtime_packages,
-                remote_cache=self.remote_cache,
-                remote_cache_mode=self.remote_cache_mode,
-                verify_cache=self.verify_cache,
-            ),
-        )
+        user = {name: getattr(self, name) for name in _BUILD_OPTION_NAMES}
+        build = BuildOptions.from_user(**user, docker_image=_image_name(self.image))
+        object.__setattr__(self, "_build", build)
 
     def with_absolute_paths(self, bases: Sequence[Path], *, what: str) -> WheelBundlingOptions:
         """A copy whose paths no longer depend on the working directory at synth time.
