@@ -13,9 +13,9 @@ from .pipfile import load_pipfile_lock
 from .poetry import load_poetry_lock
 from .pylock import load_pylock
 from .pyproject import load_pyproject
-from .reading import PathLike, _fail, _names, _read_toml
+from .reading import PathLike, fail, names_given, read_toml
 from .requirements import load_requirements_file
-from .spec import DependencySpec, _dedupe
+from .spec import DependencySpec, dedupe
 from .uvlock import load_uv_lock
 
 __all__ = ["detect", "load"]
@@ -23,7 +23,7 @@ __all__ = ["detect", "load"]
 
 def _pyproject_kind(path: Path) -> str | None:
     """``"project"`` if it has [project].dependencies, ``"poetry"`` for Poetry-only deps."""
-    data, _ = _read_toml(path, "pyproject.toml")
+    data, _ = read_toml(path, "pyproject.toml")
     project = data.get("project")
     if isinstance(project, dict) and "dependencies" in project:
         return "project"
@@ -49,7 +49,7 @@ def detect(entry_dir: PathLike) -> Path | None:
     """
     folder = Path(entry_dir)
     if not folder.is_dir():
-        _fail(f"{os.fspath(entry_dir)}: not a folder: pass the function's entry folder")
+        fail(f"{os.fspath(entry_dir)}: not a folder: pass the function's entry folder")
 
     def has(name: str) -> bool:
         return (folder / name).is_file()
@@ -69,16 +69,16 @@ def detect(entry_dir: PathLike) -> Path | None:
     if kind == "project":
         return folder / "pyproject.toml"
     if kind == "poetry":
-        _fail(
+        fail(
             f"{folder.name or os.fspath(entry_dir)}: pyproject.toml has Poetry dependencies but "
             "there is no poetry.lock: run `poetry lock`"
         )
     if has("Pipfile"):
-        _fail(
+        fail(
             f"{folder.name or os.fspath(entry_dir)}: Pipfile has no Pipfile.lock: run `pipenv lock`"
         )
     if has("uv.lock"):
-        _fail(
+        fail(
             f"{folder.name or os.fspath(entry_dir)}: uv.lock has no pyproject.toml next to it: "
             "add the pyproject.toml it was locked from"
         )
@@ -121,7 +121,7 @@ def load(
         InputError: the path does not exist, its name is not a known input, extras/groups were
             asked of a requirements file (or extras of a Pipfile.lock), or loading failed.
     """
-    extras, groups = _names(extras, "extras"), _names(groups, "groups")
+    extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
     path = Path(path_or_dir)
     try:
         is_dir = path.is_dir()
@@ -134,20 +134,20 @@ def load(
             return DependencySpec(requirements=(), origin="no dependency input")
         path = found
     elif not exists:
-        _fail(
+        fail(
             f"{os.fspath(path_or_dir)}: no such file or folder: check the path (relative paths "
             "are relative to the current folder)"
         )
     kind = _kind_of(path.name)
     if kind is None:
-        _fail(
+        fail(
             f"{path.name}: not a dependency input lambda-wheels reads: use requirements.txt "
             "(or any *.txt requirements file), pyproject.toml, uv.lock, poetry.lock, "
             "Pipfile.lock or pylock.toml"
         )
     if kind == "requirements":
         if extras or groups:
-            _fail(
+            fail(
                 f"{path.name}: extras and groups apply to pyproject.toml and lock files, not "
                 "requirements files: list what you need in the file instead"
             )
@@ -157,12 +157,12 @@ def load(
     if kind == "uv":
         return load_uv_lock(path, extras=extras, groups=groups, frozen=frozen)
     if kind == "poetry":
-        return load_poetry_lock(path, groups=_dedupe(("main", *groups)), extras=extras)
+        return load_poetry_lock(path, groups=dedupe(("main", *groups)), extras=extras)
     if kind == "pipfile":
         if extras:
-            _fail(
+            fail(
                 f"{path.name}: Pipfile.lock has no extras to choose: ask for categories with "
                 "groups instead"
             )
-        return load_pipfile_lock(path, categories=_dedupe(("default", *groups)))
+        return load_pipfile_lock(path, categories=dedupe(("default", *groups)))
     return load_pylock(path, extras=extras, groups=groups)

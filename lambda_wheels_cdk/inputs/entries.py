@@ -1,6 +1,6 @@
-"""One requirement and where it came from (:class:`_Entry`): parsing a requirement text (PEP
+"""One requirement and where it came from (:class:`Entry`): parsing a requirement text (PEP
 508, ``name @ url-or-path``, a bare path, file or URL), the lock files' pinned and direct
-reference entries, hashes, and :func:`_build_spec` that turns entries into a
+reference entries, hashes, and :func:`build_spec` that turns entries into a
 :class:`~.spec.DependencySpec`.
 """
 
@@ -35,16 +35,16 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
 from urllib.parse import unquote, urlsplit
 
 from ..urls import masked, quoted
-from .reading import _Problem, _Problems
+from .reading import Problem, Problems
 from .spec import (
-    _SCHEME_RE,
-    _WINDOWS_DRIVE_RE,
+    SCHEME_RE,
+    WINDOWS_DRIVE_RE,
     DependencySpec,
     IndexSettings,
-    _canon,
-    _dedupe,
-    _file_url_to_path,
-    _first_line,
+    canon,
+    dedupe,
+    file_url_to_path,
+    first_line,
 )
 
 #: Hash algorithms pip's ``--hash`` accepts, with their hex digest lengths.
@@ -53,13 +53,13 @@ _HASH_HEX_LENGTH: Final[Mapping[str, int]] = MappingProxyType(
 )
 #: Archive suffixes that make a bare requirement a file (pip's ``is_archive_file``).
 _ARCHIVE_SUFFIXES: Final = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".zip")
-_NAMED_REFERENCE_RE: Final = re.compile(
+NAMED_REFERENCE_RE: Final = re.compile(
     r"^\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[^\]]*\])?\s*@"
 )
 
 
 @dataclass(**DATACLASS_SLOTS)
-class _Entry:
+class Entry:
     """One requirement or constraint with where it came from."""
 
     req: Requirement
@@ -70,14 +70,14 @@ class _Entry:
 
     @property
     def name(self) -> str:
-        return _canon(self.req.name)
+        return canon(self.req.name)
 
     @property
     def line(self) -> str:
         return str(self.req)
 
 
-class _BadRequirement(Exception):
+class BadRequirement(Exception):
     """A requirement string that cannot be used; ``tail`` completes "<where>: '<text>' ...".
 
     ``reason`` says what is wrong without quoting the text (see :class:`_Unparsable`); it is
@@ -90,9 +90,9 @@ class _BadRequirement(Exception):
         self.reason = reason
 
 
-def _invalid(detail: str) -> _BadRequirement:
+def invalid_requirement(detail: str) -> BadRequirement:
     """``detail`` is packaging's first line of the error, which never quotes the text."""
-    return _BadRequirement(
+    return BadRequirement(
         f"is not a valid requirement ({detail}): fix the line or remove it",
         f"invalid requirement: {detail}",
     )
@@ -101,16 +101,16 @@ def _invalid(detail: str) -> _BadRequirement:
 def _normalize(req: Requirement) -> Requirement:
     for spec in req.specifier:
         if not spec.version.strip():  # packaging < 26.4 accepts a bare "==="
-            raise _invalid(f"nothing after {spec.operator!r}")
-    req.name = _canon(req.name)
-    req.extras = {_canon(e) for e in req.extras}
+            raise invalid_requirement(f"nothing after {spec.operator!r}")
+    req.name = canon(req.name)
+    req.extras = {canon(e) for e in req.extras}
     return req
 
 
 def _looks_like_path(head: str) -> bool:
     return (
         head.startswith((".", "/", "\\", "~"))
-        or bool(_WINDOWS_DRIVE_RE.match(head))
+        or bool(WINDOWS_DRIVE_RE.match(head))
         or "/" in head
         or "\\" in head
         or head.lower().endswith(_ARCHIVE_SUFFIXES)
@@ -163,7 +163,7 @@ def resolve_local(location: str, base_dir: Path) -> Path:
     if location.lower().startswith("file:"):
         parts = urlsplit(location)
         if location.lower().startswith("file://"):
-            path = _file_url_to_path(location)
+            path = file_url_to_path(location)
         else:  # file:relative/path (uv accepts it)
             from urllib.request import url2pathname
 
@@ -184,13 +184,13 @@ def _check_local(path: Path, shown_location: str, base_note: str) -> bool:
             return False
     except (OSError, ValueError):
         pass
-    raise _BadRequirement(
+    raise BadRequirement(
         f"points to {quoted(shown_location)}, which does not exist ({base_note}): fix the path",
         "a path that does not exist",
     )
 
 
-def _parse_requirement_text(
+def parse_requirement_text(
     text: str, base_dir: Path, base_note: str
 ) -> tuple[Requirement, str | None, bool]:
     """Parse one requirement: PEP 508, ``name @ url-or-path``, a bare path, file or URL.
@@ -200,28 +200,28 @@ def _parse_requirement_text(
     """
     text = text.strip()
     if not text:
-        raise _invalid("empty")
-    if _NAMED_REFERENCE_RE.match(text):
+        raise invalid_requirement("empty")
+    if NAMED_REFERENCE_RE.match(text):
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
-            raise _invalid(_first_line(exc)) from None
+            raise invalid_requirement(first_line(exc)) from None
         if req.url is None:  # pragma: no cover - the regex guarantees "name @ ..."
             return _normalize(req), None, False
-        if _SCHEME_RE.match(req.url) and not req.url.lower().startswith("file:"):
+        if SCHEME_RE.match(req.url) and not req.url.lower().startswith("file:"):
             return _normalize(req), None, False
         path = resolve_local(req.url, base_dir)
         is_dir = _check_local(path, req.url, base_note)
         req.url = path.as_uri()
         return _normalize(req), str(path), is_dir
 
-    is_url = bool(_SCHEME_RE.match(text))
+    is_url = bool(SCHEME_RE.match(text))
     head = re.split(r"\s*;", text, maxsplit=1)[0].strip()
     if not is_url and not _looks_like_path(head):
         try:
             return _normalize(Requirement(text)), None, False
         except InvalidRequirement as exc:
-            raise _invalid(_first_line(exc)) from None
+            raise invalid_requirement(first_line(exc)) from None
 
     # A bare URL or path: pip splits its marker at "; " (URLs) or ";" (paths).
     separator = r"\s*;\s+" if is_url else r"\s*;"
@@ -233,7 +233,7 @@ def _parse_requirement_text(
         try:
             marker = str(Marker(marker_text))
         except InvalidMarker as exc:
-            raise _invalid(f"bad marker: {_first_line(exc)}") from None
+            raise invalid_requirement(f"bad marker: {first_line(exc)}") from None
     location, extras = _split_extras(location)
     local: str | None = None
     is_dir = False
@@ -243,7 +243,7 @@ def _parse_requirement_text(
         egg = re.search(r"(?:^|&)egg=([^&]+)", fragment)
         name = egg.group(1) if egg else _distribution_name(urlsplit(url).path)
         if name is None:
-            raise _BadRequirement(
+            raise BadRequirement(
                 "does not say which package it installs: write it as 'name @ URL'", None
             )
     else:
@@ -254,7 +254,7 @@ def _parse_requirement_text(
         name = _project_name(path) if is_dir else _distribution_name(path.name)
         if name is None:
             what = "the folder declares no static name" if is_dir else "not a wheel/sdist name"
-            raise _BadRequirement(
+            raise BadRequirement(
                 f"does not say which package it installs ({what}): write it as "
                 f"'name @ {masked(location)}'",
                 None,
@@ -263,11 +263,11 @@ def _parse_requirement_text(
     try:
         req = Requirement(line)
     except InvalidRequirement as exc:
-        raise _invalid(_first_line(exc)) from None
+        raise invalid_requirement(first_line(exc)) from None
     return _normalize(req), local, is_dir
 
 
-def _check_hash(value: str) -> str:
+def check_hash(value: str) -> str:
     algo, sep, digest = value.partition(":")
     algo = algo.lower()
     digest = digest.lower()
@@ -281,16 +281,16 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
 
 
-def _is_exact_pin(entry: _Entry) -> bool:
+def is_exact_pin(entry: Entry) -> bool:
     if entry.req.url:
         return True
     specs = list(entry.req.specifier)
     return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
-def _build_spec(
-    requirements: Sequence[_Entry],
-    constraints: Sequence[_Entry],
+def build_spec(
+    requirements: Sequence[Entry],
+    constraints: Sequence[Entry],
     index: IndexSettings,
     *,
     origin: str,
@@ -301,12 +301,12 @@ def _build_spec(
     for entry in requirements:
         if entry.hashes:
             hashes.setdefault(entry.name, [])
-            hashes[entry.name] = list(_dedupe([*hashes[entry.name], *entry.hashes]))
+            hashes[entry.name] = list(dedupe([*hashes[entry.name], *entry.hashes]))
         if entry.local_path is not None:
             local_paths[entry.name] = entry.local_path
     return DependencySpec(
-        requirements=_dedupe(e.line for e in requirements),
-        constraints=_dedupe(e.line for e in constraints),
+        requirements=dedupe(e.line for e in requirements),
+        constraints=dedupe(e.line for e in constraints),
         hashes={name: tuple(values) for name, values in hashes.items()},
         index=index,
         origin=origin,
@@ -315,34 +315,34 @@ def _build_spec(
     )
 
 
-def _canonical_set(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(_canon(v) for v in values)
+def canonical_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(canon(v) for v in values)
 
 
-def _check_marker(text: str, where: str, what: str) -> str:
+def check_marker(text: str, where: str, what: str) -> str:
     try:
         return str(Marker(text))
     except InvalidMarker as exc:
-        raise _Problem(
-            f"{where}: {what} {text!r} is not a valid marker ({_first_line(exc)}): fix it or "
+        raise Problem(
+            f"{where}: {what} {text!r} is not a valid marker ({first_line(exc)}): fix it or "
             "regenerate the lock file"
         ) from None
 
 
-def _pinned_entry(
+def pinned_entry(
     name: str,
     version: str,
     marker: bool | str,
     where: str,
     hashes: list[str],
     extras: Sequence[str] = (),
-) -> _Entry:
+) -> Entry:
     extras_text = f"[{','.join(extras)}]" if extras else ""
     text = f"{name}{extras_text}=={version}"
     req = _lock_requirement(
         text, marker, where, f"{name!r} version {version!r} does not make a valid pin"
     )
-    return _Entry(req, where, hashes)
+    return Entry(req, where, hashes)
 
 
 def _lock_requirement(text: str, marker: bool | str, where: str, problem: str) -> Requirement:
@@ -351,13 +351,11 @@ def _lock_requirement(text: str, marker: bool | str, where: str, problem: str) -
         text += f" ; {marker}"
     try:
         return _normalize(Requirement(text))
-    except (InvalidRequirement, _BadRequirement) as exc:
-        raise _Problem(
-            f"{where}: {problem} ({_first_line(exc)}): regenerate the lock file"
-        ) from None
+    except (InvalidRequirement, BadRequirement) as exc:
+        raise Problem(f"{where}: {problem} ({first_line(exc)}): regenerate the lock file") from None
 
 
-def _reference_entry(
+def reference_entry(
     name: str,
     location: str,
     marker: bool | str,
@@ -365,22 +363,22 @@ def _reference_entry(
     hashes: list[str],
     base_dir: Path,
     extras: Sequence[str] = (),
-) -> _Entry:
+) -> Entry:
     """``name @ URL`` for a remote URL, or an absolute ``file:`` URL for a local path."""
     extras_text = f"[{','.join(extras)}]" if extras else ""
     local: str | None = None
     is_dir = False
-    if _SCHEME_RE.match(location) and not location.lower().startswith("file:"):
+    if SCHEME_RE.match(location) and not location.lower().startswith("file:"):
         url = location
     else:
         try:
             path = resolve_local(location, base_dir)
             is_dir = _check_local(path, location, "paths are relative to the lock file's folder")
-        except _BadRequirement as exc:
-            raise _Problem(f"{where}: {name!r} {exc.tail}") from None
+        except BadRequirement as exc:
+            raise Problem(f"{where}: {name!r} {exc.tail}") from None
         except ValueError as exc:
-            raise _Problem(
-                f"{where}: {name!r} has a source path that cannot be used ({_first_line(exc)}): "
+            raise Problem(
+                f"{where}: {name!r} has a source path that cannot be used ({first_line(exc)}): "
                 "regenerate the lock file"
             ) from None
         url = path.as_uri()
@@ -391,34 +389,34 @@ def _reference_entry(
         where,
         f"{name!r} has a source that does not make a valid requirement",
     )
-    return _Entry(req, where, [] if is_dir else hashes, local, is_dir)
+    return Entry(req, where, [] if is_dir else hashes, local, is_dir)
 
 
-def _parse_hashes(values: Iterable[str], where: str, what: str) -> list[str]:
+def parse_hashes(values: Iterable[str], where: str, what: str) -> list[str]:
     out = []
     for value in values:
         try:
-            out.append(_check_hash(value))
+            out.append(check_hash(value))
         except ValueError:
             if value.partition(":")[0].lower() in _HASH_HEX_LENGTH:
-                raise _Problem(
+                raise Problem(
                     f"{where}: {what} has a malformed hash {value!r}: regenerate the lock file"
                 ) from None
             # other algorithms (md5, blake2b, ...) cannot be checked by pip: skip them
-    return list(_dedupe(out))
+    return list(dedupe(out))
 
 
-def _check_known(
+def check_known(
     kind: str,
     asked: Iterable[str],
     known: set[str],
     display: str,
-    problems: _Problems,
+    problems: Problems,
     *,
     canonical: bool = False,
 ) -> None:
     for item in asked:
-        if (_canon(item) if canonical else item) not in known:
+        if (canon(item) if canonical else item) not in known:
             listing = ", ".join(sorted(known)) or "none"
             problems.add(
                 f"{display}: {kind} {item!r} is not defined ({kind}s: {listing}): ask for an "

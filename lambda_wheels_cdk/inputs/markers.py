@@ -12,7 +12,7 @@ from typing import Final, Union
 from packaging.markers import Marker
 
 from ..target.runtimes import DATACLASS_SLOTS
-from .spec import _canon
+from .spec import canon
 
 # Hand-written: packaging's Marker only evaluates a whole marker to a bool for one complete
 # environment; no library decides some variables and gives back the rest as a marker.
@@ -122,13 +122,13 @@ def _decide_atom(
         name = var[1]
         if name == "extra" and extras is not None:
             if atom.op in ("==", "!="):
-                hit = _canon(val[1]) in extras
+                hit = canon(val[1]) in extras
                 return hit if atom.op == "==" else not hit
             return False
         if name in ("extras", "dependency_groups") and var is atom.rhs:
             chosen = extras if name == "extras" else groups
             if chosen is not None and atom.op in ("in", "not in"):
-                hit = _canon(val[1]) in chosen
+                hit = canon(val[1]) in chosen
                 return hit if atom.op == "in" else not hit
     return None
 
@@ -156,14 +156,14 @@ def _fold(
     return kept[0] if len(kept) == 1 else _MJoin(node.kind, tuple(kept))
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
 def _render(node: _MNode) -> str:
     if isinstance(node, _MAtom):
-        lhs = node.lhs[1] if node.lhs[0] else _quote(node.lhs[1])
-        rhs = node.rhs[1] if node.rhs[0] else _quote(node.rhs[1])
+        lhs = node.lhs[1] if node.lhs[0] else quote(node.lhs[1])
+        rhs = node.rhs[1] if node.rhs[0] else quote(node.rhs[1])
         return f"{lhs} {node.op} {rhs}"
     parts = []
     for item in node.items:
@@ -174,7 +174,7 @@ def _render(node: _MNode) -> str:
     return f" {node.kind} ".join(parts)
 
 
-def _resolve_marker(
+def resolve_marker(
     marker: str,
     *,
     extras: frozenset[str] | None = None,

@@ -8,27 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from .entries import (
-    _build_spec,
-    _check_marker,
-    _Entry,
-    _parse_hashes,
-    _pinned_entry,
-    _reference_entry,
+    Entry,
+    build_spec,
+    check_marker,
+    parse_hashes,
+    pinned_entry,
+    reference_entry,
 )
 from .reading import (
     PathLike,
-    _existing_file,
-    _expect,
-    _fail,
-    _names,
-    _Problem,
-    _Problems,
-    _read_text,
-    _str_list,
-    _where,
+    Problem,
+    Problems,
+    existing_file,
+    expect,
+    fail,
+    names_given,
+    place,
+    read_input,
+    str_list,
 )
-from .requirements import _expand_env
-from .spec import DependencySpec, IndexSettings, _first_line, _is_pypi
+from .requirements import expand_env
+from .spec import DependencySpec, IndexSettings, first_line, is_pypi
 
 __all__ = ["load_pipfile_lock"]
 
@@ -48,32 +48,32 @@ def load_pipfile_lock(
     Raises:
         InputError: missing or invalid file, an unknown category, a git/unpinned entry.
     """
-    categories = _names(categories, "categories")
-    file = _existing_file(path, "Pipfile.lock")
+    categories = names_given(categories, "categories")
+    file = existing_file(path, "Pipfile.lock")
     display = file.name
-    text = _read_text(file, display)
+    text = read_input(file, display)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{display}:{line}" if line else display
-        _fail(f"{where}: not valid JSON ({_first_line(exc)}): regenerate it with `pipenv lock`")
-    problems = _Problems(display)
+        fail(f"{where}: not valid JSON ({first_line(exc)}): regenerate it with `pipenv lock`")
+    problems = Problems(display)
     if not isinstance(data, dict) or not isinstance(data.get("_meta"), dict):
-        _fail(f"{display}: has no _meta section, so it is not a Pipfile.lock: run `pipenv lock`")
+        fail(f"{display}: has no _meta section, so it is not a Pipfile.lock: run `pipenv lock`")
     meta = data["_meta"]
     index_url: str | None = None
     extra_indexes: list[str] = []
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     try:
-        for number, source in enumerate(_expect(meta.get("sources", []), list, display, "sources")):
-            source = _expect(source, dict, display, "each source")
-            url = _expand_env(_expect(source.get("url"), str, display, "source url"))
+        for number, source in enumerate(expect(meta.get("sources", []), list, display, "sources")):
+            source = expect(source, dict, display, "each source")
+            url = expand_env(expect(source.get("url"), str, display, "source url"))
             if number == 0:
-                index_url = None if _is_pypi(url) else url
-            elif not _is_pypi(url) and url not in extra_indexes:
+                index_url = None if is_pypi(url) else url
+            elif not is_pypi(url) and url not in extra_indexes:
                 extra_indexes.append(url)
-    except _Problem as problem:
+    except Problem as problem:
         problems.add(str(problem))
     available = [k for k in data if k != "_meta"]
     for category in categories:
@@ -89,13 +89,13 @@ def load_pipfile_lock(
             problems.add(f"{display}: section {key!r} must be an object: run `pipenv lock`")
             continue
         for name, spec in section.items():
-            where = _where(display, text, f'"{name}": {{') if isinstance(name, str) else display
+            where = place(display, text, f'"{name}": {{') if isinstance(name, str) else display
             try:
                 entries.append(_pipfile_entry(name, spec, where, file.parent))
-            except _Problem as problem:
+            except Problem as problem:
                 problems.add(str(problem))
     problems.raise_if_any()
-    return _build_spec(
+    return build_spec(
         entries,
         [],
         IndexSettings(index_url=index_url, extra_index_urls=tuple(extra_indexes)),
@@ -104,23 +104,23 @@ def load_pipfile_lock(
     )
 
 
-def _pipfile_entry(name: str, value: object, where: str, folder: Path) -> _Entry:
-    spec: dict[str, Any] = _expect(value, dict, where, f"{name!r}")
+def _pipfile_entry(name: str, value: object, where: str, folder: Path) -> Entry:
+    spec: dict[str, Any] = expect(value, dict, where, f"{name!r}")
     marker: bool | str = True
     if spec.get("markers"):
-        marker = _check_marker(_expect(spec["markers"], str, where, "markers"), where, "marker")
-    hashes = _parse_hashes(_str_list(spec.get("hashes", []), where, "hashes"), where, repr(name))
-    extras = _str_list(spec.get("extras", []), where, "extras")
+        marker = check_marker(expect(spec["markers"], str, where, "markers"), where, "marker")
+    hashes = parse_hashes(str_list(spec.get("hashes", []), where, "hashes"), where, repr(name))
+    extras = str_list(spec.get("extras", []), where, "extras")
     if "git" in spec or any(k in spec for k in ("hg", "svn", "bzr")):
-        raise _Problem(
+        raise Problem(
             f"{where}: {name!r} comes from a version control repository, which a Lambda bundle "
             "cannot pin by hash: publish a wheel to your index and re-lock"
         )
     for key in ("path", "file"):
         if key in spec:
-            location = _expect(spec[key], str, where, key)
-            return _reference_entry(name, location, marker, where, hashes, folder, extras)
+            location = expect(spec[key], str, where, key)
+            return reference_entry(name, location, marker, where, hashes, folder, extras)
     version = spec.get("version")
     if not isinstance(version, str) or not version.startswith("=="):
-        raise _Problem(f"{where}: {name!r} is not pinned (version {version!r}): run `pipenv lock`")
-    return _pinned_entry(name, version[2:], marker, where, hashes, extras)
+        raise Problem(f"{where}: {name!r} is not pinned (version {version!r}): run `pipenv lock`")
+    return pinned_entry(name, version[2:], marker, where, hashes, extras)

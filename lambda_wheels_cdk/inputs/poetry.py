@@ -22,30 +22,30 @@ from packaging.version import InvalidVersion, Version
 from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_url
 from .entries import (
-    _build_spec,
-    _canonical_set,
-    _check_known,
-    _check_marker,
-    _Entry,
-    _parse_hashes,
-    _pinned_entry,
-    _reference_entry,
+    Entry,
+    build_spec,
+    canonical_set,
+    check_known,
+    check_marker,
+    parse_hashes,
+    pinned_entry,
+    reference_entry,
 )
-from .markers import _quote, _resolve_marker
-from .pyproject import _resolve_groups
+from .markers import quote, resolve_marker
+from .pyproject import resolve_groups
 from .reading import (
     PathLike,
-    _existing_file,
-    _expect,
-    _fail,
-    _names,
-    _Problem,
-    _Problems,
-    _read_toml,
-    _str_list,
-    _where,
+    Problem,
+    Problems,
+    existing_file,
+    expect,
+    fail,
+    names_given,
+    place,
+    read_toml,
+    str_list,
 )
-from .spec import DependencySpec, IndexSettings, _canon, _dedupe, _first_line, _is_pypi
+from .spec import DependencySpec, IndexSettings, canon, dedupe, first_line, is_pypi
 
 __all__ = ["load_poetry_lock"]
 
@@ -139,7 +139,7 @@ def _python_marker(constraint: str) -> str | None:
             variable = "python_version" if spec.version.count(".") <= 1 else "python_full_version"
             if "*" in spec.version:
                 variable = "python_full_version"
-            atoms.append(f"{variable} {spec.operator} {_quote(spec.version)}")
+            atoms.append(f"{variable} {spec.operator} {quote(spec.version)}")
         if not atoms:
             return None
         rendered.append(" and ".join(atoms))
@@ -161,38 +161,38 @@ def _and_markers(*markers: str | None) -> str | None:
 
 def _poetry_dependencies(value: object, name: str, where: str) -> list[_PoetryDep]:
     """One entry of a Poetry dependency table (string, table, or list of tables)."""
-    canonical = _canon(name)
+    canonical = canon(name)
     items = value if isinstance(value, list) else [value]
     out = []
     for item in items:
         if isinstance(item, str):
             out.append(_PoetryDep(canonical, item, None, False, ()))
             continue
-        spec = _expect(item, dict, where, f"dependency {name!r}")
+        spec = expect(item, dict, where, f"dependency {name!r}")
         markers = spec.get("markers")
         if markers is not None:
-            markers = _check_marker(_expect(markers, str, where, "markers"), where, "marker")
+            markers = check_marker(expect(markers, str, where, "markers"), where, "marker")
         python = spec.get("python")
         python_marker = (
-            _python_marker(_expect(python, str, where, "python")) if python is not None else None
+            _python_marker(expect(python, str, where, "python")) if python is not None else None
         )
         platform = spec.get("platform")
         platform_marker = (
-            f"sys_platform == {_quote(_expect(platform, str, where, 'platform'))}"
+            f"sys_platform == {quote(expect(platform, str, where, 'platform'))}"
             if platform is not None
             else None
         )
         version = spec.get("version")
         if version is not None:
-            _expect(version, str, where, "version")
-        extras = tuple(_str_list(spec.get("extras", []), where, "extras"))
+            expect(version, str, where, "version")
+        extras = tuple(str_list(spec.get("extras", []), where, "extras"))
         out.append(
             _PoetryDep(
                 canonical,
                 version,
                 _and_markers(markers, python_marker, platform_marker),
                 bool(spec.get("optional", False)),
-                tuple(_canon(e) for e in extras),
+                tuple(canon(e) for e in extras),
             )
         )
     return out
@@ -201,72 +201,72 @@ def _poetry_dependencies(value: object, name: str, where: str) -> list[_PoetryDe
 def _poetry_extra_names(values: object, where: str) -> frozenset[str]:
     """Names in a Poetry extras list (``["PySocks (>=1.5.6,!=1.5.7)", "pyyaml"]``)."""
     names = set()
-    for item in _str_list(values, where, "extras"):
+    for item in str_list(values, where, "extras"):
         match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", item)
         if match:
-            names.add(_canon(match.group(1)))
+            names.add(canon(match.group(1)))
     return frozenset(names)
 
 
 def _poetry_packages(
-    data: dict[str, Any], text: str, display: str, problems: _Problems
+    data: dict[str, Any], text: str, display: str, problems: Problems
 ) -> list[_PoetryPackage]:
     metadata = data.get("metadata", {})
     legacy_files = metadata.get("files", {}) if isinstance(metadata, dict) else {}
     legacy_hashes: dict[str, list[str]] = {}
     if isinstance(legacy_files, dict):  # lock-version 1.x keeps hashes in [metadata.files]
         for raw, files in legacy_files.items():
-            where = _where(display, text, f"{raw} = [")
+            where = place(display, text, f"{raw} = [")
             try:
-                for entry in _expect(files, list, where, f"[metadata.files].{raw}"):
-                    value = _expect(entry, dict, where, "a file entry").get("hash")
+                for entry in expect(files, list, where, f"[metadata.files].{raw}"):
+                    value = expect(entry, dict, where, "a file entry").get("hash")
                     if isinstance(value, str):
-                        legacy_hashes.setdefault(_canon(raw), []).append(value)
-            except _Problem as problem:
+                        legacy_hashes.setdefault(canon(raw), []).append(value)
+            except Problem as problem:
                 problems.add(str(problem))
     packages = []
-    for table in _expect(data.get("package", []), list, display, "[[package]]"):
+    for table in expect(data.get("package", []), list, display, "[[package]]"):
         try:
-            table = _expect(table, dict, display, "each [[package]]")
-            raw_name = _expect(table.get("name"), str, display, "[[package]] name")
-            where = _where(display, text, "name = ", f'"{raw_name}"')
-            version = _expect(table.get("version"), str, where, f"{raw_name!r} version")
+            table = expect(table, dict, display, "each [[package]]")
+            raw_name = expect(table.get("name"), str, display, "[[package]] name")
+            where = place(display, text, "name = ", f'"{raw_name}"')
+            version = expect(table.get("version"), str, where, f"{raw_name!r} version")
             groups = table.get("groups")
             if groups is not None:
-                groups = tuple(_str_list(groups, where, "groups"))
+                groups = tuple(str_list(groups, where, "groups"))
             markers = table.get("markers")
             if isinstance(markers, str):
-                markers = _check_marker(markers, where, "marker")
+                markers = check_marker(markers, where, "marker")
             elif isinstance(markers, dict):
                 markers = {
-                    g: _check_marker(_expect(m, str, where, "markers"), where, "marker")
+                    g: check_marker(expect(m, str, where, "markers"), where, "marker")
                     for g, m in markers.items()
                 }
             elif markers is not None:
-                raise _Problem(f"{where}: markers must be a string or a table: regenerate the lock")
+                raise Problem(f"{where}: markers must be a string or a table: regenerate the lock")
             dependencies = []
-            for dep, spec in _expect(
+            for dep, spec in expect(
                 table.get("dependencies", {}), dict, where, "dependencies"
             ).items():
                 dependencies += _poetry_dependencies(spec, dep, where)
             extras = {
-                _canon(extra): _poetry_extra_names(values, where)
-                for extra, values in _expect(table.get("extras", {}), dict, where, "extras").items()
+                canon(extra): _poetry_extra_names(values, where)
+                for extra, values in expect(table.get("extras", {}), dict, where, "extras").items()
             }
             source = table.get("source")
             if source is not None:
-                source = _expect(source, dict, where, "source")
+                source = expect(source, dict, where, "source")
             hash_values = [
-                _expect(f, dict, where, "a files entry").get("hash")
-                for f in _expect(table.get("files", []), list, where, "files")
+                expect(f, dict, where, "a files entry").get("hash")
+                for f in expect(table.get("files", []), list, where, "files")
             ]
-            hash_values += legacy_hashes.get(_canon(raw_name), [])
-            hashes = _parse_hashes(
+            hash_values += legacy_hashes.get(canon(raw_name), [])
+            hashes = parse_hashes(
                 [h for h in hash_values if isinstance(h, str)], where, repr(raw_name)
             )
             packages.append(
                 _PoetryPackage(
-                    name=_canon(raw_name),
+                    name=canon(raw_name),
                     raw_name=raw_name,
                     version=version,
                     where=where,
@@ -279,7 +279,7 @@ def _poetry_packages(
                     hashes=hashes,
                 )
             )
-        except _Problem as problem:
+        except Problem as problem:
             problems.add(str(problem))
     return packages
 
@@ -288,7 +288,7 @@ def _poetry_pyproject(folder: Path) -> tuple[dict[str, Any], str] | None:
     path = folder / "pyproject.toml"
     if not path.is_file():
         return None
-    return _read_toml(path, "pyproject.toml")
+    return read_toml(path, "pyproject.toml")
 
 
 def _poetry_roots(
@@ -298,32 +298,32 @@ def _poetry_roots(
     display = "pyproject.toml"
     tool = pyproject.get("tool", {})
     poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
-    poetry = _expect(poetry, dict, display, "[tool.poetry]")
-    project = _expect(pyproject.get("project", {}), dict, display, "[project]")
+    poetry = expect(poetry, dict, display, "[tool.poetry]")
+    project = expect(pyproject.get("project", {}), dict, display, "[project]")
     known_groups = {"main"}
-    group_tables = _expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]")
+    group_tables = expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]")
     known_groups |= set(group_tables)
     if "dev-dependencies" in poetry:
         known_groups.add("dev")
-    pep735 = _expect(pyproject.get("dependency-groups", {}), dict, display, "[dependency-groups]")
+    pep735 = expect(pyproject.get("dependency-groups", {}), dict, display, "[dependency-groups]")
     known_groups |= set(pep735)
-    poetry_extras = _expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]")
-    optional = _expect(
+    poetry_extras = expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]")
+    optional = expect(
         project.get("optional-dependencies", {}), dict, display, "[project.optional-dependencies]"
     )
-    known_extras = {_canon(e) for e in (*poetry_extras, *optional)}
+    known_extras = {canon(e) for e in (*poetry_extras, *optional)}
     enabled: set[str] = set()
     for extra, names in poetry_extras.items():
-        if _canon(extra) in extras:
+        if canon(extra) in extras:
             enabled |= _poetry_extra_names(names, display)
 
     roots: list[_PoetryDep] = []
 
     def poetry_table(table: object, what: str) -> None:
-        for name, spec in _expect(table, dict, display, what).items():
+        for name, spec in expect(table, dict, display, what).items():
             if name.lower() == "python":
                 continue
-            for dep in _poetry_dependencies(spec, name, _where(display, text, name)):
+            for dep in _poetry_dependencies(spec, name, place(display, text, name)):
                 if dep.optional and dep.name not in enabled:
                     continue
                 roots.append(dep)
@@ -333,17 +333,17 @@ def _poetry_roots(
             try:
                 req = Requirement(item)
             except InvalidRequirement as exc:
-                raise _Problem(
-                    f"{_where(display, text, item)}: {item!r} in {what} is not a valid "
-                    f"requirement ({_first_line(exc)}): fix it"
+                raise Problem(
+                    f"{place(display, text, item)}: {item!r} in {what} is not a valid "
+                    f"requirement ({first_line(exc)}): fix it"
                 ) from None
             roots.append(
                 _PoetryDep(
-                    _canon(req.name),
+                    canon(req.name),
                     str(req.specifier) or None,
                     str(req.marker) if req.marker else None,
                     False,
-                    tuple(sorted(_canon(e) for e in req.extras)),
+                    tuple(sorted(canon(e) for e in req.extras)),
                 )
             )
 
@@ -351,19 +351,19 @@ def _poetry_roots(
         if group == "main":
             poetry_table(poetry.get("dependencies", {}), "[tool.poetry.dependencies]")
             pep508(
-                _str_list(project.get("dependencies", []), display, "dependencies"), "dependencies"
+                str_list(project.get("dependencies", []), display, "dependencies"), "dependencies"
             )
             for extra, items in optional.items():
-                if _canon(extra) in extras:
-                    pep508(_str_list(items, display, extra), f"optional-dependencies.{extra}")
+                if canon(extra) in extras:
+                    pep508(str_list(items, display, extra), f"optional-dependencies.{extra}")
             continue
         if group in group_tables:
-            table = _expect(group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
+            table = expect(group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
             poetry_table(table.get("dependencies", {}), f"[tool.poetry.group.{group}.dependencies]")
         if group == "dev" and "dev-dependencies" in poetry:
             poetry_table(poetry["dev-dependencies"], "[tool.poetry.dev-dependencies]")
         if group in pep735:
-            pep508((r for r, _ in _resolve_groups(pep735, [group], display)), "dependency-groups")
+            pep508((r for r, _ in resolve_groups(pep735, [group], display)), "dependency-groups")
     return roots, known_groups, known_extras
 
 
@@ -402,7 +402,7 @@ def _poetry_walk(
     packages: list[_PoetryPackage],
     roots: list[_PoetryDep],
     display: str,
-    problems: _Problems,
+    problems: Problems,
 ) -> dict[int, bool | str]:
     """Old locks: which packages the roots reach, and under which marker (index -> marker)."""
     by_name: dict[str, list[int]] = {}
@@ -457,7 +457,7 @@ def _poetry_walk(
                 continue
             marker = dep.marker
             if marker is not None:
-                decided, _ = _resolve_marker(marker, extras=extras)
+                decided, _ = resolve_marker(marker, extras=extras)
                 if decided is False:
                     continue
                 marker = None if decided is True else decided
@@ -480,14 +480,14 @@ def _poetry_selection(
     groups: Sequence[str],
     extras: frozenset[str],
     display: str,
-    problems: _Problems,
+    problems: Problems,
 ) -> dict[int, bool | str]:
     """Lock 2.1: groups and markers recorded per package (index -> marker)."""
     known_groups = {"main"}
     for package in packages:
         known_groups |= set(package.groups or ())
-    lock_extras = _expect(data.get("extras", {}), dict, display, "[extras]")
-    known_extras = {_canon(e) for e in lock_extras}
+    lock_extras = expect(data.get("extras", {}), dict, display, "[extras]")
+    known_extras = {canon(e) for e in lock_extras}
     if pyproject is not None:
         try:
             _, pyproject_groups, pyproject_extras = _poetry_roots(
@@ -495,12 +495,12 @@ def _poetry_selection(
             )
             known_groups |= pyproject_groups
             known_extras |= pyproject_extras
-        except _Problem as problem:
+        except Problem as problem:
             problems.add(str(problem))
-    _check_known("group", groups, known_groups, display, problems)
-    _check_known("extra", extras, known_extras, display, problems, canonical=True)
+    check_known("group", groups, known_groups, display, problems)
+    check_known("extra", extras, known_extras, display, problems, canonical=True)
     extra_members = frozenset().union(
-        *(_poetry_extra_names(v, display) for k, v in lock_extras.items() if _canon(k) in extras)
+        *(_poetry_extra_names(v, display) for k, v in lock_extras.items() if canon(k) in extras)
     )
     wanted = set(groups)
     chosen: dict[int, bool | str] = {}
@@ -518,12 +518,12 @@ def _poetry_selection(
         if any(p is None for p in parts):
             combined: str | None = None
         else:
-            present = list(_dedupe(p for p in parts if p))
+            present = list(dedupe(p for p in parts if p))
             combined = present[0] if len(present) == 1 else " or ".join(f"({p})" for p in present)
         decided: bool | str = True
         touched = False
         if combined is not None:
-            decided, touched = _resolve_marker(combined, extras=extras)
+            decided, touched = resolve_marker(combined, extras=extras)
         if decided is False:
             continue
         if package.optional and not touched and package.name not in extra_members:
@@ -556,24 +556,24 @@ def load_poetry_lock(
         InputError: missing/invalid lock, an unknown group or extra, a git source, an old lock
             without its pyproject.toml, or an ambiguous old lock (named with file:line).
     """
-    extras, groups = _names(extras, "extras"), _names(groups, "groups")
-    file = _existing_file(path, "poetry.lock")
+    extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
+    file = existing_file(path, "poetry.lock")
     display = file.name
-    data, text = _read_toml(file, display)
-    problems = _Problems(display)
+    data, text = read_toml(file, display)
+    problems = Problems(display)
     metadata = data.get("metadata")
     lock_version = metadata.get("lock-version") if isinstance(metadata, dict) else None
     if not isinstance(lock_version, str) or not re.fullmatch(r"\d+(\.\d+)*", lock_version):
-        _fail(
+        fail(
             f"{display}: has no [metadata] lock-version, so it is not a poetry.lock: regenerate it"
         )
     version = tuple(int(p) for p in lock_version.split("."))
     if version[0] > 2:
-        _fail(
+        fail(
             f"{display}: lock-version {lock_version} is newer than this reader knows (1.x, 2.x): "
             "upgrade lambda-wheels-cdk or export a requirements file with Poetry"
         )
-    wanted_extras = _canonical_set(extras)
+    wanted_extras = canonical_set(extras)
     packages = _poetry_packages(data, text, display, problems)
     pyproject = _poetry_pyproject(file.parent)
     if version >= (2, 1):
@@ -581,7 +581,7 @@ def load_poetry_lock(
             packages, data, pyproject, groups, wanted_extras, display, problems
         )
     elif pyproject is None:
-        _fail(
+        fail(
             f"{display}: lock-version {lock_version} does not record which group each package "
             "belongs to: put its pyproject.toml next to it, or re-lock with Poetry >= 2 "
             "(`poetry lock`)"
@@ -592,25 +592,25 @@ def load_poetry_lock(
             roots, known_groups, known_extras = _poetry_roots(
                 pyproject[0], pyproject[1], groups, wanted_extras
             )
-            _check_known("group", groups, known_groups, display, problems)
+            check_known("group", groups, known_groups, display, problems)
             lock_extras = data.get("extras", {})
             if isinstance(lock_extras, dict):
-                known_extras |= {_canon(e) for e in lock_extras}
-            _check_known("extra", extras, known_extras, display, problems, canonical=True)
-        except _Problem as problem:
+                known_extras |= {canon(e) for e in lock_extras}
+            check_known("extra", extras, known_extras, display, problems, canonical=True)
+        except Problem as problem:
             problems.add(str(problem))
         chosen = _poetry_walk(packages, roots, display, problems)
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     extra_indexes: list[str] = []
     for index, package in enumerate(packages):
         if index not in chosen:
             continue
         try:
             entries.append(_poetry_entry(package, chosen[index], file.parent, extra_indexes))
-        except _Problem as problem:
+        except Problem as problem:
             problems.add(str(problem))
     problems.raise_if_any()
-    return _build_spec(
+    return build_spec(
         entries,
         [],
         IndexSettings(extra_index_urls=tuple(extra_indexes)),
@@ -621,40 +621,40 @@ def load_poetry_lock(
 
 def _poetry_entry(
     package: _PoetryPackage, marker: bool | str, folder: Path, extra_indexes: list[str]
-) -> _Entry:
+) -> Entry:
     source = package.source or {}
     kind = source.get("type")
     url = source.get("url")
     if kind in (None, "", "pypi"):
-        return _pinned_entry(
+        return pinned_entry(
             package.raw_name, package.version, marker, package.where, package.hashes
         )
     if not isinstance(url, str):
-        raise _Problem(
+        raise Problem(
             f"{package.where}: {package.raw_name!r} has a source without url: regenerate the lock"
         )
     if kind == "legacy":
-        if not _is_pypi(url) and url not in extra_indexes:
+        if not is_pypi(url) and url not in extra_indexes:
             extra_indexes.append(url)
-        return _pinned_entry(
+        return pinned_entry(
             package.raw_name, package.version, marker, package.where, package.hashes
         )
     if kind in ("url", "file", "directory"):
-        entry = _reference_entry(
+        entry = reference_entry(
             package.raw_name, url, marker, package.where, package.hashes, folder
         )
         if kind == "directory" and not entry.is_dir:
-            raise _Problem(
+            raise Problem(
                 f"{package.where}: {package.raw_name!r} directory source {url!r} is not a folder"
             )
         return entry
     if kind == "git":
-        raise _Problem(
+        raise Problem(
             f"{package.where}: {package.raw_name!r} comes from git ({redact_url(url)}), which a "
             "Lambda bundle cannot pin by hash: publish a wheel to your index (or reference a "
             "built wheel as a file source) and re-lock"
         )
-    raise _Problem(
+    raise Problem(
         f"{package.where}: {package.raw_name!r} has an unknown source type {kind!r}: regenerate "
         "the lock with a current Poetry"
     )

@@ -12,29 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from .entries import (
-    _build_spec,
-    _canonical_set,
-    _check_known,
-    _check_marker,
-    _Entry,
-    _parse_hashes,
-    _pinned_entry,
-    _reference_entry,
+    Entry,
+    build_spec,
+    canonical_set,
+    check_known,
+    check_marker,
+    parse_hashes,
+    pinned_entry,
+    reference_entry,
 )
-from .markers import _resolve_marker
+from .markers import resolve_marker
 from .reading import (
     PathLike,
-    _existing_file,
-    _expect,
-    _fail,
-    _names,
-    _Problem,
-    _Problems,
-    _read_toml,
-    _str_list,
-    _where,
+    Problem,
+    Problems,
+    existing_file,
+    expect,
+    fail,
+    names_given,
+    place,
+    read_toml,
+    str_list,
 )
-from .spec import DependencySpec, IndexSettings, _dedupe, _is_pypi
+from .spec import DependencySpec, IndexSettings, dedupe, is_pypi
 
 __all__ = ["load_pylock"]
 
@@ -56,44 +56,42 @@ def load_pylock(
         InputError: missing/invalid file, unsupported lock-version, unknown extra or group,
             a vcs package, or malformed entries (with file:line where known).
     """
-    extras, groups = _names(extras, "extras"), _names(groups, "groups")
-    file = _existing_file(path, "pylock.toml")
+    extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
+    file = existing_file(path, "pylock.toml")
     display = file.name
-    data, text = _read_toml(file, display)
-    problems = _Problems(display)
+    data, text = read_toml(file, display)
+    problems = Problems(display)
     lock_version = data.get("lock-version")
     if not isinstance(lock_version, str) or lock_version.split(".")[0] != "1":
-        _fail(
-            f"{_where(display, text, 'lock-version')}: lock-version {lock_version!r} is not a "
+        fail(
+            f"{place(display, text, 'lock-version')}: lock-version {lock_version!r} is not a "
             "PEP 751 version this reader knows (1.x): regenerate the lock"
         )
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     extra_indexes: list[str] = []
     try:
-        lock_extras = _canonical_set(_str_list(data.get("extras", []), display, "extras"))
-        lock_groups = _canonical_set(
-            _str_list(data.get("dependency-groups", []), display, "dependency-groups")
+        lock_extras = canonical_set(str_list(data.get("extras", []), display, "extras"))
+        lock_groups = canonical_set(
+            str_list(data.get("dependency-groups", []), display, "dependency-groups")
         )
-        default_groups = _str_list(data.get("default-groups", []), display, "default-groups")
-        _check_known("extra", extras, set(lock_extras), display, problems, canonical=True)
-        _check_known(
-            "dependency group", groups, set(lock_groups), display, problems, canonical=True
-        )
-        wanted_extras = _canonical_set(extras)
-        wanted_groups = _canonical_set(groups or default_groups)
-        for table in _expect(data.get("packages", []), list, display, "[[packages]]"):
+        default_groups = str_list(data.get("default-groups", []), display, "default-groups")
+        check_known("extra", extras, set(lock_extras), display, problems, canonical=True)
+        check_known("dependency group", groups, set(lock_groups), display, problems, canonical=True)
+        wanted_extras = canonical_set(extras)
+        wanted_groups = canonical_set(groups or default_groups)
+        for table in expect(data.get("packages", []), list, display, "[[packages]]"):
             try:
                 entry = _pylock_entry(
                     table, text, display, file.parent, wanted_extras, wanted_groups, extra_indexes
                 )
                 if entry is not None:
                     entries.append(entry)
-            except _Problem as problem:
+            except Problem as problem:
                 problems.add(str(problem))
-    except _Problem as problem:
+    except Problem as problem:
         problems.add(str(problem))
     problems.raise_if_any()
-    return _build_spec(
+    return build_spec(
         entries,
         [],
         IndexSettings(extra_index_urls=tuple(extra_indexes)),
@@ -103,11 +101,11 @@ def load_pylock(
 
 
 def _pylock_hashes(value: object, where: str, what: str) -> list[str]:
-    table = _expect(value, dict, where, f"{what} hashes")
+    table = expect(value, dict, where, f"{what} hashes")
     values = []
     for algo, digest in table.items():
-        values.append(f"{algo}:{_expect(digest, str, where, f'{what} hash')}")
-    return _parse_hashes(values, where, what)
+        values.append(f"{algo}:{expect(digest, str, where, f'{what} hash')}")
+    return parse_hashes(values, where, what)
 
 
 def _pylock_entry(
@@ -118,46 +116,46 @@ def _pylock_entry(
     extras: frozenset[str],
     groups: frozenset[str],
     extra_indexes: list[str],
-) -> _Entry | None:
-    table: dict[str, Any] = _expect(value, dict, display, "each [[packages]]")
-    name = _expect(table.get("name"), str, display, "[[packages]] name")
-    where = _where(display, text, "name = ", f'"{name}"')
+) -> Entry | None:
+    table: dict[str, Any] = expect(value, dict, display, "each [[packages]]")
+    name = expect(table.get("name"), str, display, "[[packages]] name")
+    where = place(display, text, "name = ", f'"{name}"')
     marker: bool | str = True
     if "marker" in table:
-        checked = _check_marker(_expect(table["marker"], str, where, "marker"), where, "marker")
-        marker, _ = _resolve_marker(checked, extras=extras, groups=groups)
+        checked = check_marker(expect(table["marker"], str, where, "marker"), where, "marker")
+        marker, _ = resolve_marker(checked, extras=extras, groups=groups)
         if marker is False:
             return None
     if "vcs" in table:
-        raise _Problem(
+        raise Problem(
             f"{where}: {name!r} comes from a version control repository, which a Lambda bundle "
             "cannot pin by hash: publish a wheel to your index and re-lock"
         )
     index = table.get("index")
     if index is not None:
-        index = _expect(index, str, where, "index")
-        if not _is_pypi(index) and index not in extra_indexes:
+        index = expect(index, str, where, "index")
+        if not is_pypi(index) and index not in extra_indexes:
             extra_indexes.append(index)
     if "directory" in table:
-        directory = _expect(table["directory"], dict, where, "directory")
-        location = _expect(directory.get("path"), str, where, "directory path")
-        return _reference_entry(name, location, marker, where, [], folder)
+        directory = expect(table["directory"], dict, where, "directory")
+        location = expect(directory.get("path"), str, where, "directory path")
+        return reference_entry(name, location, marker, where, [], folder)
     if "archive" in table:
-        archive = _expect(table["archive"], dict, where, "archive")
+        archive = expect(table["archive"], dict, where, "archive")
         hashes = _pylock_hashes(archive.get("hashes", {}), where, "archive")
         location = archive.get("url", archive.get("path"))
-        location = _expect(location, str, where, "archive url/path")
-        return _reference_entry(name, location, marker, where, hashes, folder)
-    version = _expect(table.get("version"), str, where, f"{name!r} version")
+        location = expect(location, str, where, "archive url/path")
+        return reference_entry(name, location, marker, where, hashes, folder)
+    version = expect(table.get("version"), str, where, f"{name!r} version")
     hashes = []
     files = []
     if "sdist" in table:
-        files.append(_expect(table["sdist"], dict, where, "sdist"))
+        files.append(expect(table["sdist"], dict, where, "sdist"))
     files += [
-        _expect(w, dict, where, "wheel")
-        for w in _expect(table.get("wheels", []), list, where, "wheels")
+        expect(w, dict, where, "wheel")
+        for w in expect(table.get("wheels", []), list, where, "wheels")
     ]
     for entry in files:
         if "hashes" in entry:
             hashes += _pylock_hashes(entry["hashes"], where, repr(name))
-    return _pinned_entry(name, version, marker, where, list(_dedupe(hashes)))
+    return pinned_entry(name, version, marker, where, list(dedupe(hashes)))

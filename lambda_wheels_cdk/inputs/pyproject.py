@@ -10,24 +10,24 @@ from typing import Any
 from packaging.markers import Marker
 
 from ..urls import redact_text
-from .entries import _BadRequirement, _build_spec, _Entry, _parse_requirement_text
+from .entries import BadRequirement, Entry, build_spec, parse_requirement_text
 from .reading import (
     PathLike,
-    _existing_file,
-    _expect,
-    _names,
-    _Problem,
-    _Problems,
-    _read_toml,
-    _str_list,
-    _where,
+    Problem,
+    Problems,
+    existing_file,
+    expect,
+    names_given,
+    place,
+    read_toml,
+    str_list,
 )
-from .spec import DependencySpec, IndexSettings, _canon
+from .spec import DependencySpec, IndexSettings, canon
 
 __all__ = ["load_pyproject"]
 
 
-def _resolve_groups(
+def resolve_groups(
     table: Mapping[str, Any], wanted: Sequence[str], where: str
 ) -> list[tuple[str, str]]:
     """PEP 735: the requirement strings of ``wanted`` groups, with ``include-group``.
@@ -38,30 +38,30 @@ def _resolve_groups(
     """
     by_name: dict[str, str] = {}
     for key in table:
-        by_name.setdefault(_canon(key), key)
+        by_name.setdefault(canon(key), key)
     out: list[tuple[str, str]] = []
 
     def visit(group: str, stack: tuple[str, ...]) -> None:
-        norm = _canon(group)
+        norm = canon(group)
         if norm in stack:
             loop = " -> ".join([*stack, norm])
-            raise _Problem(f"{where}: [dependency-groups] include a loop ({loop}): break it")
+            raise Problem(f"{where}: [dependency-groups] include a loop ({loop}): break it")
         key = by_name.get(norm)
         if key is None:
             known = ", ".join(sorted(table)) or "none"
-            raise _Problem(
+            raise Problem(
                 f"{where}: dependency group {group!r} is not defined (groups: {known}): add it "
                 "to [dependency-groups] or ask for an existing one"
             )
-        items = _expect(table[key], list, where, f"[dependency-groups].{key}")
+        items = expect(table[key], list, where, f"[dependency-groups].{key}")
         for item in items:
             if isinstance(item, str):
                 out.append((item, key))
             elif isinstance(item, dict) and set(item) == {"include-group"}:
-                included = _expect(item["include-group"], str, where, "include-group")
+                included = expect(item["include-group"], str, where, "include-group")
                 visit(included, (*stack, norm))
             else:
-                raise _Problem(
+                raise Problem(
                     f"{where}: [dependency-groups].{key} entries must be requirement strings or "
                     '{include-group = "name"} tables: fix the entry'
                 )
@@ -85,18 +85,18 @@ def load_pyproject(
         InputError: missing file, invalid TOML, dynamic or Poetry-only dependencies, an unknown
             extra or group, or invalid requirements (each with file:line where known).
     """
-    extras, groups = _names(extras, "extras"), _names(groups, "groups")
-    file = _existing_file(path, "pyproject.toml")
+    extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
+    file = existing_file(path, "pyproject.toml")
     display = file.name
-    data, text = _read_toml(file, display)
-    problems = _Problems(display)
-    entries: list[_Entry] = []
+    data, text = read_toml(file, display)
+    problems = Problems(display)
+    entries: list[Entry] = []
     try:
-        project = _expect(data.get("project", {}), dict, display, "[project]")
+        project = expect(data.get("project", {}), dict, display, "[project]")
         has_deps = "dependencies" in project
         if not has_deps and "dependencies" in project.get("dynamic", []):
-            raise _Problem(
-                f"{_where(display, text, 'dynamic')}: [project].dependencies is dynamic, so it "
+            raise Problem(
+                f"{place(display, text, 'dynamic')}: [project].dependencies is dynamic, so it "
                 "cannot be read without building the project: list the dependencies statically "
                 "or use a requirements or lock file"
             )
@@ -105,7 +105,7 @@ def load_pyproject(
         )
         poetry_deps = poetry.get("dependencies") if isinstance(poetry, dict) else None
         if not has_deps and isinstance(poetry_deps, dict) and set(poetry_deps) - {"python"}:
-            raise _Problem(
+            raise Problem(
                 f"{display}: the dependencies are in [tool.poetry.dependencies], which only "
                 "Poetry resolves: run `poetry lock` and use poetry.lock"
             )
@@ -113,20 +113,20 @@ def load_pyproject(
         base_note = f"paths are relative to the folder of {display}"
         pending: list[tuple[str, str, str | None]] = [
             (item, "[project].dependencies", None)
-            for item in _str_list(project.get("dependencies", []), display, "dependencies")
+            for item in str_list(project.get("dependencies", []), display, "dependencies")
         ]
-        optional = _expect(
+        optional = expect(
             project.get("optional-dependencies", {}),
             dict,
             display,
             "[project.optional-dependencies]",
         )
-        by_extra = {_canon(k): k for k in optional}
+        by_extra = {canon(k): k for k in optional}
         wanted_extras = list(extras)
         seen_extras: set[str] = set()
         while wanted_extras:
             extra = wanted_extras.pop(0)
-            norm = _canon(extra)
+            norm = canon(extra)
             if norm in seen_extras:
                 continue
             seen_extras.add(norm)
@@ -139,27 +139,27 @@ def load_pyproject(
                 )
                 continue
             what = f"[project.optional-dependencies].{key}"
-            pending += [(item, what, None) for item in _str_list(optional[key], display, what)]
-        dependency_groups = _expect(
+            pending += [(item, what, None) for item in str_list(optional[key], display, what)]
+        dependency_groups = expect(
             data.get("dependency-groups", {}), dict, display, "[dependency-groups]"
         )
         if groups:
             pending += [
                 (item, f"[dependency-groups].{group}", None)
-                for item, group in _resolve_groups(dependency_groups, groups, display)
+                for item, group in resolve_groups(dependency_groups, groups, display)
             ]
         while pending:
             item, what, outer_marker = pending.pop(0)
-            where = _where(display, text, item) if item.strip() else display
+            where = place(display, text, item) if item.strip() else display
             try:
-                req, local, is_dir = _parse_requirement_text(item, file.parent, base_note)
-            except _BadRequirement as exc:
+                req, local, is_dir = parse_requirement_text(item, file.parent, base_note)
+            except BadRequirement as exc:
                 problems.add(f"{where}: {redact_text(item)!r} in {what} {exc.tail}")
                 continue
             if outer_marker:
                 combined = f"({outer_marker})" + (f" and ({req.marker})" if req.marker else "")
                 req.marker = Marker(combined)
-            if project_name and req.name == _canon(project_name):
+            if project_name and req.name == canon(project_name):
                 # a self-reference: install the extras it names, not the project itself
                 for extra in sorted(req.extras):
                     key = by_extra.get(extra)
@@ -174,12 +174,10 @@ def load_pyproject(
                     seen_extras.add(extra)
                     what2 = f"[project.optional-dependencies].{key}"
                     marker = str(req.marker) if req.marker else None
-                    pending += [
-                        (i, what2, marker) for i in _str_list(optional[key], display, what2)
-                    ]
+                    pending += [(i, what2, marker) for i in str_list(optional[key], display, what2)]
                 continue
-            entries.append(_Entry(req, where, [], local, is_dir))
-    except _Problem as problem:
+            entries.append(Entry(req, where, [], local, is_dir))
+    except Problem as problem:
         problems.add(str(problem))
     problems.raise_if_any()
-    return _build_spec(entries, [], IndexSettings(), origin=display, locked=False)
+    return build_spec(entries, [], IndexSettings(), origin=display, locked=False)

@@ -1,5 +1,5 @@
 """Reading an input file and reporting its problems: every loader collects what is wrong
-(:class:`_Problems`) and raises one :class:`~lambda_wheels_cdk.errors.InputError` naming the
+(:class:`Problems`) and raises one :class:`~lambda_wheels_cdk.errors.InputError` naming the
 file, the line where known, what is wrong and what to do.
 """
 
@@ -26,7 +26,7 @@ _MAX_SHOWN: Final = 20
 _TOML_LINE_RE: Final = re.compile(r"at line (\d+)")
 
 
-class _Problem(InputError):
+class Problem(InputError):
     """One problem in an input, already phrased for the user.
 
     Loaders collect these and raise one :class:`InputError` listing them all; one that escapes
@@ -34,7 +34,7 @@ class _Problem(InputError):
     """
 
 
-class _Unparsable(_Problem):
+class Unparsable(Problem):
     """A line that is not a requirement, an option or a comment at all.
 
     ``reason`` says why without quoting the line: it is what the user sees when the whole file
@@ -46,7 +46,7 @@ class _Unparsable(_Problem):
         self.reason = reason
 
 
-class _Problems:
+class Problems:
     """Collects every problem in an input so the user sees them all at once."""
 
     def __init__(self, subject: str) -> None:
@@ -68,27 +68,27 @@ class _Problems:
         raise InputError(f"{self.subject} has {len(self.items)} problems:\n{shown}{tail}")
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     raise InputError(message)
 
 
-def _read_text(path: Path, display: str) -> str:
+def read_input(path: Path, display: str) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        _fail(f"{display}: file not found: check the path")
+        fail(f"{display}: file not found: check the path")
     except IsADirectoryError:
-        _fail(f"{display}: is a folder, not a file: name the file inside it")
+        fail(f"{display}: is a folder, not a file: name the file inside it")
     except (OSError, ValueError) as exc:
-        _fail(f"{display}: cannot be read ({exc}): check the path and its permissions")
+        fail(f"{display}: cannot be read ({exc}): check the path and its permissions")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        _fail(f"{display}: is not UTF-8 text (bad byte at offset {exc.start}): save it as UTF-8")
+        fail(f"{display}: is not UTF-8 text (bad byte at offset {exc.start}): save it as UTF-8")
 
 
-def _read_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
-    text = _read_text(path, display)
+def read_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
+    text = read_input(path, display)
     return _parse_toml(text, display), text
 
 
@@ -99,7 +99,7 @@ def _parse_toml(text: str, display: str) -> dict[str, Any]:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         match = _TOML_LINE_RE.search(detail)
         where = f"{display}:{match.group(1)}" if match else display
-        _fail(f"{where}: not valid TOML ({detail}): fix the syntax or regenerate the file")
+        fail(f"{where}: not valid TOML ({detail}): fix the syntax or regenerate the file")
 
 
 def _line_of(text: str, *needles: str) -> int | None:
@@ -110,23 +110,23 @@ def _line_of(text: str, *needles: str) -> int | None:
     return None
 
 
-def _where(display: str, text: str, *needles: str) -> str:
+def place(display: str, text: str, *needles: str) -> str:
     line = _line_of(text, *needles) if needles else None
     return f"{display}:{line}" if line else display
 
 
-def _names(values: Sequence[str], what: str) -> tuple[str, ...]:
+def names_given(values: Sequence[str], what: str) -> tuple[str, ...]:
     """Check an extras/groups argument: a sequence of names, never one bare string."""
     if isinstance(values, str):
-        _fail(f"{what} must be a list of names, not the string {values!r}: wrap it in [...]")
+        fail(f"{what} must be a list of names, not the string {values!r}: wrap it in [...]")
     items = tuple(values)
     for item in items:
         if not isinstance(item, str):
-            _fail(f"{what} must be names (strings), not {_type_name(item)}")
+            fail(f"{what} must be names (strings), not {type_name(item)}")
     return items
 
 
-def _existing_file(path: PathLike, kind: str) -> Path:
+def existing_file(path: PathLike, kind: str) -> Path:
     p = Path(path)
     try:
         if p.is_file():
@@ -135,14 +135,14 @@ def _existing_file(path: PathLike, kind: str) -> Path:
     except (OSError, ValueError):
         exists = False
     if exists:
-        _fail(f"{os.fspath(path)}: is not a file: pass the {kind} file itself")
-    _fail(
+        fail(f"{os.fspath(path)}: is not a file: pass the {kind} file itself")
+    fail(
         f"{os.fspath(path)}: {kind} not found: check the path (relative paths are relative to "
         "the current folder) or create the file"
     )
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
     return {
         str: "a string",
         int: "a number",
@@ -153,10 +153,10 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _expect(value: object, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+def expect(value: object, kind: type | tuple[type, ...], where: str, what: str) -> Any:
     if not isinstance(value, kind):
-        raise _Problem(
-            f"{where}: {what} must be {_kind_name(kind)}, not {_type_name(value)}: fix the file "
+        raise Problem(
+            f"{where}: {what} must be {_kind_name(kind)}, not {type_name(value)}: fix the file "
             "or regenerate it"
         )
     return value
@@ -168,8 +168,8 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _str_list(value: object, where: str, what: str) -> list[str]:
-    items = _expect(value, list, where, what)
+def str_list(value: object, where: str, what: str) -> list[str]:
+    items = expect(value, list, where, what)
     for item in items:
-        _expect(item, str, where, f"each entry of {what}")
+        expect(item, str, where, f"each entry of {what}")
     return list(items)

@@ -16,27 +16,27 @@ from urllib.parse import urlsplit
 from ..errors import InputError
 from ..urls import quoted, redact_text
 from .entries import (
-    _NAMED_REFERENCE_RE,
-    _BadRequirement,
-    _build_spec,
-    _check_hash,
-    _Entry,
-    _invalid,
-    _is_exact_pin,
-    _parse_requirement_text,
+    NAMED_REFERENCE_RE,
+    BadRequirement,
+    Entry,
+    build_spec,
+    check_hash,
+    invalid_requirement,
+    is_exact_pin,
+    parse_requirement_text,
     resolve_local,
 )
 from .reading import (
     PathLike,
-    _existing_file,
-    _fail,
-    _Problem,
-    _Problems,
-    _read_text,
-    _type_name,
-    _Unparsable,
+    Problem,
+    Problems,
+    Unparsable,
+    existing_file,
+    fail,
+    read_input,
+    type_name,
 )
-from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _dedupe, _first_line
+from .spec import SCHEME_RE, DependencySpec, IndexSettings, dedupe, first_line
 
 __all__ = ["from_list", "load_requirements_file"]
 
@@ -102,7 +102,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, "".join(pending)
 
 
-def _expand_env(line: str, expanded: dict[str, str] | None = None) -> str:
+def expand_env(line: str, expanded: dict[str, str] | None = None) -> str:
     """pip's ``${NAME}`` expansion; unset or empty variables stay as written.
 
     ``expanded`` (if given) collects value -> ``${NAME}`` so messages can be un-expanded.
@@ -136,7 +136,7 @@ def _split_args_options(line: str) -> tuple[str, str]:
     return " ".join(tokens), ""
 
 
-class _RequirementsReader:
+class RequirementsReader:
     """Reads requirements files (with includes) or exported text into one spec."""
 
     def __init__(
@@ -145,9 +145,9 @@ class _RequirementsReader:
         self.root_dir = root_dir
         self.strict_hashes = strict_hashes
         self.inline = inline
-        self.problems = _Problems(subject)
-        self.requirements: list[_Entry] = []
-        self.constraints: list[_Entry] = []
+        self.problems = Problems(subject)
+        self.requirements: list[Entry] = []
+        self.constraints: list[Entry] = []
         self.index_url: tuple[str, str] | None = None
         self.extra_index_urls: list[str] = []
         self.find_links: list[str] = []
@@ -189,7 +189,7 @@ class _RequirementsReader:
             )
             return
         try:
-            text = _read_text(path, display)
+            text = read_input(path, display)
         except InputError as exc:
             self.problems.add(str(exc))
             return
@@ -219,14 +219,14 @@ class _RequirementsReader:
         gets one problem that quotes none of its lines.
         """
         understood = 0
-        found: list[tuple[int, str, str | None]] = []  # (line, message, _Unparsable.reason)
+        found: list[tuple[int, str, str | None]] = []  # (line, message, Unparsable.reason)
         for number, raw in _logical_lines(text):
             written = _COMMENT_RE.sub("", raw).strip()
             if not written:
                 continue
             where = f"{display}:{number}"
             expanded: dict[str, str] = {}
-            line = _expand_env(written, expanded)
+            line = expand_env(written, expanded)
             first_new = len(self.problems.items)
             try:
                 self.read_line(
@@ -239,9 +239,9 @@ class _RequirementsReader:
                     chain=chain,
                 )
                 understood += 1
-            except _Unparsable as problem:
+            except Unparsable as problem:
                 found.append((number, _unexpand(str(problem), expanded), problem.reason))
-            except _Problem as problem:
+            except Problem as problem:
                 understood += 1
                 found.append((number, _unexpand(str(problem), expanded), None))
             if expanded:  # problems found through this line (includes too) lose the values
@@ -286,7 +286,7 @@ class _RequirementsReader:
         try:
             tokens = shlex.split(option_text) if option_text else []
         except ValueError as exc:
-            raise _Unparsable(
+            raise Unparsable(
                 f"{where}: cannot read the options in {shown} ({exc}): fix the quoting",
                 f"options that cannot be read: {exc}",
             ) from None
@@ -299,38 +299,38 @@ class _RequirementsReader:
         if args:
             misplaced = [name for name, _ in options if name != "--hash"]
             if misplaced:
-                raise _Problem(
+                raise Problem(
                     f"{where}: {misplaced[0]} cannot follow a requirement ({shown}); only --hash "
                     f"can: put {misplaced[0]} on a line of its own"
                 )
             hashes = []
             for _, value in options:
                 try:
-                    hashes.append(_check_hash(value or ""))
+                    hashes.append(check_hash(value or ""))
                 except ValueError:
-                    raise _Problem(
+                    raise Problem(
                         f"{where}: --hash={value} in {shown} is not 'sha256:<64 hex digits>' "
                         "(or sha384/sha512): copy the hash again"
                     ) from None
             try:
-                req, local, is_dir = _parse_requirement_text(args, base_dir, base_note)
-            except _BadRequirement as exc:
+                req, local, is_dir = parse_requirement_text(args, base_dir, base_note)
+            except BadRequirement as exc:
                 if exc.reason is None:
-                    raise _Problem(f"{where}: {shown} {exc.tail}") from None
-                raise _Unparsable(f"{where}: {shown} {exc.tail}", exc.reason) from None
+                    raise Problem(f"{where}: {shown} {exc.tail}") from None
+                raise Unparsable(f"{where}: {shown} {exc.tail}", exc.reason) from None
             except ValueError as exc:  # urllib on a malformed URL
-                detail = _first_line(exc)
-                raise _Unparsable(
-                    f"{where}: {shown} {_invalid(detail).tail}", f"invalid URL: {detail}"
+                detail = first_line(exc)
+                raise Unparsable(
+                    f"{where}: {shown} {invalid_requirement(detail).tail}", f"invalid URL: {detail}"
                 ) from None
-            entry = _Entry(req, where, list(_dedupe(hashes)), local, is_dir)
+            entry = Entry(req, where, list(dedupe(hashes)), local, is_dir)
             if constraint:
-                self.add_constraint(entry, shown, named=bool(_NAMED_REFERENCE_RE.match(args)))
+                self.add_constraint(entry, shown, named=bool(NAMED_REFERENCE_RE.match(args)))
             else:
                 self.requirements.append(entry)
             return
         if self.inline:
-            raise _Problem(
+            raise Problem(
                 f"{where}: {shown} is not a requirement: only requirements (optionally with "
                 "--hash) can be listed inline; put options in a requirements file"
             )
@@ -361,7 +361,7 @@ class _RequirementsReader:
                 name, value = token[:2], token[2:]
                 attached = bool(value)
             else:
-                raise _Unparsable(
+                raise Unparsable(
                     f"{where}: unexpected {quoted(token)} in {shown}: an option takes one "
                     "value; put each requirement on a line of its own",
                     "a value where an option should be",
@@ -369,21 +369,21 @@ class _RequirementsReader:
             if name in _VALUE_OPTIONS:
                 if not attached:
                     if index >= len(tokens):
-                        raise _Problem(f"{where}: {name} needs a value ({shown}): add it")
+                        raise Problem(f"{where}: {name} needs a value ({shown}): add it")
                     value = tokens[index]
                     index += 1
                 options.append((_VALUE_OPTIONS[name], value))
             elif name in _FLAG_OPTIONS:
                 if attached:
-                    raise _Problem(f"{where}: {name} takes no value ({shown}): remove it")
+                    raise Problem(f"{where}: {name} takes no value ({shown}): remove it")
                 options.append((name, None))
             elif name in _UNSUPPORTED_OPTIONS:
-                raise _Problem(
+                raise Problem(
                     f"{where}: {name} is not supported in a Lambda bundle's requirements "
                     f"({shown}): {_UNSUPPORTED_OPTIONS[name]}"
                 )
             else:
-                raise _Unparsable(
+                raise Unparsable(
                     f"{where}: unknown option {quoted(name)} ({shown}): remove it or fix "
                     "its spelling (supported: -r, -c, --hash, -i/--index-url, --extra-index-url, "
                     "-f/--find-links, --no-index, --require-hashes)",
@@ -404,13 +404,13 @@ class _RequirementsReader:
         chain: tuple[Path, ...],
     ) -> None:
         if name in ("-r", "-c"):
-            if _SCHEME_RE.match(value):
-                raise _Problem(
+            if SCHEME_RE.match(value):
+                raise Problem(
                     f"{where}: {name} by URL is not supported ({shown}): download the file, "
                     "check it in next to this one and include it by path"
                 )
             if not value.strip():
-                raise _Problem(f"{where}: {name} needs a file name ({shown}): add it")
+                raise Problem(f"{where}: {name} needs a file name ({shown}): add it")
             self.read_file(
                 base_dir / value,
                 constraint=constraint or name == "-c",
@@ -421,7 +421,7 @@ class _RequirementsReader:
         elif name == "--index-url":
             url = self.index_location(value, where=where, shown=shown, option=name)
             if self.index_url is not None and self.index_url[0] != url:
-                raise _Problem(
+                raise Problem(
                     f"{where}: a second, different --index-url ({shown}; the first is at "
                     f"{self.index_url[1]}): keep one and list the other with --extra-index-url"
                 )
@@ -439,14 +439,14 @@ class _RequirementsReader:
         elif name == "--require-hashes":
             self.require_hashes = where
         elif name == "-e":
-            raise _Problem(
+            raise Problem(
                 f"{where}: editable requirement {shown} is not supported: an editable install "
                 "links to a source folder that does not exist inside a Lambda bundle; write "
                 f"{quoted(value)} (without -e) to have the project built into a wheel and "
                 "installed (pure-Python projects only)"
             )
         elif name == "--hash":
-            raise _Problem(
+            raise Problem(
                 f"{where}: --hash must follow its requirement on the same line ({shown}): join "
                 "the lines with a trailing backslash"
             )
@@ -454,20 +454,20 @@ class _RequirementsReader:
     @staticmethod
     def index_location(value: str, *, where: str, shown: str, option: str) -> str:
         try:
-            parts = urlsplit(value) if _SCHEME_RE.match(value) else None
+            parts = urlsplit(value) if SCHEME_RE.match(value) else None
         except ValueError:
             parts = None
         if parts is None or parts.scheme.lower() not in ("http", "https", "file"):
-            raise _Problem(
+            raise Problem(
                 f"{where}: {option} needs an http(s) URL ({shown}): write it as https://host/simple"
             )
         return value
 
     @staticmethod
     def find_links_location(value: str, *, where: str, shown: str, base_dir: Path) -> str:
-        if _SCHEME_RE.match(value) and not value.lower().startswith("file:"):
+        if SCHEME_RE.match(value) and not value.lower().startswith("file:"):
             if value.split(":", 1)[0].lower() not in ("http", "https"):
-                raise _Problem(
+                raise Problem(
                     f"{where}: --find-links needs an http(s) URL or a local folder ({shown})"
                 )
             return value
@@ -477,25 +477,25 @@ class _RequirementsReader:
         except (OSError, ValueError):
             exists = False
         if not exists:
-            raise _Problem(
+            raise Problem(
                 f"{where}: --find-links {quoted(value)} does not exist (paths are relative "
                 "to the file's folder): create it or fix the path"
             )
         return str(path)
 
-    def add_constraint(self, entry: _Entry, shown: str, *, named: bool) -> None:
+    def add_constraint(self, entry: Entry, shown: str, *, named: bool) -> None:
         if entry.hashes:
-            raise _Problem(
+            raise Problem(
                 f"{entry.where}: --hash in a constraints file ({shown}) is not supported: put "
                 "the hashes on the requirement line in the requirements file"
             )
         if entry.req.url and not named:
-            raise _Problem(
+            raise Problem(
                 f"{entry.where}: a constraint must name a package ({shown}): write "
                 "'name==version' (or 'name @ URL')"
             )
         if entry.req.extras:
-            raise _Problem(
+            raise Problem(
                 f"{entry.where}: constraints cannot have extras ({shown}): remove the [...]"
             )
         self.constraints.append(entry)
@@ -510,7 +510,7 @@ class _RequirementsReader:
                     f"{entry.where}: {entry.name!r} is a local folder, which cannot be "
                     "hash-checked: build it into a wheel and hash that, or remove its --hash"
                 )
-            elif not _is_exact_pin(entry):
+            elif not is_exact_pin(entry):
                 self.problems.add(
                     f"{entry.where}: {entry.name!r} has --hash but is not pinned with '==' "
                     "(hash-checking mode needs exact versions): pin the version the hashes "
@@ -535,7 +535,7 @@ class _RequirementsReader:
     def result(self, origin: str, *, locked: bool) -> DependencySpec:
         self.check_hashes()
         self.problems.raise_if_any()
-        return _build_spec(
+        return build_spec(
             self.requirements,
             self.constraints,
             IndexSettings(
@@ -567,9 +567,9 @@ def load_requirements_file(path: PathLike, *, _seen: tuple[Path, ...] = ()) -> D
             listed as ``file:line: what is wrong: what to do``. Editable (``-e``) lines,
             unknown options and partially hashed files are problems.
     """
-    file = _existing_file(path, "requirements file")
-    reader = _RequirementsReader(file.parent, file.name)
-    text = _read_text(file, file.name)
+    file = existing_file(path, "requirements file")
+    reader = RequirementsReader(file.parent, file.name)
+    text = read_input(file, file.name)
     try:
         key = file.resolve()
     except (OSError, RuntimeError, ValueError):
@@ -596,13 +596,13 @@ def from_list(
         InputError: an item is not a string, not a valid requirement, or an option.
     """
     if isinstance(requirements, str):
-        _fail(f"{origin}: expected a list of requirement strings, not one string: wrap it in [...]")
+        fail(f"{origin}: expected a list of requirement strings, not one string: wrap it in [...]")
     folder = Path(base_dir) if base_dir is not None else Path.cwd()
-    reader = _RequirementsReader(folder, origin, inline=True)
+    reader = RequirementsReader(folder, origin, inline=True)
     for number, item in enumerate(requirements, 1):
         where = f"{origin} item {number}"
         if not isinstance(item, str):
-            reader.problems.add(f"{where}: expected a requirement string, not {_type_name(item)}")
+            reader.problems.add(f"{where}: expected a requirement string, not {type_name(item)}")
             continue
         written = item.strip()
         if not written or "\n" in written or "\r" in written:
@@ -620,6 +620,6 @@ def from_list(
                 constraint=False,
                 chain=(),
             )
-        except _Problem as problem:
+        except Problem as problem:
             reader.problems.add(str(problem))
     return reader.result(origin, locked=False)

@@ -58,20 +58,20 @@ _SKIP_DIRS: Final = frozenset(
         "dist",
     }
 )
-_SCHEME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-_WINDOWS_DRIVE_RE: Final = re.compile(r"^[A-Za-z]:[\\/]")
+SCHEME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+WINDOWS_DRIVE_RE: Final = re.compile(r"^[A-Za-z]:[\\/]")
 
 
-def _canon(name: str) -> str:
+def canon(name: str) -> str:
     """PEP 503 normalized name (a plain ``str`` for typing)."""
     return canonicalize_name(name)
 
 
-def _is_pypi(url: str) -> bool:
+def is_pypi(url: str) -> bool:
     return strip_credentials(url).rstrip("/") in _PYPI_INDEXES
 
 
-def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
+def dedupe(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
@@ -112,8 +112,8 @@ class IndexSettings:
         """
         return IndexSettings(
             index_url=other.index_url if other.index_url is not None else self.index_url,
-            extra_index_urls=_dedupe((*other.extra_index_urls, *self.extra_index_urls)),
-            find_links=_dedupe((*other.find_links, *self.find_links)),
+            extra_index_urls=dedupe((*other.extra_index_urls, *self.extra_index_urls)),
+            find_links=dedupe((*other.find_links, *self.find_links)),
             no_index=other.no_index or (self.no_index and other.index_url is None),
         )
 
@@ -147,13 +147,13 @@ class IndexSettings:
 def local_path_of(location: str) -> Path | None:
     """The local path a find-links entry or URL names, or ``None`` for a remote URL."""
     if location.lower().startswith("file:"):
-        return _file_url_to_path(location)
-    if _SCHEME_RE.match(location) and not _WINDOWS_DRIVE_RE.match(location):
+        return file_url_to_path(location)
+    if SCHEME_RE.match(location) and not WINDOWS_DRIVE_RE.match(location):
         return None
     return Path(location)
 
 
-def _file_url_to_path(url: str) -> Path:
+def file_url_to_path(url: str) -> Path:
     parts = urlsplit(url)
     from urllib.request import url2pathname  # imports http/ssl: only for file: URLs
 
@@ -274,7 +274,7 @@ class DependencySpec:
             except InvalidRequirement as exc:
                 raise InputError(
                     f"{self.origin}: {redact_text(line)!r} is not a valid requirement "
-                    f"({_first_line(exc)}): fix it"
+                    f"({first_line(exc)}): fix it"
                 ) from None
         object.__setattr__(
             self,
@@ -295,7 +295,7 @@ class DependencySpec:
     @property
     def names(self) -> tuple[str, ...]:
         """Canonical names of the requirements, in order, without repeats."""
-        return _dedupe(_line_name(line) for line in self.requirements)
+        return dedupe(_line_name(line) for line in self.requirements)
 
     @property
     def hash_checking(self) -> bool:
@@ -359,7 +359,7 @@ class DependencySpec:
 
     def _line_fingerprint(self, line: str) -> list[Any]:
         req = Requirement(line)
-        name = _canon(req.name)
+        name = canon(req.name)
         url: Any = None
         if req.url:
             local = self.local_paths.get(name)
@@ -372,7 +372,7 @@ class DependencySpec:
             )
         return [
             name,
-            sorted(_canon(e) for e in req.extras),
+            sorted(canon(e) for e in req.extras),
             str(req.specifier),
             url,
             str(req.marker) if req.marker else None,
@@ -381,9 +381,9 @@ class DependencySpec:
 
 @functools.lru_cache(maxsize=4096)
 def _line_name(line: str) -> str:
-    return _canon(Requirement(line).name)
+    return canon(Requirement(line).name)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

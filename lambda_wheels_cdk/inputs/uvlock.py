@@ -16,9 +16,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ..errors import InputError
 from ..urls import redact_text
 from .entries import resolve_local
-from .reading import PathLike, _existing_file, _fail, _names, _read_toml
-from .requirements import _RequirementsReader
-from .spec import _SCHEME_RE, DependencySpec, IndexSettings, _canon, _is_pypi
+from .reading import PathLike, existing_file, fail, names_given, read_toml
+from .requirements import RequirementsReader
+from .spec import SCHEME_RE, DependencySpec, IndexSettings, canon, is_pypi
 
 __all__ = ["load_uv_lock"]
 
@@ -66,7 +66,7 @@ def _uv_binary() -> str:
 
         return os.fsdecode(find_uv_bin())
     except (ImportError, FileNotFoundError) as exc:
-        _fail(
+        fail(
             f"uv.lock: cannot find the uv binary ({exc}): reinstall lambda-wheels-cdk, which "
             "depends on the 'uv' package"
         )
@@ -114,11 +114,11 @@ def load_uv_lock(
             (``--locked``: "uv.lock is out of date with pyproject.toml: run `uv lock`"), an
             extra/group is unknown, or uv fails otherwise (its message, credentials masked).
     """
-    extras, groups = _names(extras, "extras"), _names(groups, "groups")
-    file = _existing_file(path, "uv.lock")
+    extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
+    file = existing_file(path, "uv.lock")
     display = file.name
     if not (file.parent / "pyproject.toml").is_file():
-        _fail(
+        fail(
             f"{display}: needs the pyproject.toml it was locked from next to it (uv export reads "
             "both): put them in the same folder"
         )
@@ -152,24 +152,24 @@ def load_uv_lock(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        _fail(f"{display}: `uv export` did not finish in time: check the network and retry")
+        fail(f"{display}: `uv export` did not finish in time: check the network and retry")
     except OSError as exc:
-        _fail(f"{display}: cannot run uv ({exc}): reinstall lambda-wheels-cdk")
+        fail(f"{display}: cannot run uv ({exc}): reinstall lambda-wheels-cdk")
     if completed.returncode != 0:
         stderr = redact_text(completed.stderr)
         if "needs to be updated" in stderr:
-            _fail(f"{display} is out of date with pyproject.toml: run `uv lock`")
+            fail(f"{display} is out of date with pyproject.toml: run `uv lock`")
         errors = [
             line.strip()
             for line in stderr.splitlines()
             if line.strip() and not line.startswith(("Using ", "Resolved "))
         ]
         detail = " ".join(errors[:6]) or f"exit status {completed.returncode}"
-        _fail(
+        fail(
             f"{display}: `uv export` failed: {detail}: fix the lock (`uv lock`) or the extras and "
             "groups asked for"
         )
-    reader = _RequirementsReader(file.parent, display, strict_hashes=False)
+    reader = RequirementsReader(file.parent, display, strict_hashes=False)
     reader.read_text(completed.stdout, display=f"{display} (uv export)", base_dir=file.parent)
     spec = reader.result(display, locked=True)
     registries = _uv_lock_registries(file, display, frozenset(spec.names))
@@ -183,7 +183,7 @@ def _project_index_args(pyproject: Path) -> list[str]:
     private package is then "not found" (and its name is sent to PyPI). They are the project's
     inputs, not host configuration. Credentials come from ``UV_INDEX_<NAME>_*`` or netrc.
     """
-    data, _ = _read_toml(pyproject, pyproject.name)
+    data, _ = read_toml(pyproject, pyproject.name)
     tool = data.get("tool")
     uv = tool.get("uv") if isinstance(tool, dict) else None
     entries = uv.get("index") if isinstance(uv, dict) else None
@@ -200,7 +200,7 @@ def _project_index_args(pyproject: Path) -> list[str]:
 def _project_index_names(pyproject: Path) -> dict[str, str]:
     """``[[tool.uv.index]]`` of a project: URL (no trailing slash) -> index name."""
     try:
-        data, _ = _read_toml(pyproject, pyproject.name)
+        data, _ = read_toml(pyproject, pyproject.name)
     except InputError:
         return {}
     tool = data.get("tool")
@@ -236,7 +236,7 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
     ``source = { registry = ... }`` entries say where each package must come from: remote
     registries become extra index URLs, local ones (flat folders) find-links.
     """
-    data, _ = _read_toml(file, display)
+    data, _ = read_toml(file, display)
     named = _project_index_names(file.parent / "pyproject.toml")
     remote: list[str] = []
     local: list[str] = []
@@ -246,11 +246,11 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
             continue
         source = package.get("source")
         registry = source.get("registry") if isinstance(source, dict) else None
-        if not isinstance(registry, str) or _canon(package["name"]) not in names:
+        if not isinstance(registry, str) or canon(package["name"]) not in names:
             continue
-        if _SCHEME_RE.match(registry) and not registry.lower().startswith("file:"):
+        if SCHEME_RE.match(registry) and not registry.lower().startswith("file:"):
             url = _with_index_credentials(registry, named.get(registry.rstrip("/")), os.environ)
-            if not _is_pypi(registry) and url not in remote:
+            if not is_pypi(registry) and url not in remote:
                 remote.append(url)
             continue
         try:

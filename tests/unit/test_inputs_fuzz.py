@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from packaging.markers import Marker
 
 from lambda_wheels_cdk.errors import InputError
-from lambda_wheels_cdk.inputs.markers import _resolve_marker
+from lambda_wheels_cdk.inputs.markers import resolve_marker
 from lambda_wheels_cdk.inputs.pipfile import load_pipfile_lock
 from lambda_wheels_cdk.inputs.poetry import load_poetry_lock
 from lambda_wheels_cdk.inputs.pylock import load_pylock
@@ -418,7 +418,7 @@ ENVIRONMENTS = st.fixed_dictionaries({k: st.sampled_from(v) for k, v in VALUES_F
 @given(marker=MARKERS, environments=st.lists(ENVIRONMENTS, min_size=1, max_size=5))
 def test_marker_rewrite_keeps_meaning(marker: str, environments: list[dict[str, str]]) -> None:
     original = Marker(marker)
-    result, touched = _resolve_marker(str(original), extras=frozenset({"a"}), groups=frozenset())
+    result, touched = resolve_marker(str(original), extras=frozenset({"a"}), groups=frozenset())
     assert not touched and isinstance(result, str)
     rewritten = Marker(result)
     for env in environments:
@@ -437,7 +437,7 @@ def test_extra_decisions_match_packaging(
     marker: str, extra: str, op: str, chosen: tuple[str, ...], env: dict[str, str]
 ) -> None:
     text = f"({marker}){op}extra == '{extra}'"
-    result, touched = _resolve_marker(str(Marker(text)), extras=frozenset(chosen))
+    result, touched = resolve_marker(str(Marker(text)), extras=frozenset(chosen))
     assert touched
     # packaging evaluates `extra` one name at a time; the requirement applies if any does
     expected = any(Marker(text).evaluate({**env, "extra": e}) for e in (chosen or ("",)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.markers import Marker
 
-from lambda_wheels_cdk.inputs.markers import _resolve_marker
+from lambda_wheels_cdk.inputs.markers import resolve_marker
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ from lambda_wheels_cdk.inputs.markers import _resolve_marker
 def test_marker_decisions(
     marker: str, extras: set[str] | None, groups: set[str] | None, expected: object
 ) -> None:
-    result, _ = _resolve_marker(
+    result, _ = resolve_marker(
         str(Marker(marker)),
         extras=None if extras is None else frozenset(extras),
         groups=None if groups is None else frozenset(groups),
