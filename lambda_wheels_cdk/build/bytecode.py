@@ -51,7 +51,7 @@ WORKER: Final = Path(__file__).with_name("_pycompile.py")
 
 
 #: The prefix of the temp folder each compile works in (swept by the next build when killed).
-WORKSPACE_PREFIX: Final = "lw-pyc-"
+WORKSPACE_PREFIX: Final = leftovers.TEMP_PREFIXES["pyc"]
 
 
 def mode_of(value: bool | str) -> BytecodeMode:

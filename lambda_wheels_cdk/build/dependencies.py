@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,11 +32,9 @@ from ..install.installers import (
     NoFittingWheelError,
     UvInstaller,
     make_installer,
-    sweep_workspaces,
 )
 from ..target.target import Target
 from . import slim
-from .bytecode import WORKSPACE_PREFIX as PYC_WORKSPACE_PREFIX
 from .cache import BundleCache, dependency_key, effective_index
 from .models import BuildOptions, DependencyBuild
 from .remote import remote_for
@@ -84,8 +81,7 @@ def build_dependencies(
     verify = options.verifies_cache(env)
     if cache.root not in _SWEPT:  # what killed builds left: once per process, hits included
         _SWEPT.add(cache.root)
-        sweep_workspaces()
-        leftovers.sweep(Path(tempfile.gettempdir()), PYC_WORKSPACE_PREFIX)
+        leftovers.sweep_temp()
         cache.sweep()
 
     hit = cache.lookup(key, target, verify=verify)

@@ -102,32 +102,33 @@ class BuildOptions:
     def from_user(
         cls,
         *,
-        installer: InstallerName = "uv",
-        index_url: str | None = None,
-        extra_index_urls: Sequence[str] = (),
-        find_links: Sequence[str] = (),
-        no_index: bool = False,
-        docker: bool = False,
-        docker_image: str | None = None,
-        docker_network: bool = False,
-        allow_sdists: bool = True,
-        audit: AuditMode = "strict",
-        cache_dir: str | None = None,
-        link_mode: LinkMode = "link",
-        bytecode: bool | BytecodeMode = "all",
-        bytecode_interpreter: str | None = None,
-        allow_python_download: bool = False,
-        slim: bool = False,
-        exclude_runtime_packages: bool = False,
-        remote_cache: str | None = None,
-        remote_cache_mode: str | None = None,
-        verify_cache: bool | None = None,
+        installer: InstallerName,
+        index_url: str | None,
+        extra_index_urls: Sequence[str],
+        find_links: Sequence[str],
+        no_index: bool,
+        docker: bool,
+        docker_image: str | None,
+        docker_network: bool,
+        allow_sdists: bool,
+        audit: AuditMode,
+        cache_dir: str | None,
+        link_mode: LinkMode,
+        bytecode: bool | BytecodeMode,
+        bytecode_interpreter: str | None,
+        allow_python_download: bool,
+        slim: bool,
+        exclude_runtime_packages: bool,
+        remote_cache: str | None,
+        remote_cache_mode: str | None,
+        verify_cache: bool | None,
     ) -> BuildOptions:
         """The build options from the options as users name them: the one mapping that the
         constructs (:class:`~lambda_wheels_cdk.cdk.options.WheelBundlingOptions`, whose fields
         carry these names; ``image`` gives ``docker_image``) and ``lambda-wheels build`` (whose
-        flags do) share. Paths must already be absolute where that matters (``find_links``,
-        ``cache_dir``): each shell knows its own base folders.
+        flags do) share. Every option is passed (each shell has its own defaults, and the
+        class's fields hold the build's). Paths must already be absolute where that matters
+        (``find_links``, ``cache_dir``): each shell knows its own base folders.
 
         Raises:
             UsageError: a value is not one the option takes.

@@ -40,8 +40,7 @@ from ..errors import NeedsDockerError, SdistBuildError
 from ..events import Log, emit, plain_text, quiet
 from ..inputs.spec import IndexSettings
 from ..target.target import Target
-from ..urls import redact_text
-from .installers import InstallPlan, UvInstaller, secrets_of
+from .installers import InstallPlan, UvInstaller, read_output, secrets_of
 from .leftovers import popen_dying_with_parent
 from .wheelhouse import BuildInputs, fetch_build_inputs
 
@@ -383,18 +382,11 @@ def _run(
         raise NeedsDockerError(
             f"could not run Docker ('{binary}'): {exc}; install Docker or set CDK_DOCKER", names
         ) from None
-    lines: list[str] = []
-    with proc:
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                lines.append(line)
-                detail(plain_text(redact_text(line.rstrip("\r\n"), secrets)))
-        except BaseException:  # Ctrl-C, SIGTERM: the container must not build on
-            proc.kill()
-            _remove_container(binary, argv, env)
-            raise
-    return proc.returncode, plain_text(redact_text("".join(lines), secrets))
+    # interrupted: the container must not build on (killing the client leaves it running)
+    output = read_output(
+        proc, secrets, detail, on_abort=lambda: _remove_container(binary, argv, env)
+    )
+    return proc.returncode, output
 
 
 def _remove_container(binary: str, argv: Sequence[str], env: Mapping[str, str]) -> None:

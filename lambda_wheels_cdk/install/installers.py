@@ -43,7 +43,7 @@ from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
 from ..urls import redact_text, secret_of, userinfo_in_text
 from .environment import installer_environment
-from .leftovers import owned_temp_dir, popen_dying_with_parent, sweep
+from .leftovers import TEMP_PREFIXES, owned_temp_dir, popen_dying_with_parent
 
 #: How installed files relate to the installer's cache (see :attr:`InstallPlan.link_mode`).
 LinkMode = Literal["link", "copy"]
@@ -193,6 +193,32 @@ def sdist_only_names(output: str) -> list[str]:
 # -- running a child ---------------------------------------------------------------------------
 
 
+def read_output(
+    proc: subprocess.Popen[str],
+    secrets: Sequence[str],
+    on_line: Callable[[str], None] | None,
+    *,
+    on_abort: Callable[[], None] | None = None,
+) -> str:
+    """Read a child's output to its end and wait for it: each line goes to ``on_line`` as it
+    arrives, and the whole is returned, credentials masked and escape codes removed. Ctrl-C,
+    SIGTERM in the CLI or a failing callback kill the child (then ``on_abort`` runs)."""
+    lines: list[str] = []
+    with proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if on_line is not None:
+                    on_line(plain_text(redact_text(line.rstrip("\r\n"), secrets)))
+        except BaseException:
+            proc.kill()
+            if on_abort is not None:
+                on_abort()
+            raise
+    return plain_text(redact_text("".join(lines), secrets))
+
+
 def run_child(
     argv: Sequence[str],
     *,
@@ -227,22 +253,11 @@ def run_child(
             )
         except OSError as exc:
             raise InstallError(f"could not start {what} ({argv[0]}): {exc}") from None
-        lines: list[str] = []
-        with proc:
-            assert proc.stdout is not None
-            try:
-                for line in proc.stdout:
-                    lines.append(line)
-                    if on_line is not None:
-                        on_line(plain_text(redact_text(line.rstrip("\r\n"), secrets)))
-            except BaseException:  # Ctrl-C, SIGTERM in the CLI, a failing callback: stop it
-                proc.kill()
-                raise
+        output = read_output(proc, secrets, on_line)
         stderr = ""
         if errors is not None:
             errors.seek(0)
             stderr = errors.read().decode("utf-8", errors="replace")
-    output = plain_text(redact_text("".join(lines), secrets))
     if proc.returncode != 0:
         text = plain_text(redact_text(stderr, secrets)) + output
         names = sdist_only_names(text)
@@ -287,16 +302,6 @@ class _Workspace:
     req: Path
     con: Path | None
     env: Mapping[str, str]
-
-
-#: Installer workspaces in the system temp folder, by installer.
-WORKSPACE_PREFIXES: Final = {"uv": "lw-uv-", "pip": "lw-pip-"}
-
-
-def sweep_workspaces() -> None:
-    """Remove the workspaces of builds that were killed (their owner process is gone)."""
-    for prefix in WORKSPACE_PREFIXES.values():
-        sweep(Path(tempfile.gettempdir()), prefix)
 
 
 @contextlib.contextmanager
@@ -484,7 +489,7 @@ class UvInstaller(_ChildRunner):
     def install(
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
-        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
+        with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -506,7 +511,7 @@ class UvInstaller(_ChildRunner):
 
         Used to find out whether an sdist is pure; the result is inspected, never shipped.
         """
-        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
+        with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -536,7 +541,7 @@ class UvInstaller(_ChildRunner):
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with _workspace(plan, WORKSPACE_PREFIXES["uv"]) as work:
+        with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
             argv = [
                 self.uv,
                 "pip",
@@ -621,7 +626,7 @@ class PipInstaller(_ChildRunner):
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
         self.version()
-        with _workspace(plan, WORKSPACE_PREFIXES["pip"]) as work:
+        with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
             argv = [
                 self.python,
                 "-m",
@@ -640,7 +645,7 @@ class PipInstaller(_ChildRunner):
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
         import json
 
-        with _workspace(plan, WORKSPACE_PREFIXES["pip"]) as work:
+        with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
             report = work.folder / "report.json"
             argv = [
                 self.python,
@@ -682,6 +687,9 @@ __all__ = [
     "PipInstaller",
     "UvInstaller",
     "make_installer",
+    "read_output",
+    "run_child",
     "sdist_only_names",
+    "secrets_of",
     "uv_cache_dir",
 ]

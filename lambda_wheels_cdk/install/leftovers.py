@@ -44,6 +44,9 @@ OWNER_SUFFIX: Final = ".owner"
 #: Owned folders in the system temp folder: removed when their owner is gone.
 #: Unmarked ones (older lambda-wheels versions) once they are an hour old.
 UNMARKED_AFTER: Final = 3600.0
+#: The folders lambda-wheels makes in the system temp folder, by use: installer workspaces and
+#: bytecode compiles. Every build sweeps them all (:func:`sweep_temp`), whatever it goes on to do.
+TEMP_PREFIXES: Final = {"uv": "lw-uv-", "pip": "lw-pip-", "pyc": "lw-pyc-"}
 
 try:  # POSIX
     import fcntl as _fcntl
@@ -145,6 +148,12 @@ def sweep(parent: Path, prefix: str, *, unmarked_after: float = UNMARKED_AFTER) 
     return removed
 
 
+def sweep_temp() -> None:
+    """Remove the :data:`TEMP_PREFIXES` folders of builds that were killed (owner gone)."""
+    for prefix in TEMP_PREFIXES.values():
+        sweep(Path(tempfile.gettempdir()), prefix)
+
+
 @contextlib.contextmanager
 def owned_temp_dir(
     prefix: str, parent: Path | None = None, *, unmarked_after: float = UNMARKED_AFTER
@@ -233,4 +242,11 @@ def popen_dying_with_parent(argv: Sequence[str], **kwargs: Any) -> subprocess.Po
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kwargs)  # pragma: no cover
 
 
-__all__ = ["OWNER_SUFFIX", "owned_temp_dir", "popen_dying_with_parent", "sweep"]
+__all__ = [
+    "OWNER_SUFFIX",
+    "TEMP_PREFIXES",
+    "owned_temp_dir",
+    "popen_dying_with_parent",
+    "sweep",
+    "sweep_temp",
+]
