@@ -17,7 +17,8 @@ folder).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import tree
@@ -34,9 +35,103 @@ from .assemble import (
     layer_bytecode,
     layer_layout,
 )
+from .bytecode import BytecodeReport
 from .cache import BundleCache, effective_index, installer_version
 from .dependencies import build_dependencies
-from .models import BuildOptions, Manifest
+from .models import BuildOptions, DependencyBuild, Manifest
+
+
+@dataclass(frozen=True)
+class Builder:
+    """The steps both shells run, for one build's options, cache, environment and log: install
+    the dependencies for each target, then write a function bundle or a layer (bytecode, the
+    250 MiB check, the folder). The CLI adds the output-folder checks (:func:`build_bundle`,
+    :func:`build_layer`); the CDK constructs write into CDK's own folder (``atomic=False``)."""
+
+    options: BuildOptions
+    cache: BundleCache
+    environ: Mapping[str, str]
+    log: Log = quiet
+
+    def install(
+        self, spec: DependencySpec | None, targets: Sequence[Target]
+    ) -> tuple[DependencyBuild, ...]:
+        """The dependencies installed for each target (none when ``spec`` has none)."""
+        if spec is None or not spec.requirements:
+            return ()
+        return tuple(
+            build_dependencies(
+                spec, t, self.options, cache=self.cache, environ=self.environ, log=self.log
+            )
+            for t in targets
+        )
+
+    def write_function(
+        self,
+        out: Path,
+        target: Target,
+        deps: DependencyBuild | None,
+        source: Path | None,
+        excludes: Sequence[str],
+        *,
+        what: str,
+        follow_external_symlinks: bool = False,
+        atomic: bool = True,
+        before_replace: Callable[[Path], None] | None = None,
+    ) -> FunctionWritten:
+        """Compile, check the size (``what`` names the bundle in the error), write ``out``."""
+        follow = {"follow_external_symlinks": follow_external_symlinks}
+        bytecode = function_bytecode(
+            target, deps, source, excludes, self.options, self.cache, self.log, **follow
+        )
+        total = check_unzipped_size(what, deps, source, excludes, bytecode, **follow)
+        copied = assemble_function(
+            out,
+            deps,
+            source,
+            excludes,
+            atomic=atomic,
+            bytecode=bytecode,
+            before_replace=before_replace,
+            follow_external_symlinks=follow_external_symlinks,
+        )
+        return FunctionWritten(copied, total, bytecode)
+
+    def write_layer(
+        self,
+        out: Path,
+        builds: Sequence[DependencyBuild],
+        *,
+        what: str,
+        atomic: bool = True,
+        before_replace: Callable[[Path], None] | None = None,
+    ) -> tuple[tuple[BytecodeReport, ...], tuple[int, ...]]:
+        """Compile, check each runtime's part against the size limit, write ``out``; each
+        runtime's bytecode report and unzipped size."""
+        layout = layer_layout(builds)
+        reports = layer_bytecode(builds, layout, self.options, self.cache, self.log)
+        totals = tuple(
+            check_unzipped_size(f"{what} for {b.target}", b, None, (), r)
+            for b, r in zip(builds, reports)
+        )
+        assemble_layer(
+            out,
+            builds,
+            atomic=atomic,
+            layout=layout,
+            bytecode=reports,
+            before_replace=before_replace,
+        )
+        return reports, totals
+
+
+@dataclass(frozen=True)
+class FunctionWritten:
+    """What :meth:`Builder.write_function` wrote: source files copied, unzipped bytes, bytecode."""
+
+    copied: int
+    total: int
+    bytecode: BytecodeReport
 
 
 def build_bundle(
@@ -72,19 +167,17 @@ def build_bundle(
     outdir.check_output(
         out, protected=_protected_paths(out, source, excludes, inputs, cache, env), force=force
     )
-    deps = None
-    if spec is not None and spec.requirements:
-        deps = build_dependencies(spec, target, options, cache=cache, environ=env, log=log)
-    follow = {"follow_external_symlinks": follow_external_symlinks}
-    bytecode = function_bytecode(target, deps, source, excludes, options, cache, log, **follow)
-    total = check_unzipped_size(f"the bundle {out}", deps, source, excludes, bytecode, **follow)
-
-    def seal(folder: Path) -> None:
-        outdir.mark(folder)
-        outdir.check_replaceable(out, force=force)  # nobody put files there meanwhile
-
-    copied = assemble_function(
-        out, deps, source, excludes, bytecode=bytecode, before_replace=seal, **follow
+    builder = Builder(options, cache, env, log)
+    deps = next(iter(builder.install(spec, [target])), None)
+    written = builder.write_function(
+        out,
+        target,
+        deps,
+        source,
+        excludes,
+        what=f"the bundle {out}",
+        follow_external_symlinks=follow_external_symlinks,
+        before_replace=_sealer(out, force),
     )
     index = effective_index(spec, options, env) if spec is not None else options.index
     return Manifest(
@@ -94,12 +187,12 @@ def build_bundle(
         origin=spec.origin if spec is not None else "none",
         index=index,
         distributions=deps.distributions if deps else (),
-        source_files=copied,
-        total_bytes=total,
+        source_files=written.copied,
+        total_bytes=written.total,
         warnings=deps.warnings if deps else (),
         cache=deps.cache if deps else "none",
         layout="function",
-        bytecode=bytecode,
+        bytecode=written.bytecode,
         removed=deps.removed if deps else {},
     )
 
@@ -135,21 +228,11 @@ def build_layer(
     outdir.check_output(
         out, protected=_protected_paths(out, None, (), inputs, cache, env), force=force
     )
-    builds = [
-        build_dependencies(spec, t, options, cache=cache, environ=env, log=log) for t in targets
-    ]
-    layout = layer_layout(builds)
-    reports = layer_bytecode(builds, layout, options, cache, log)
-    totals = [
-        check_unzipped_size(f"the layer {out} for {b.target}", b, None, (), r)
-        for b, r in zip(builds, reports)
-    ]
-
-    def seal(folder: Path) -> None:
-        outdir.mark(folder)
-        outdir.check_replaceable(out, force=force)
-
-    assemble_layer(out, builds, layout=layout, bytecode=reports, before_replace=seal)
+    builder = Builder(options, cache, env, log)
+    builds = builder.install(spec, targets)
+    reports, totals = builder.write_layer(
+        out, builds, what=f"the layer {out}", before_replace=_sealer(out, force)
+    )
     index = effective_index(spec, options, env)
     return tuple(
         Manifest(
@@ -169,6 +252,17 @@ def build_layer(
         )
         for b, r, total in zip(builds, reports, totals)
     )
+
+
+def _sealer(out: Path, force: bool) -> Callable[[Path], None]:
+    """Right before the finished folder replaces ``out``: mark it as ours, and check that
+    nobody put files in ``out`` meanwhile."""
+
+    def seal(folder: Path) -> None:
+        outdir.mark(folder)
+        outdir.check_replaceable(out, force=force)
+
+    return seal
 
 
 def _protected_paths(
@@ -215,4 +309,4 @@ def _protected_paths(
     return places
 
 
-__all__ = ["build_bundle", "build_layer"]
+__all__ = ["Builder", "FunctionWritten", "build_bundle", "build_layer"]

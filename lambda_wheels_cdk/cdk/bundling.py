@@ -13,11 +13,10 @@ share one install).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union, cast
@@ -27,17 +26,9 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from ..build.assemble import (
-    assemble_function,
-    assemble_layer,
-    check_unzipped_size,
-    function_bytecode,
-    layer_bytecode,
-    layer_layout,
-)
 from ..build.cache import BundleCache, dependency_key, effective_index
-from ..build.dependencies import build_dependencies
 from ..build.models import DependencyBuild
+from ..build.pipeline import Builder
 from ..errors import InputError, LambdaWheelsError
 from ..events import Progress, counted
 from ..inputs.detect import detect, load
@@ -148,50 +139,73 @@ def _inline_base(reqs: tuple[str, ...], bases: Sequence[Path], what: str) -> Pat
     raise InputError(f"{what}: " + "; and ".join(errors))
 
 
-def asset_fingerprint(
-    *,
-    kind: Literal["function", "layer"],
-    targets: Sequence[Target],
-    resolved: ResolvedInput,
-    options: WheelBundlingOptions,
-    source: Path | None,
-    hook_input: Path | None = None,
-) -> str:
-    """The custom asset hash: inputs + targets + options + tool versions + source contents
-    (+ the command hooks' text, when there are hooks)."""
-    spec_fp, spec = resolved.fingerprint(options)
-    index = effective_index(spec or from_list([]), options.build_options, options.environ())
-    parts: dict[str, Any] = {
-        "kind": kind,
-        "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],
-        "excludes": list(options.all_excludes) if source is not None else [],
-        "source": digest_files(
-            source,
-            source_files(
+@dataclass(frozen=True)
+class WheelAsset:
+    """What one construct's code asset is made of: the single description that the asset hash,
+    the local bundling and ``Code.from_asset`` all read.
+
+    Attributes:
+        label: how progress lines and errors name the construct (``"Fn (python3.12/arm64)"``).
+        kind: ``"function"`` (packages at the root, with the handler's source) or ``"layer"``
+            (packages under ``python/``).
+        targets: one for a function; a layer's compatible runtimes, one arch.
+        resolved: the dependency input.
+        options: the construct's bundling options, with absolute paths.
+        source: the handler's folder copied into a function bundle (``None`` for a layer).
+        asset_path: the folder CDK's ``Code.from_asset`` points at.
+        handler: a function's ``module.function`` (the smoke test imports it).
+        layers: the function's layers (their staged folders join the smoke test).
+        hook_input: the ``command_hooks`` input folder.
+    """
+
+    label: str
+    kind: Literal["function", "layer"]
+    targets: tuple[Target, ...]
+    resolved: ResolvedInput
+    options: WheelBundlingOptions
+    source: Path | None
+    asset_path: Path
+    handler: str | None = None
+    layers: tuple[Any, ...] = ()
+    hook_input: Path | None = None
+
+    def fingerprint(self) -> str:
+        """The custom asset hash: inputs + targets + options + tool versions + source contents
+        (+ the command hooks' text, when there are hooks)."""
+        options, source, targets = self.options, self.source, self.targets
+        spec_fp, spec = self.resolved.fingerprint(options)
+        index = effective_index(spec or from_list([]), options.build_options, options.environ())
+        parts: dict[str, Any] = {
+            "kind": self.kind,
+            "deps": [dependency_key(spec_fp, t, options.build_options, index) for t in targets],
+            "excludes": list(options.all_excludes) if source is not None else [],
+            "source": digest_files(
                 source,
-                options.all_excludes,
-                follow_external_symlinks=options.follow_external_symlinks,
-            ),
-        )
-        if source is not None
-        else None,
-    }
-    if options.command_hooks is not None:
-        parts["hooks"] = _hook_text(options, hook_input)
-    mode = options.build_options.bytecode
-    if mode != "none":
-        # which bytecode the bundle will hold (no subprocess here: a look for the interpreter
-        # file); when one appears later, the asset changes and is deployed again
-        parts["bytecode"] = {
-            "mode": mode,
-            "pythons": sorted(
-                t.python_version
-                for t in set(targets)
-                if options.bytecode_interpreter or bytecode_available(t.python)
-            ),
+                source_files(
+                    source,
+                    options.all_excludes,
+                    follow_external_symlinks=options.follow_external_symlinks,
+                ),
+            )
+            if source is not None
+            else None,
         }
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()
+        if options.command_hooks is not None:
+            parts["hooks"] = _hook_text(options, self.hook_input)
+        mode = options.build_options.bytecode
+        if mode != "none":
+            # which bytecode the bundle will hold (no subprocess here: a look for the
+            # interpreter file); when one appears later, the asset changes and is deployed again
+            parts["bytecode"] = {
+                "mode": mode,
+                "pythons": sorted(
+                    t.python_version
+                    for t in set(targets)
+                    if options.bytecode_interpreter or bytecode_available(t.python)
+                ),
+            }
+        blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
 
 
 #: What ``output_dir`` is when the hooks are asked for their commands at construction (CDK
@@ -222,41 +236,10 @@ class WheelLocalBundling:
     (jsii turns exceptions raised in callbacks into generic errors).
     """
 
-    def __init__(
-        self,
-        *,
-        label: str,
-        kind: Literal["function", "layer"],
-        targets: Sequence[Target],
-        resolved: ResolvedInput,
-        options: WheelBundlingOptions,
-        source: Path | None,
-        handler: str | None = None,
-        layers: Sequence[Any] = (),
-        hook_input: Path | None = None,
-    ) -> None:
-        self.label = label
-        self.hook_input = hook_input
-        self.handler = handler
-        self.layers = tuple(layers)
-        self.kind = kind
-        self.targets = tuple(targets)
-        self.resolved = resolved
-        self.options = options
-        self.source = source
+    def __init__(self, asset: WheelAsset) -> None:
+        self.asset = asset
         self.error: LambdaWheelsError | None = None
         self.builds: tuple[DependencyBuild, ...] = ()
-
-    def fingerprint(self) -> str:
-        """lambda-wheels' asset hash for this bundle (:func:`asset_fingerprint`)."""
-        return asset_fingerprint(
-            kind=self.kind,
-            targets=self.targets,
-            resolved=self.resolved,
-            options=self.options,
-            source=self.source,
-            hook_input=self.hook_input,
-        )
 
     def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
         """Bundle into CDK's ``output_dir``; ``options`` (CDK's Docker settings) are unused."""
@@ -268,60 +251,30 @@ class WheelLocalBundling:
         return True
 
     def _bundle(self, out: Path) -> None:
-        progress = Progress(self.label)
-        environ = self.options.environ()
+        asset, options = self.asset, self.asset.options
+        progress = Progress(asset.label)
+        environ = options.environ()
         self._run_hooks("before_bundling", out, environ, progress)
-        spec = self.resolved.load(self.options)
-        cache = BundleCache(self.options.cache_dir)
-        builds: list[DependencyBuild] = []
-        if spec is not None and spec.requirements:
-            for target in self.targets:
-                builds.append(
-                    build_dependencies(
-                        spec,
-                        target,
-                        self.options.build_options,
-                        cache=cache,
-                        environ=environ,
-                        log=progress,
-                    )
-                )
-        self.builds = tuple(builds)
-        build = self.options.build_options
-        if self.kind == "function":
-            deps = builds[0] if builds else None
-            excludes = self.options.all_excludes
-            follow = self.options.follow_external_symlinks
-            bytecode = function_bytecode(
-                self.targets[0], deps, self.source, excludes, build, cache, progress, follow
-            )
-            check_unzipped_size(
-                self.label,
-                deps,
-                self.source,
-                excludes,
-                bytecode,
-                follow_external_symlinks=follow,
-            )
-            assemble_function(
+        cache = BundleCache(options.cache_dir)
+        builder = Builder(options.build_options, cache, environ, progress)
+        self.builds = builds = builder.install(asset.resolved.load(options), asset.targets)
+        if asset.kind == "function":
+            builder.write_function(
                 out,
-                deps,
-                self.source,
-                excludes,
+                asset.targets[0],
+                builds[0] if builds else None,
+                asset.source,
+                options.all_excludes,
+                what=asset.label,
+                follow_external_symlinks=options.follow_external_symlinks,
                 atomic=False,
-                bytecode=bytecode,
-                follow_external_symlinks=follow,
             )
         elif builds:
-            layout = layer_layout(builds)
-            reports = layer_bytecode(builds, layout, build, cache, progress)
-            assemble_layer(out, builds, atomic=False, layout=layout, bytecode=reports)
-        dists = sum(len(b.distributions) for b in builds)
-        progress(
-            f"bundled {counted(dists, 'distribution')} for {', '.join(map(str, self.targets))}"
-        )
+            builder.write_layer(out, builds, what=asset.label, atomic=False)
+        dists = counted(sum(len(b.distributions) for b in builds), "distribution")
+        progress(f"bundled {dists} for {', '.join(map(str, asset.targets))}")
         self._run_hooks("after_bundling", out, environ, progress)
-        if self.options.smoke:
+        if options.smoke:
             self._smoke(out, progress)
 
     def _run_hooks(
@@ -329,17 +282,17 @@ class WheelLocalBundling:
     ) -> None:
         """``command_hooks``: *before* runs in the input folder, *after* in the output folder
         (where aws-lambda-python-alpha's Docker bundling runs them)."""
-        hooks = self.options.command_hooks
+        hooks = self.asset.options.command_hooks
         if hooks is None:
             return
-        input_dir = str(self.hook_input) if self.hook_input is not None else os.getcwd()
+        input_dir = str(self.asset.hook_input) if self.asset.hook_input is not None else os.getcwd()
         run_commands(
             stage,
             commands_of(hooks, stage, input_dir, str(out)),
             cwd=input_dir if stage == "before_bundling" else str(out),
             environ=environ,
-            secrets=secret_values(self.options.environment or {}),
-            label=self.label,
+            secrets=secret_values(self.asset.options.environment or {}),
+            label=self.asset.label,
             log=progress,
         )
 
@@ -348,10 +301,10 @@ class WheelLocalBundling:
         from ..errors import SmokeError
         from ..smoke.runner import smoke
 
-        for target in self.targets:
-            if self.kind == "function":
-                layer_dirs = [d for d in map(staged_dir, self.layers) if d is not None]
-                module = self.handler.rsplit(".", 1)[0] if self.handler else None
+        for target in self.asset.targets:
+            if self.asset.kind == "function":
+                layer_dirs = [d for d in map(staged_dir, self.asset.layers) if d is not None]
+                module = self.asset.handler.rsplit(".", 1)[0] if self.asset.handler else None
                 result = smoke(out, target, layers=layer_dirs, modules=[module] if module else [])
             else:
                 empty = out.parent / f".{out.name}.smoke-empty"
@@ -362,69 +315,70 @@ class WheelLocalBundling:
                     empty.rmdir()
             if result.status == "failed":
                 raise SmokeError(
-                    f"{self.label}: smoke import failed for {target}:\n{result.summary()}"
+                    f"{self.asset.label}: smoke import failed for {target}:\n{result.summary()}"
                 )
             progress(f"smoke {result.status} for {target}: {result.reason or result.interpreter}")
 
 
-@contextlib.contextmanager
-def our_errors(bundler: WheelLocalBundling) -> Iterator[None]:
-    """Re-raise a failure of ``bundler`` as our own exception, not jsii's generic error.
+def construct_with_code(
+    init: Callable[..., None],
+    scope: Construct,
+    id: str,
+    asset: WheelAsset,
+    what: str,
+    props: dict[str, Any],
+) -> tuple[WheelLocalBundling, str | None]:
+    """Run a CDK construct's ``init`` (``super().__init__``) with the code of ``asset`` and the
+    other construct ``props``; errors about the inputs start with ``what``.
 
-    CDK runs ``try_bundle`` inside the construct's ``super().__init__`` through jsii, which
-    turns the Python exception into a ``RuntimeError``; the bundler kept the original.
+    CDK runs our ``try_bundle`` inside ``init`` through jsii, which turns a Python exception
+    into a generic ``RuntimeError``; the bundler kept the original, and it is re-raised.
+    Returns the bundler and the asset hash given to CDK (:func:`wheel_code`).
     """
+    code, bundler, asset_hash = wheel_code(asset, what=what)
     try:
-        yield
+        init(scope, id, code=code, **props)
     except Exception:
         if bundler.error is not None:
             raise bundler.error from None
         raise
+    return bundler, asset_hash
 
 
 def wheel_code(
-    scope_path: str,
-    *,
-    kind: Literal["function", "layer"],
-    targets: Sequence[Target],
-    resolved: ResolvedInput,
-    options: WheelBundlingOptions,
-    source: Path | None,
-    asset_path: Path,
-    handler: str | None = None,
-    layers: Sequence[Any] = (),
-    hook_input: Path | None = None,
+    asset: WheelAsset, *, what: str
 ) -> tuple[lambda_.AssetCode, WheelLocalBundling, str | None]:
-    """``Code.from_asset`` with our local bundling and the asset hash ``options`` ask for.
+    """``Code.from_asset`` with our local bundling and the asset hash the options ask for.
 
     Returns the code, the bundler and the asset hash given to CDK: lambda-wheels' fingerprint
     (default), the user's ``asset_hash``, or ``None`` with ``asset_hash_type=OUTPUT`` (CDK
     hashes the bundle at synth).
+
+    Raises:
+        InputError: the dependency input cannot be read (the message starts with ``what``).
     """
-    bundler = WheelLocalBundling(
-        label=scope_path,
-        kind=kind,
-        targets=targets,
-        resolved=resolved,
-        options=options,
-        source=source,
-        handler=handler,
-        layers=layers,
-        hook_input=hook_input,
-    )
+    try:
+        return _wheel_code(asset)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
+
+
+def _wheel_code(asset: WheelAsset) -> tuple[lambda_.AssetCode, WheelLocalBundling, str | None]:
+    options = asset.options
     asset_hash: str | None
     if options.hash_kind == "custom":
         asset_hash, hash_type = options.asset_hash, cdk.AssetHashType.CUSTOM
     elif options.hash_kind == "output":
         asset_hash, hash_type = None, cdk.AssetHashType.OUTPUT
-        resolved.fingerprint(options)  # validate the inputs at construction all the same
+        asset.resolved.fingerprint(options)  # validate the inputs at construction all the same
     else:
-        asset_hash = bundler.fingerprint()
+        asset_hash = asset.fingerprint()
         hash_type = cdk.AssetHashType.CUSTOM
-    first = targets[0]
+    first = asset.targets[0]
     image = options.image
+    bundler = WheelLocalBundling(asset)
     code = lambda_.Code.from_asset(
-        str(asset_path),
+        str(asset.asset_path),
         asset_hash=asset_hash,
         asset_hash_type=hash_type,
         bundling=cdk.BundlingOptions(

@@ -18,11 +18,11 @@ from ..target.target import Target
 from ..tree import tree_size
 from .bundling import (
     DependencyInput,
+    WheelAsset,
     WheelLocalBundling,
-    our_errors,
+    construct_with_code,
     resolve_input,
     staged_dir,
-    wheel_code,
 )
 from .options import WheelBundlingOptions
 from .target import synth_day, target_for, warn_if_deprecated
@@ -101,31 +101,21 @@ class PythonWheelFunction(lambda_.Function):
         for layer in layers:
             _check_layer(what, target, layer)
 
-        try:
-            code, bundler, asset_hash = wheel_code(
-                f"{id} ({target})",
-                kind="function",
-                targets=[target],
-                resolved=resolved,
-                options=options,
-                source=entry_path,
-                asset_path=entry_path,
-                handler=handler_path,
-                layers=layers,
-                hook_input=entry_path,
-            )
-        except InputError as exc:
-            raise InputError(f"{what}: {exc}") from None
-        with our_errors(bundler):
-            super().__init__(
-                scope,
-                id,
-                code=code,
-                handler=handler_path,
-                runtime=runtime,
-                architecture=architecture,
-                **function_options,
-            )
+        asset = WheelAsset(
+            f"{id} ({target})",
+            "function",
+            (target,),
+            resolved,
+            options,
+            source=entry_path,
+            asset_path=entry_path,
+            handler=handler_path,
+            layers=tuple(layers),
+            hook_input=entry_path,
+        )
+        props = {"handler": handler_path, "runtime": runtime, "architecture": architecture}
+        props.update(function_options)
+        bundler, asset_hash = construct_with_code(super().__init__, scope, id, asset, what, props)
         self.target: Target = target
         warn_if_deprecated(self, [target], today)
         #: The asset hash given to CDK: lambda-wheels' fingerprint, or ``bundling.asset_hash``;

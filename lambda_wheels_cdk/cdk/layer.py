@@ -16,10 +16,10 @@ from ..target.target import Target
 from .bundling import (
     EMPTY_ASSET_DIR,
     DependencyInput,
+    WheelAsset,
     WheelLocalBundling,
-    our_errors,
+    construct_with_code,
     resolve_input,
-    wheel_code,
 )
 from .options import WheelBundlingOptions
 from .target import synth_day, target_for, warn_if_deprecated
@@ -93,28 +93,20 @@ class PythonWheelLayer(lambda_.LayerVersion):
             lookup_bases(home, cwd), what=what
         )
         asset_path = resolved.path.parent if resolved.path is not None else EMPTY_ASSET_DIR
-        try:
-            code, bundler, asset_hash = wheel_code(
-                f"{id} ({', '.join(t.runtime for t in targets)}/{targets[0].lambda_arch})",
-                kind="layer",
-                targets=targets,
-                resolved=resolved,
-                options=options,
-                source=None,
-                asset_path=asset_path,
-                hook_input=home or cwd,
-            )
-        except InputError as exc:
-            raise InputError(f"{what}: {exc}") from None
-        with our_errors(bundler):
-            super().__init__(
-                scope,
-                id,
-                code=code,
-                compatible_runtimes=list(compatible_runtimes),
-                compatible_architectures=[arches[0]],
-                **layer_options,
-            )
+        label = f"{id} ({', '.join(t.runtime for t in targets)}/{targets[0].lambda_arch})"
+        asset = WheelAsset(
+            label,
+            "layer",
+            tuple(targets),
+            resolved,
+            options,
+            source=None,
+            asset_path=asset_path,
+            hook_input=home or cwd,
+        )
+        props: dict[str, Any] = {**layer_options, "compatible_architectures": [arches[0]]}
+        props["compatible_runtimes"] = list(compatible_runtimes)
+        bundler, asset_hash = construct_with_code(super().__init__, scope, id, asset, what, props)
         self.targets: tuple[Target, ...] = tuple(targets)
         warn_if_deprecated(self, targets, today)
         #: The asset hash given to CDK: lambda-wheels' fingerprint, or ``bundling.asset_hash``;
