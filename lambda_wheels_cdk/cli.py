@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import signal
 import sys
@@ -28,7 +29,10 @@ from .target.target import Target
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .build.models import BuildOptions, Manifest
     from .build.outdir import Protected
+    from .events import Log
+    from .inputs.spec import DependencySpec
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -42,15 +46,15 @@ def _add_target_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", required=True, help="Lambda architecture: x86_64 or arm64")
 
 
+def _add_layer_list(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    """``--layer``, repeatable, in the order the function attaches its layers."""
+    parser.add_argument("--layer", action="append", default=[], metavar=metavar, help=help)
+
+
 # -- tags ------------------------------------------------------------------------------------
 
 
-def _add_tags(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "tags",
-        help="print the wheel tags a Lambda runtime/architecture accepts, best first",
-        description="Print every wheel tag that runs on the target, best first.",
-    )
+def _tags_args(p: argparse.ArgumentParser) -> None:
     _add_target_args(p)
     p.add_argument("--json", action="store_true", help="print a JSON list of strings")
     p.add_argument(
@@ -58,10 +62,13 @@ def _add_tags(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("pip", "uv"),
         help="print the arguments that make pip or uv install for this target instead",
     )
-    p.set_defaults(handler=_run_tags)
 
 
 def _run_tags(args: argparse.Namespace) -> int:
+    """print the wheel tags a Lambda runtime/architecture accepts, best first
+
+    Print every wheel tag that runs on the target, best first.
+    """
     target = Target.for_runtime(args.runtime, args.arch)
     if args.installer_args:
         values = target.pip_args() if args.installer_args == "pip" else target.uv_args()
@@ -99,16 +106,16 @@ def uv_platform_caveat(target: Target) -> str:
 # -- build -----------------------------------------------------------------------------------
 
 
-def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "build",
-        help="install dependencies (and handler source) into a folder for a Lambda target",
-        description=(
-            "Install dependencies for a Lambda runtime/architecture into OUT, audit them, and "
-            "copy the handler source. Host pip/uv configuration files and PIP_*/UV_* settings "
-            "are ignored, except index URLs (see README, 'Host configuration')."
-        ),
-    )
+def _build_args(p: argparse.ArgumentParser) -> None:
+    _build_input_args(p)
+    _build_output_args(p)
+    _build_install_args(p)
+    _build_bundle_args(p)
+    _build_remote_args(p)
+
+
+def _build_input_args(p: argparse.ArgumentParser) -> None:
+    """The target and the dependency input."""
     p.add_argument(
         "--runtime",
         required=True,
@@ -129,6 +136,10 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("requirement", nargs="*", metavar="REQ", help="requirement strings")
     p.add_argument("--source", metavar="DIR", help="handler source folder to copy into OUT")
+
+
+def _build_output_args(p: argparse.ArgumentParser) -> None:
+    """Where the bundle goes: a folder or a zip; a function bundle or a layer."""
     outputs = p.add_mutually_exclusive_group(required=True)
     outputs.add_argument(
         "-o",
@@ -155,6 +166,10 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="replace OUT even when it holds files lambda-wheels did not write (they are "
         "deleted); never the source, inputs, caches, the working directory or home",
     )
+
+
+def _build_install_args(p: argparse.ArgumentParser) -> None:
+    """How dependencies are installed: installer, Docker for native sdists, indexes, extras."""
     p.add_argument("--installer", choices=("uv", "pip"), default="uv", help="default: uv")
     p.add_argument(
         "--docker", action="store_true", help="compile native sdists in the build image (Docker)"
@@ -186,6 +201,10 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="uv.lock must match pyproject.toml (default: use the lock as it is, --frozen)",
     )
+
+
+def _build_bundle_args(p: argparse.ArgumentParser) -> None:
+    """What the bundle holds: source excludes, audit, caches, bytecode, slimming."""
     p.add_argument("--exclude", action="append", default=[], help="extra source exclude pattern")
     p.add_argument(
         "--follow-external-symlinks",
@@ -247,6 +266,10 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="leave out boto3, botocore and s3transfer, which the Lambda runtime provides",
     )
+
+
+def _build_remote_args(p: argparse.ArgumentParser) -> None:
+    """The cache shared by every machine, and what is printed."""
     p.add_argument(
         "--remote-cache",
         metavar="S3_URL",
@@ -261,25 +284,40 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show installer commands")
-    p.set_defaults(handler=_run_build)
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """install dependencies (and handler source) into a folder for a Lambda target
 
+    Install dependencies for a Lambda runtime/architecture into OUT, audit them, and copy
+    the handler source. Host pip/uv configuration files and PIP_*/UV_* settings are ignored,
+    except index URLs (see README, 'Host configuration').
+    """
     from .build.archive import write_zip
-    from .build.models import BuildOptions
-    from .build.pipeline import build_bundle, build_layer
+    from .events import Progress, human_size
+
+    targets = _build_targets(args)
+    spec = _build_spec(args)
+    options = _build_options(args)
+    zipped = Path(args.zip) if args.zip else None
+    if zipped is not None:
+        _check_zip(zipped, args, _excludes(args))
+    shown = zipped if zipped is not None else Path(args.output)
+    progress = Progress(shown.name or str(shown), verbose=args.verbose)
+    with _staging(zipped) as out:
+        manifests = _write(args, spec, targets, options, out or Path(args.output), progress)
+        if zipped is not None and out is not None:
+            size = write_zip(out, zipped)
+            progress(f"wrote {zipped} ({human_size(size)} zipped)")
+    _print_manifests(args, manifests, shown)
+    return 0
+
+
+def _build_targets(args: argparse.Namespace) -> list[Target]:
+    """The targets of ``--runtime`` (several only for ``--layer``)."""
     from .errors import UsageError
-    from .events import Progress, counted, human_size
-    from .inputs.detect import detect, load
-    from .inputs.paths import absolute_find_links
-    from .inputs.requirements import from_list
-    from .inputs.spec import DependencySpec
-    from .tree import DEFAULT_EXCLUDES
 
     targets = list(dict.fromkeys(Target.for_runtime(r, args.arch) for r in args.runtime))
-    target = targets[0]
     if len(targets) > 1 and not args.layer:
         raise UsageError(
             "several --runtime values make a layer for each of them: add --layer, or build one "
@@ -290,23 +328,35 @@ def _run_build(args: argparse.Namespace) -> int:
             "--layer builds a layer of dependencies; a layer has no handler source: drop "
             "--source, or build the function bundle without --layer"
         )
+    return targets
+
+
+def _build_spec(args: argparse.Namespace) -> DependencySpec | None:
+    """The dependencies: REQ strings, ``-r``, ``--project``, or found in ``--source``."""
+    from .errors import UsageError
+    from .inputs.detect import detect, load
+    from .inputs.requirements import from_list
+
     if args.requirement and (args.requirements or args.project):
         raise UsageError("pass requirement strings or -r FILE / --project DIR, not both")
-    spec: DependencySpec | None
-    given = args.requirements or args.project or None
     if args.requirement:
-        spec = from_list(args.requirement)
-    elif given or args.source:
-        found = given or detect(Path(args.source))
-        # one call for -r, --project and --source: the same extras, groups and --locked
-        spec = (
-            load(found, extras=args.extra, groups=args.group, frozen=not args.locked)
-            if found
-            else None
-        )
-    else:
+        return from_list(args.requirement)
+    given = args.requirements or args.project or None
+    if not (given or args.source):
         raise UsageError("nothing to build: pass REQ ..., -r FILE, --project DIR or --source DIR")
-    options = BuildOptions.from_user(
+    found = given or detect(Path(args.source))
+    # one call for -r, --project and --source: the same extras, groups and --locked
+    if not found:
+        return None
+    return load(found, extras=args.extra, groups=args.group, frozen=not args.locked)
+
+
+def _build_options(args: argparse.Namespace) -> BuildOptions:
+    """The command line's choices as the options model the constructs map onto too."""
+    from .build.models import BuildOptions
+    from .inputs.paths import absolute_find_links
+
+    return BuildOptions.from_user(
         installer=args.installer,
         index_url=args.index_url,
         extra_index_urls=args.extra_index_url,
@@ -328,43 +378,54 @@ def _run_build(args: argparse.Namespace) -> int:
         remote_cache_mode=args.remote_cache_mode,
         verify_cache=args.verify_cache,
     )
-    excludes = (*DEFAULT_EXCLUDES, *args.exclude)
-    zipped = Path(args.zip) if args.zip else None
-    if zipped is not None:
-        _check_zip(zipped, args, excludes)
-    shown = zipped if zipped is not None else Path(args.output)
-    progress = Progress(shown.name or str(shown), verbose=args.verbose)
-    with _staging(zipped) as out:
-        if out is None:
-            out = Path(args.output)
-        common = {
-            "options": options,
-            "log": progress,
-            "inputs": _input_paths(args, options.index.find_links),
-            "force": args.force,
-        }
-        if args.layer:
-            manifests = build_layer(spec, targets, out, **common)
-        else:
-            manifests = (
-                build_bundle(
-                    spec,
-                    target,
-                    out,
-                    source=Path(args.source) if args.source else None,
-                    excludes=excludes,
-                    follow_external_symlinks=args.follow_external_symlinks,
-                    **common,
-                ),
-            )
-        if zipped is not None:
-            size = write_zip(out, zipped)
-            progress(f"wrote {zipped} ({human_size(size)} zipped)")
+
+
+def _excludes(args: argparse.Namespace) -> tuple[str, ...]:
+    from .tree import DEFAULT_EXCLUDES
+
+    return (*DEFAULT_EXCLUDES, *args.exclude)
+
+
+def _write(
+    args: argparse.Namespace,
+    spec: DependencySpec | None,
+    targets: list[Target],
+    options: BuildOptions,
+    out: Path,
+    progress: Log,
+) -> tuple[Manifest, ...]:
+    """Build the layer or the function bundle in ``out``: one manifest per target."""
+    from .build.pipeline import build_bundle, build_layer
+
+    inputs = _input_paths(args, options.index.find_links)
+    if args.layer:
+        return build_layer(
+            spec, targets, out, options=options, log=progress, inputs=inputs, force=args.force
+        )
+    manifest = build_bundle(
+        spec,
+        targets[0],
+        out,
+        source=Path(args.source) if args.source else None,
+        excludes=_excludes(args),
+        follow_external_symlinks=args.follow_external_symlinks,
+        options=options,
+        log=progress,
+        inputs=inputs,
+        force=args.force,
+    )
+    return (manifest,)
+
+
+def _print_manifests(args: argparse.Namespace, manifests: Sequence[Manifest], shown: Path) -> None:
+    """``--json``: the manifest(s) on stdout; else one line per distribution, and a summary
+    on stderr (the build already printed its notes as progress lines)."""
+    from .events import counted, human_size
+
     if args.json:
         data = [m.to_json() for m in manifests]
         print(json.dumps(data if args.layer else data[0], indent=2))
-        return 0
-    # the build already printed its notes (manifest.warnings) as progress lines
+        return
     for manifest in manifests:
         for dist in manifest.distributions:
             print(f"{dist.name}=={dist.version}  {dist.wheel}")
@@ -373,7 +434,6 @@ def _run_build(args: argparse.Namespace) -> int:
             f"{human_size(manifest.total_bytes)} for {manifest.target}",
             file=sys.stderr,
         )
-    return 0
 
 
 @contextmanager
@@ -414,7 +474,6 @@ def _check_zip(zipped: Path, args: argparse.Namespace, excludes: Sequence[str]) 
 
 def _input_paths(args: argparse.Namespace, find_links: Sequence[str]) -> list[Protected]:
     """The local files and folders a build reads, which its output folder must not replace."""
-    from pathlib import Path
 
     from .build.outdir import Protected
 
@@ -426,27 +485,10 @@ def _input_paths(args: argparse.Namespace, find_links: Sequence[str]) -> list[Pr
 # -- audit -----------------------------------------------------------------------------------
 
 
-def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "audit",
-        help="check that every binary in a bundle (folder or .zip) runs on a Lambda target",
-        description=(
-            "Audit a function bundle or layer (a folder, or a .zip read in place) and its "
-            "layers for a Lambda runtime/architecture: ELF machine and class, glibc/libstdc++ "
-            "symbol versions, needed shared libraries, macOS/Windows binaries, extension-module "
-            "names, WHEEL tags and the 250 MiB unzipped limit. Exit 0 when there is no error "
-            "(warnings allowed), 1 when there are errors, 2 on bad input."
-        ),
-    )
+def _audit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH", help="the bundle: a folder or a .zip")
     _add_target_args(p)
-    p.add_argument(
-        "--layer",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a layer the function uses (folder or .zip); repeat in attach order",
-    )
+    _add_layer_list(p, "PATH", "a layer the function uses (folder or .zip); repeat in attach order")
     p.add_argument(
         "--kind",
         choices=("function", "layer"),
@@ -455,10 +497,17 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "python/)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(handler=_run_audit)
 
 
 def _run_audit(args: argparse.Namespace) -> int:
+    """check that every binary in a bundle (folder or .zip) runs on a Lambda target
+
+    Audit a function bundle or layer (a folder, or a .zip read in place) and its layers for
+    a Lambda runtime/architecture: ELF machine and class, glibc/libstdc++ symbol versions,
+    needed shared libraries, macOS/Windows binaries, extension-module names, WHEEL tags and
+    the 250 MiB unzipped limit. Exit 0 when there is no error (warnings allowed), 1 when
+    there are errors, 2 on bad input.
+    """
     from .audit.engine import audit
 
     target = Target.for_runtime(args.runtime, args.arch)
@@ -476,30 +525,11 @@ def _run_audit(args: argparse.Namespace) -> int:
 SMOKE_EXIT = {"passed": 0, "failed": 1, "skipped": 3}
 
 
-def _add_smoke(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "smoke",
-        help="import a bundle under the target's own CPython (arm64: under qemu) and call it",
-        description=(
-            "Import every top-level module of every distribution in BUNDLE and its layers, plus "
-            "the handler module, in a clean CPython of the target's version and architecture "
-            "(-I -S -B; sys.path = bundle, then layers as Lambda orders them): a native "
-            "interpreter from PATH, pyenv or uv, or an aarch64 CPython under "
-            "'qemu-aarch64-static -cpu neoverse-n1 -L SYSROOT' (SYSROOT from "
-            "LAMBDA_WHEELS_ARM64_SYSROOT). "
-            "Optionally call the handler with an event. Prints the interpreter that ran. "
-            "Exit 0 passed, 1 failed, 2 bad input, 3 skipped: no interpreter for the target on "
-            "this host (the reason says what to install); a skip is never a pass."
-        ),
-    )
+def _smoke_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", metavar="BUNDLE", help="the function's code folder (/var/task)")
     _add_target_args(p)
-    p.add_argument(
-        "--layer",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a layer folder (holding python/...); repeat in the function's layer order",
+    _add_layer_list(
+        p, "DIR", "a layer folder (holding python/...); repeat in the function's layer order"
     )
     p.add_argument(
         "--handler",
@@ -539,12 +569,21 @@ def _add_smoke(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="kill the interpreter after this long (default: 300; qemu is slow)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(handler=_run_smoke)
 
 
 def _run_smoke(args: argparse.Namespace) -> int:
+    """import a bundle under the target's own CPython (arm64: under qemu) and call it
+
+    Import every top-level module of every distribution in BUNDLE and its layers, plus the
+    handler module, in a clean CPython of the target's version and architecture (-I -S -B;
+    sys.path = bundle, then layers as Lambda orders them): a native interpreter from PATH,
+    pyenv or uv, or an aarch64 CPython under 'qemu-aarch64-static -cpu neoverse-n1 -L
+    SYSROOT' (SYSROOT from LAMBDA_WHEELS_ARM64_SYSROOT). Optionally call the handler with an
+    event. Prints the interpreter that ran. Exit 0 passed, 1 failed, 2 bad input, 3 skipped:
+    no interpreter for the target on this host (the reason says what to install); a skip is
+    never a pass.
+    """
     import shlex
-    from pathlib import Path
 
     from .errors import InputError, UsageError
     from .smoke.interpreters import Interpreter
@@ -593,11 +632,13 @@ def _run_smoke(args: argparse.Namespace) -> int:
 
 # -- entry point -----------------------------------------------------------------------------
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
-    _add_tags,
-    _add_build,
-    _add_audit,
-    _add_smoke,
+#: The commands: name, the function that adds its options, and its handler, whose docstring is
+#: its help (the first line in the list of commands, the rest as its description).
+_COMMANDS: tuple[tuple[str, Callable[[argparse.ArgumentParser], None], Handler], ...] = (
+    ("tags", _tags_args, _run_tags),
+    ("build", _build_args, _run_build),
+    ("audit", _audit_args, _run_audit),
+    ("smoke", _smoke_args, _run_smoke),
 )
 
 
@@ -608,8 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in _SUBCOMMANDS:
-        add(sub)
+    for name, add_args, run in _COMMANDS:
+        # no docstrings under `python -OO`: the commands work, without their help texts
+        summary, _, description = (inspect.getdoc(run) or "").partition("\n\n")
+        p = sub.add_parser(name, help=summary or None, description=description or None)
+        add_args(p)
+        p.set_defaults(handler=run)
     return parser
 
 

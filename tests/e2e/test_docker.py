@@ -35,6 +35,7 @@ from lambda_wheels_cdk.errors import AuditError, NeedsDockerError, SdistBuildErr
 from lambda_wheels_cdk.target.target import Target
 from tests.e2e.conftest import Require, Smoke
 from tests.support import docker_engine, sam_standins
+from tests.support.cli_errors import record_errors
 from tests.support.packages import make_sdist
 
 pytestmark = pytest.mark.docker
@@ -150,17 +151,7 @@ def _refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str
 ) -> BaseException:
     """Run the CLI in-process; the exception it turned into its one-line error (exit 1)."""
-    caught: list[BaseException] = []
-    original = cli._run_build
-
-    def run_build(args: object) -> int:
-        try:
-            return original(args)  # type: ignore[arg-type]
-        except BaseException as exc:
-            caught.append(exc)
-            raise
-
-    monkeypatch.setattr(cli, "_run_build", run_build)
+    caught = record_errors(monkeypatch, ["build"])
     capsys.readouterr()
     assert cli.main(list(argv)) == 1
     err = capsys.readouterr().err

@@ -26,6 +26,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from lambda_wheels_cdk import cli
 from lambda_wheels_cdk.tree import digest_files, iter_files
+from tests.support.cli_errors import record_errors
 from tests.support.index_server import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
@@ -265,22 +266,7 @@ def run_cli(
 ) -> Iterator[object]:
     """``run_cli(*argv) -> CliRun``: ``lambda_wheels_cdk.cli.main`` in-process, recording the
     exception that ``main`` turned into a message and exit status."""
-    caught: list[BaseException] = []
-
-    def wrap(name: str) -> None:
-        original = getattr(cli, name)
-
-        def handler(args: object) -> int:
-            try:
-                return int(original(args))
-            except BaseException as exc:
-                caught.append(exc)
-                raise
-
-        monkeypatch.setattr(cli, name, handler)
-
-    for name in ("_run_build", "_run_audit", "_run_tags"):
-        wrap(name)
+    caught = record_errors(monkeypatch)
 
     def run(*argv: str) -> CliRun:
         caught.clear()
