@@ -133,30 +133,16 @@ class BuildOptions:
         Raises:
             UsageError: a value is not one the option takes.
         """
-        return cls(
-            installer=installer,
-            index=IndexSettings(
-                index_url=index_url,
-                extra_index_urls=tuple(extra_index_urls),
-                find_links=tuple(find_links),
-                no_index=no_index,
-            ),
-            docker=docker,
-            docker_image=docker_image,
-            docker_network=docker_network,
-            allow_sdists=allow_sdists,
-            audit=audit,
-            cache_dir=cache_dir,
-            link_mode=link_mode,
-            bytecode=bytecode,  # type: ignore[arg-type]  # bool accepted, normalized
-            bytecode_interpreter=bytecode_interpreter,
-            allow_python_download=allow_python_download,
-            slim=slim,
-            exclude_runtime_packages=exclude_runtime_packages,
-            remote_cache=remote_cache,
-            remote_cache_mode=remote_cache_mode,
-            verify_cache=verify_cache,
+        # every parameter is the field of the same name, but for the four that make `index`
+        given = dict(locals())
+        del given["cls"]
+        index = IndexSettings(
+            index_url=given.pop("index_url"),
+            extra_index_urls=tuple(given.pop("extra_index_urls")),
+            find_links=tuple(given.pop("find_links")),
+            no_index=given.pop("no_index"),
         )
+        return cls(index=index, **given)
 
     def remote_settings(self, environ: Mapping[str, str]) -> RemoteCacheSettings | None:
         """The remote cache in force: these options, else ``LAMBDA_WHEELS_REMOTE_CACHE``."""

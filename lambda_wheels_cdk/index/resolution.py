@@ -100,15 +100,10 @@ class ReleaseExplanation:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready record for the bundle manifest."""
-        return {
-            "name": self.name,
-            "installed": self.installed,
-            "newest": self.newest,
-            "newest_fitting": self.newest_fitting,
-            "skipped": [dataclasses.asdict(s) for s in self.skipped],
-            "message": self.message,
-        }
+        """A JSON-ready record for the bundle manifest (the target is the manifest's own)."""
+        data = dataclasses.asdict(self)
+        del data["target"]
+        return {**data, "skipped": list(data["skipped"]), "message": self.message}
 
 
 _NOT_FOR_US: Final[frozenset[SkipKind]] = frozenset({"yanked", "requires-python"})

@@ -207,14 +207,8 @@ class ProjectReport:
     newer: tuple[SkippedRelease, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "files_seen": self.files_seen,
-            "files_hidden": self.files_hidden,
-            "newest": self.newest,
-            "newest_fitting": self.newest_fitting,
-            "newer": [dataclasses.asdict(s) for s in self.newer],
-        }
+        data = dataclasses.asdict(self)
+        return {**data, "newer": list(data["newer"])}
 
 
 @dataclass(frozen=True, **DATACLASS_SLOTS)
