@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
+from .distinfo import record_line, record_rows
 from .errors import BundleError
 
 #: 1980-01-01T00:00:00Z, the earliest time a zip entry can carry (and what CDK's zips use).
@@ -210,20 +211,18 @@ def _rewrite_records(
         with open(record, encoding="utf-8") as fh:
             text = fh.read()
         lines_out: list[str] = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            path = line.split(",", 1)[0]
+        for row in record_rows(text):
+            path = row[0]
             norm = os.path.normpath(path).replace(os.sep, "/")
             if norm.startswith("../"):
                 continue  # scripts outside the target folder (pip --target layouts)
             if norm in changed:
                 data = changed[norm]
                 digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-                line = f"{path},sha256={digest.decode()},{len(data)}"
+                row = [path, f"sha256={digest.decode()}", str(len(data))]
             elif norm not in present and not norm.endswith("/RECORD"):
                 continue
-            lines_out.append(line)
+            lines_out.append(record_line(row))
         new_text = "\n".join(lines_out) + "\n"
         if new_text != text:
             replace_file(record, new_text.encode("utf-8"))

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from .. import tree
+from ..distinfo import read_record
 from ..events import Log, emit, quiet
 from ..install import leftovers
 from ..smoke.interpreters import Compiler, CompilerLookup, NoCompiler, find_compiler
@@ -185,12 +186,9 @@ def groups(root: Path, files: Sequence[str]) -> dict[str, list[str]]:
     names are grouped under ``""``."""
     owner: dict[str, str] = {}
     for info in sorted(root.glob("*.dist-info")):
-        record = info / "RECORD"
-        if not record.is_file():
-            continue
         name = info.name[: -len(".dist-info")]
-        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-            rel = os.path.normpath(line.split(",", 1)[0]).replace(os.sep, "/")
+        for path in read_record(info) or ():
+            rel = os.path.normpath(path).replace(os.sep, "/")
             if rel.endswith(".py"):
                 owner.setdefault(rel, name)
     out: dict[str, list[str]] = {}

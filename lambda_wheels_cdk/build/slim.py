@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Final, Literal
 
@@ -38,6 +37,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .. import tree
+from ..distinfo import read_metadata, read_record
 
 SlimRule = Literal["tests", "stubs"]
 SLIM_RULES: Final[tuple[SlimRule, ...]] = ("tests", "stubs")
@@ -108,11 +108,8 @@ def _needed_by(infos: Mapping[str, Path]) -> set[str]:
     """Every distribution name the given distributions require (any marker)."""
     needed: set[str] = set()
     for info in infos.values():
-        try:
-            text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in HeaderParser().parsestr(text).get_all("Requires-Dist") or ():
+        meta = read_metadata(info)
+        for line in meta.get_all("Requires-Dist") or () if meta is not None else ():
             try:
                 needed.add(canonicalize_name(Requirement(str(line)).name))
             except InvalidRequirement:
@@ -122,11 +119,9 @@ def _needed_by(infos: Mapping[str, Path]) -> set[str]:
 
 def _remove_distribution(root: Path, info: Path) -> None:
     """Remove every file a distribution's RECORD names, then its emptied folders."""
-    rows = (info / "RECORD").read_text(encoding="utf-8", errors="replace").splitlines()
     folders: set[Path] = set()
-    for row in rows:
-        rel = row.split(",", 1)[0]
-        if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
+    for rel in read_record(info) or ():
+        if os.path.isabs(rel) or ".." in Path(rel).parts:
             continue
         path = root / rel
         if path.is_file() or path.is_symlink():

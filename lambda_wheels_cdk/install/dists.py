@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.utils import canonicalize_name
 
+from ..distinfo import read_metadata, read_record
 from ..target.runtimes import DATACLASS_SLOTS
 
 if TYPE_CHECKING:
@@ -74,12 +75,12 @@ def read_distributions(
     origins = origins or {}
     out: list[Distribution] = []
     for info in sorted(root.glob("*.dist-info")):
+        meta = read_metadata(info)
         try:
-            meta = HeaderParser().parsestr(
-                (info / "METADATA").read_text(encoding="utf-8", errors="replace")
-            )
             wheel = HeaderParser().parsestr((info / "WHEEL").read_text(encoding="utf-8"))
         except OSError:
+            continue
+        if meta is None:
             continue
         name, version = str(meta["Name"]), str(meta["Version"])
         tags = tuple(str(t).strip() for t in wheel.get_all("Tag") or ())
@@ -113,13 +114,7 @@ def wheel_filename(name: str, version: str, tags: Sequence[str]) -> str:
 
 def _record_size(root: Path, info: Path, sizes: Mapping[str, int] | None = None) -> tuple[int, int]:
     files = size = 0
-    record = info / "RECORD"
-    if not record.is_file():
-        return files, size
-    for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-        rel = line.split(",", 1)[0]
-        if not rel:
-            continue
+    for rel in read_record(info) or ():
         if sizes is not None:
             known = sizes.get(posixpath.normpath(rel))
             if known is not None:

@@ -12,7 +12,6 @@ Pure apart from listing the folders' ``*.dist-info``: nothing here starts an int
 
 from __future__ import annotations
 
-import csv
 import keyword
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
 
+from ..distinfo import read_record
 from ..errors import InputError, UsageError
 from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
@@ -164,16 +164,13 @@ def read_distributions(folder: Path) -> list[Distribution]:
         stem = dist_info.name[: -len(".dist-info")]
         name, _, version = stem.partition("-")
         top_level_txt = dist_info / "top_level.txt"
-        record = dist_info / "RECORD"
         if top_level_txt.is_file():
             lines = top_level_txt.read_text(encoding="utf-8", errors="replace").splitlines()
             names = [n.strip().replace("/", ".") for n in lines]
             top = tuple(n for n in dict.fromkeys(names) if n and _importable(n))
             found.append(Distribution(name, version, dist_info, top, "top_level.txt"))
-        elif record.is_file():
-            text = record.read_text(encoding="utf-8", errors="replace")
-            rows = (row[0] for row in csv.reader(text.splitlines()) if row)
-            top = tuple(top_level_from_record(rows))
+        elif (record := read_record(dist_info)) is not None:
+            top = tuple(top_level_from_record(record))
             found.append(Distribution(name, version, dist_info, top, "RECORD"))
         else:
             found.append(Distribution(name, version, dist_info, (), "none"))
