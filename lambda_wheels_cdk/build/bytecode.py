@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -98,29 +98,58 @@ def compile_files(
     the CPU count); the files are shared out by size, and the bytes written do not depend on
     how (each file is compiled on its own). Returns ``[(rel, error), ...]`` for the files that
     do not compile.
+
+    Raises:
+        BundleError: an interpreter failed (not a file: the interpreter itself).
     """
     if not files:
         return []
-    jobs = [
-        (rel, [str(root / rel), str(out / pyc_path(rel, compiler.cache_tag)), f"{mount}/{rel}"])
-        for rel in files
-    ]
+    back = {str(root / rel): rel for rel in files}
+    jobs = {
+        source: [source, str(out / pyc_path(rel, compiler.cache_tag)), f"{mount}/{rel}"]
+        for source, rel in back.items()
+    }
     count = max(1, min(workers or os.cpu_count() or 1, 16, (len(jobs) + 63) // 64))
-    # largest first onto the least loaded worker: the workers finish together
-    sizes = {rel: os.path.getsize(root / rel) + 2048 for rel in files}
+    failed: list[tuple[str, str]] = []
+    for returncode, printed, errors in _run_workers(compiler, _shares(jobs, count)):
+        if returncode != 0:
+            from ..errors import BundleError
+
+            raise BundleError(
+                f"compiling bytecode with {compiler.describe()} failed: "
+                f"{errors.strip()[-2000:] or f'exit {returncode}'}. Pass bytecode=False / "
+                "--no-bytecode to build without bytecode, or choose another interpreter "
+                "(bytecode_interpreter / --bytecode-interpreter)"
+            )
+        failed += [(back[source], message) for source, message in json.loads(printed)["failed"]]
+    return sorted(failed)
+
+
+def _shares(jobs: Mapping[str, list[str]], count: int) -> list[list[list[str]]]:
+    """The jobs shared out among ``count`` workers: largest first onto the least loaded one,
+    so that the workers finish together."""
+    sizes = {source: os.path.getsize(source) + 2048 for source in jobs}
     shares: list[list[list[str]]] = [[] for _ in range(count)]
     loads = [0] * count
-    for rel, job in sorted(jobs, key=lambda item: (-sizes[item[0]], item[0])):
+    for source in sorted(jobs, key=lambda s: (-sizes[s], s)):
         i = loads.index(min(loads))
-        shares[i].append(job)
-        loads[i] += sizes[rel]
-    # owned: a killed build leaves the folder to the next build's sweep, and its workers die
-    # with it (install/leftovers.py)
-    # The workers write into files, not pipes: the watchdog that ties a child to this process
-    # where there is no parent-death signal owns the child's stdin (so no communicate()).
+        shares[i].append(jobs[source])
+        loads[i] += sizes[source]
+    return shares
+
+
+def _run_workers(
+    compiler: Compiler, shares: Sequence[list[list[str]]]
+) -> list[tuple[int, str, str]]:
+    """Run one compile worker per share at once: each one's exit status, stdout and stderr.
+
+    The folder is owned: a killed build leaves it to the next build's sweep, and the workers
+    die with it (install/leftovers.py). They write into files, not pipes: the watchdog that
+    ties a child to this process where there is no parent-death signal owns the child's stdin
+    (so no communicate()).
+    """
     with leftovers.owned_temp_dir(WORKSPACE_PREFIX) as tmp:
         procs = []
-        results: list[tuple[str, str]] = []
         try:
             for i, share in enumerate(shares):
                 jobs_file = Path(tmp) / f"jobs-{i}.json"
@@ -136,36 +165,20 @@ def compile_files(
                             stderr=err_file,
                         )
                     )
+            results = []
             for i, proc in enumerate(procs):
                 proc.wait()
                 printed, errors = (
                     (Path(tmp) / f"{kind}-{i}").read_text(encoding="utf-8", errors="replace")
                     for kind in ("out", "err")
                 )
-                results.append((printed, errors))
+                results.append((proc.returncode, printed, errors))
+            return results
         finally:
             for proc in procs:  # interrupted: no worker goes on writing into the cache
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    back = {job[0]: rel for rel, job in jobs}
-    failed: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for proc, (stdout, stderr) in zip(procs, results):
-        if proc.returncode != 0:
-            problems.append(stderr.strip()[-2000:] or f"exit {proc.returncode}")
-            continue
-        for source, message in json.loads(stdout)["failed"]:
-            failed.append((back[source], message))
-    if problems:
-        from ..errors import BundleError
-
-        raise BundleError(
-            f"compiling bytecode with {compiler.describe()} failed: {problems[0]}. Pass "
-            "bytecode=False / --no-bytecode to build without bytecode, or choose another "
-            "interpreter (bytecode_interpreter / --bytecode-interpreter)"
-        )
-    return sorted(failed)
 
 
 # -- what a tree holds -------------------------------------------------------------------------

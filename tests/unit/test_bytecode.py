@@ -20,7 +20,7 @@ from lambda_wheels_cdk.build import bytecode
 from lambda_wheels_cdk.build.assemble import check_unzipped_size
 from lambda_wheels_cdk.build.cache import BundleCache
 from lambda_wheels_cdk.build.models import BuildOptions, DependencyBuild
-from lambda_wheels_cdk.errors import AuditError, UsageError
+from lambda_wheels_cdk.errors import AuditError, BundleError, UsageError
 from lambda_wheels_cdk.smoke.interpreters import (
     Compiler,
     Host,
@@ -357,3 +357,18 @@ def test_cached_pycs_have_a_bundles_file_mode(tmp_path: Path, compiler: Compiler
         os.umask(old)
     if os.name == "posix":
         assert {p.stat().st_mode & 0o777 for p in got.tree.rglob("*.pyc")} == {0o644}
+
+
+def test_an_interpreter_that_fails_names_itself_its_error_and_the_way_out(
+    tmp_path: Path, compiler: Compiler
+) -> None:
+    """Not a file that does not compile: the interpreter itself dies (exit 1, on stderr)."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    crashing = replace(
+        compiler, command=(sys.executable, "-c", "import sys; sys.exit('interpreter broke')")
+    )
+    with pytest.raises(BundleError) as info:
+        bytecode.compile_files(crashing, tmp_path, ["a.py"], "/var/task", tmp_path / "out")
+    message = str(info.value)
+    assert "interpreter broke" in message and sys.executable in message
+    assert "--no-bytecode" in message and "--bytecode-interpreter" in message
