@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -94,11 +95,35 @@ def normalize_install(root: Path) -> None:
     uv_lock = os.path.join(base, ".lock")
     if os.path.isfile(uv_lock) and os.path.getsize(uv_lock) == 0:
         os.unlink(uv_lock)
-    present: set[str] = set()
-    owned: dict[str, str] = {}  # relative path -> path, for files only this tree links to
-    modes: dict[str, int] = {}  # relative path -> st_mode, for files that are not links
+    scan = _Scan()
+    scan.walk(base, "", dist_info=False)
+    changed = _fix_shebangs(base, scan)
+    rewritten = set(changed)  # new files, with their bundle mode already
+    for rel, path in _rewrite_records(base, scan.present, changed):
+        scan.owned[rel] = path
+        rewritten.add(rel)
+    if MODES:
+        _fix_modes(base, scan, rewritten)
+    times = (FIXED_MTIME, FIXED_MTIME)
+    for path in scan.owned.values():
+        os.utime(path, times)
 
-    def walk(folder: str, prefix: str, dist_info: bool) -> None:
+
+@dataclass
+class _Scan:
+    """One pass over an installed tree, dropping bytecode and installer metadata on the way.
+
+    Attributes:
+        present: the relative paths of its files.
+        owned: relative path -> path, for files only this tree links to.
+        modes: relative path -> ``st_mode``, for files that are not links.
+    """
+
+    present: set[str] = field(default_factory=set)
+    owned: dict[str, str] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)
+
+    def walk(self, folder: str, prefix: str, *, dist_info: bool) -> None:
         _set_folder_mode(folder)
         with os.scandir(folder) as it:
             entries = list(it)
@@ -108,22 +133,25 @@ def normalize_install(root: Path) -> None:
                 if name == "__pycache__":
                     remove_tree(Path(entry.path))
                 else:
-                    walk(entry.path, f"{prefix}{name}/", name.endswith(".dist-info"))
+                    self.walk(entry.path, f"{prefix}{name}/", dist_info=name.endswith(".dist-info"))
                 continue
             if name.endswith((".pyc", ".pyo")) or (dist_info and name in _INSTALLER_METADATA):
                 os.unlink(entry.path)
                 continue
             rel = prefix + name
-            present.add(rel)
+            self.present.add(rel)
             if not entry.is_symlink():
                 st = entry.stat(follow_symlinks=False)
-                modes[rel] = st.st_mode
+                self.modes[rel] = st.st_mode
                 if st.st_nlink == 1:
-                    owned[rel] = entry.path
+                    self.owned[rel] = entry.path
 
-    walk(base, "", False)
+
+def _fix_shebangs(base: str, scan: _Scan) -> dict[str, bytes]:
+    """Point the Python scripts in ``bin/`` at ``/usr/bin/env python3``: the new contents of
+    each rewritten script by relative path (a rewritten file is a new file, owned)."""
     changed: dict[str, bytes] = {}
-    for rel in sorted(r for r in present if r.startswith("bin/")):
+    for rel in sorted(r for r in scan.present if r.startswith("bin/")):
         path = os.path.join(base, *rel.split("/"))
         if os.path.islink(path):
             continue
@@ -135,24 +163,23 @@ def normalize_install(root: Path) -> None:
             if new != data:
                 replace_file(path, new)
                 changed[rel] = new
-                owned[rel] = path
-    rewritten = set(changed)  # new files, with their bundle mode already
-    for rel, path in _rewrite_records(base, present, changed):
-        owned[rel] = path
-        rewritten.add(rel)
-    for rel, st_mode in modes.items() if MODES else ():
+                scan.owned[rel] = path
+    return changed
+
+
+def _fix_modes(base: str, scan: _Scan, rewritten: set[str]) -> None:
+    """Give each file its :func:`bundle_mode`: chmod when the tree owns it, else a copy of its
+    own (a file shared with the installer's cache keeps the cache's mode)."""
+    for rel, st_mode in scan.modes.items():
         wanted = bundle_mode(st_mode)
         if rel in rewritten or stat.S_IMODE(st_mode) == wanted:
             continue
         path = os.path.join(base, *rel.split("/"))
-        if rel in owned:
+        if rel in scan.owned:
             os.chmod(path, wanted)
-        else:  # shared with the installer's cache: this tree gets its own copy
+        else:
             _replace_with_copy(path, wanted)
-            owned[rel] = path
-    times = (FIXED_MTIME, FIXED_MTIME)
-    for path in owned.values():
-        os.utime(path, times)
+            scan.owned[rel] = path
 
 
 def replace_file(path: str, data: bytes) -> None:
@@ -393,9 +420,6 @@ def source_files(
     files: list[tuple[str, Path]] = []
     problems: list[str] = []
 
-    def inside(real: str) -> bool:
-        return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
-
     def walk(folder: str, prefix: str, parents: frozenset[str]) -> None:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -413,19 +437,9 @@ def source_files(
                 continue
             real = os.path.realpath(entry.path)
             if entry.is_symlink():
-                if not os.path.exists(entry.path):
-                    problems.append(
-                        f"{rel}: a symbolic link to {os.readlink(entry.path)}, which does not "
-                        "exist: remove the link, or exclude it"
-                    )
-                    continue
-                if not inside(real) and not follow_external_symlinks:
-                    problems.append(
-                        f"{rel}: a symbolic link to {real}, outside {real_root}: it would copy "
-                        "that into the bundle. Copy what you need into the folder, exclude the "
-                        "link (excludes / --exclude), or allow links that leave the folder "
-                        "(follow_external_symlinks=True / --follow-external-symlinks)"
-                    )
+                problem = _link_problem(entry.path, rel, real, real_root, follow_external_symlinks)
+                if problem:
+                    problems.append(problem)
                     continue
                 if is_dir and real in parents:
                     continue  # a cycle: rsync -L would recurse until the path is too long
@@ -445,6 +459,25 @@ def source_files(
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise InputError(f"the source folder {root} has {count}:\n{listed}{more}")
     return files
+
+
+def _link_problem(path: str, rel: str, real: str, real_root: str, follow_external: bool) -> str:
+    """Why the source link ``rel`` cannot be copied (it points to nothing, or it leaves the
+    folder and that is not allowed); empty when it can."""
+    if not os.path.exists(path):
+        return (
+            f"{rel}: a symbolic link to {os.readlink(path)}, which does not exist: remove the "
+            "link, or exclude it"
+        )
+    inside = real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+    if inside or follow_external:
+        return ""
+    return (
+        f"{rel}: a symbolic link to {real}, outside {real_root}: it would copy that into the "
+        "bundle. Copy what you need into the folder, exclude the link (excludes / --exclude), "
+        "or allow links that leave the folder (follow_external_symlinks=True / "
+        "--follow-external-symlinks)"
+    )
 
 
 def _is_utf8(name: str) -> bool:
