@@ -228,6 +228,22 @@ def _build_bundle_args(p: argparse.ArgumentParser) -> None:
         help="link: clone or hard-link installed files from uv's cache, like uv (default); "
         "copy: new copies with fixed file times",
     )
+    _build_bytecode_args(p)
+    p.add_argument(
+        "--slim",
+        action="store_true",
+        help="remove test suites inside packages and type stubs from the dependencies "
+        "(the manifest says what each rule removed)",
+    )
+    p.add_argument(
+        "--exclude-runtime-packages",
+        action="store_true",
+        help="leave out boto3, botocore and s3transfer, which the Lambda runtime provides",
+    )
+
+
+def _build_bytecode_args(p: argparse.ArgumentParser) -> None:
+    """Which bytecode the bundle holds, and the CPython that compiles it."""
     code = p.add_mutually_exclusive_group()
     code.add_argument(
         "--no-bytecode",
@@ -254,17 +270,6 @@ def _build_bundle_args(p: argparse.ArgumentParser) -> None:
         "--allow-python-download",
         action="store_true",
         help="let uv download a CPython of the runtime's version when none is found",
-    )
-    p.add_argument(
-        "--slim",
-        action="store_true",
-        help="remove test suites inside packages and type stubs from the dependencies "
-        "(the manifest says what each rule removed)",
-    )
-    p.add_argument(
-        "--exclude-runtime-packages",
-        action="store_true",
-        help="leave out boto3, botocore and s3transfer, which the Lambda runtime provides",
     )
 
 
