@@ -35,7 +35,7 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
 from urllib.parse import unquote, urlsplit
 
 from ..urls import masked, quoted
-from .reading import Problem, Problems
+from .reading import Problem
 from .spec import (
     SCHEME_RE,
     WINDOWS_DRIVE_RE,
@@ -315,10 +315,6 @@ def build_spec(
     )
 
 
-def canonical_set(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(canon(v) for v in values)
-
-
 def check_marker(text: str, where: str, what: str) -> str:
     try:
         return str(Marker(text))
@@ -404,21 +400,3 @@ def parse_hashes(values: Iterable[str], where: str, what: str) -> list[str]:
                 ) from None
             # other algorithms (md5, blake2b, ...) cannot be checked by pip: skip them
     return list(dedupe(out))
-
-
-def check_known(
-    kind: str,
-    asked: Iterable[str],
-    known: set[str],
-    display: str,
-    problems: Problems,
-    *,
-    canonical: bool = False,
-) -> None:
-    for item in asked:
-        if (canon(item) if canonical else item) not in known:
-            listing = ", ".join(sorted(known)) or "none"
-            problems.add(
-                f"{display}: {kind} {item!r} is not defined ({kind}s: {listing}): ask for an "
-                "existing one"
-            )

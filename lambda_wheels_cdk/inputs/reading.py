@@ -5,6 +5,7 @@ file, the line where known, what is wrong and what to do.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, Union
 
 from ..errors import InputError
+from .spec import first_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,6 +92,17 @@ def read_input(path: Path, display: str) -> str:
 def read_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
     text = read_input(path, display)
     return _parse_toml(text, display), text
+
+
+def read_json(path: Path, display: str, fix: str) -> tuple[Any, str]:
+    """The parsed JSON and the text of an input; ``fix`` ends the message when it is invalid."""
+    text = read_input(path, display)
+    try:
+        return json.loads(text), text
+    except (ValueError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{display}:{line}" if line else display
+        fail(f"{where}: not valid JSON ({first_line(exc)}): {fix}")
 
 
 def _parse_toml(text: str, display: str) -> dict[str, Any]:

@@ -67,6 +67,11 @@ def canon(name: str) -> str:
     return canonicalize_name(name)
 
 
+def canonical_set(values: Iterable[str]) -> frozenset[str]:
+    """The PEP 503 normalized names of ``values``."""
+    return frozenset(canon(v) for v in values)
+
+
 def is_pypi(url: str) -> bool:
     return strip_credentials(url).rstrip("/") in _PYPI_INDEXES
 
