@@ -34,18 +34,9 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
     import tomli as tomllib
 from urllib.parse import unquote, urlsplit
 
-from ..urls import masked, quoted
+from ..urls import has_drive, is_remote_url, is_url, masked, quoted
 from .reading import Problem
-from .spec import (
-    SCHEME_RE,
-    WINDOWS_DRIVE_RE,
-    DependencySpec,
-    IndexSettings,
-    canon,
-    dedupe,
-    file_url_to_path,
-    first_line,
-)
+from .spec import DependencySpec, IndexSettings, canon, dedupe, file_url_to_path, first_line
 
 #: Hash algorithms pip's ``--hash`` accepts, with their hex digest lengths.
 _HASH_HEX_LENGTH: Final[Mapping[str, int]] = MappingProxyType(
@@ -110,7 +101,7 @@ def _normalize(req: Requirement) -> Requirement:
 def _looks_like_path(head: str) -> bool:
     return (
         head.startswith((".", "/", "\\", "~"))
-        or bool(WINDOWS_DRIVE_RE.match(head))
+        or has_drive(head)
         or "/" in head
         or "\\" in head
         or head.lower().endswith(_ARCHIVE_SUFFIXES)
@@ -208,23 +199,23 @@ def parse_requirement_text(
             raise invalid_requirement(first_line(exc)) from None
         if req.url is None:  # pragma: no cover - the regex guarantees "name @ ..."
             return _normalize(req), None, False
-        if SCHEME_RE.match(req.url) and not req.url.lower().startswith("file:"):
+        if is_remote_url(req.url):
             return _normalize(req), None, False
         path = resolve_local(req.url, base_dir)
         is_dir = _check_local(path, req.url, base_note)
         req.url = path.as_uri()
         return _normalize(req), str(path), is_dir
 
-    is_url = bool(SCHEME_RE.match(text))
+    url_given = is_url(text)
     head = re.split(r"\s*;", text, maxsplit=1)[0].strip()
-    if not is_url and not _looks_like_path(head):
+    if not url_given and not _looks_like_path(head):
         try:
             return _normalize(Requirement(text)), None, False
         except InvalidRequirement as exc:
             raise invalid_requirement(first_line(exc)) from None
 
     # A bare URL or path: pip splits its marker at "; " (URLs) or ";" (paths).
-    separator = r"\s*;\s+" if is_url else r"\s*;"
+    separator = r"\s*;\s+" if url_given else r"\s*;"
     parts = re.split(separator, text, maxsplit=1)
     location = parts[0]
     marker_text = parts[1].strip() if len(parts) > 1 else ""
@@ -237,7 +228,7 @@ def parse_requirement_text(
     location, extras = _split_extras(location)
     local: str | None = None
     is_dir = False
-    if is_url and not location.lower().startswith("file:"):
+    if url_given and not location.lower().startswith("file:"):
         url = location
         fragment = urlsplit(url).fragment
         egg = re.search(r"(?:^|&)egg=([^&]+)", fragment)
@@ -364,7 +355,7 @@ def reference_entry(
     extras_text = f"[{','.join(extras)}]" if extras else ""
     local: str | None = None
     is_dir = False
-    if SCHEME_RE.match(location) and not location.lower().startswith("file:"):
+    if is_remote_url(location):
         url = location
     else:
         try:

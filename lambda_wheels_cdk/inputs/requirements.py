@@ -14,7 +14,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ..errors import InputError
-from ..urls import quoted, redact_text
+from ..urls import is_remote_url, is_url, quoted, redact_text
 from .entries import (
     NAMED_REFERENCE_RE,
     BadRequirement,
@@ -36,7 +36,7 @@ from .reading import (
     read_input,
     type_name,
 )
-from .spec import SCHEME_RE, DependencySpec, IndexSettings, dedupe, first_line
+from .spec import DependencySpec, IndexSettings, dedupe, first_line
 
 __all__ = ["from_list", "load_requirements_file"]
 
@@ -404,7 +404,7 @@ class RequirementsReader:
         chain: tuple[Path, ...],
     ) -> None:
         if name in ("-r", "-c"):
-            if SCHEME_RE.match(value):
+            if is_url(value):
                 raise Problem(
                     f"{where}: {name} by URL is not supported ({shown}): download the file, "
                     "check it in next to this one and include it by path"
@@ -454,7 +454,7 @@ class RequirementsReader:
     @staticmethod
     def index_location(value: str, *, where: str, shown: str, option: str) -> str:
         try:
-            parts = urlsplit(value) if SCHEME_RE.match(value) else None
+            parts = urlsplit(value) if is_url(value) else None
         except ValueError:
             parts = None
         if parts is None or parts.scheme.lower() not in ("http", "https", "file"):
@@ -465,7 +465,7 @@ class RequirementsReader:
 
     @staticmethod
     def find_links_location(value: str, *, where: str, shown: str, base_dir: Path) -> str:
-        if SCHEME_RE.match(value) and not value.lower().startswith("file:"):
+        if is_remote_url(value):
             if value.split(":", 1)[0].lower() not in ("http", "https"):
                 raise Problem(
                     f"{where}: --find-links needs an http(s) URL or a local folder ({shown})"

@@ -14,11 +14,11 @@ from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import InputError
-from ..urls import redact_text
+from ..urls import is_remote_url, redact_text
 from .entries import resolve_local
 from .reading import PathLike, existing_file, fail, names_given, read_toml
 from .requirements import RequirementsReader
-from .spec import SCHEME_RE, DependencySpec, IndexSettings, canon, is_pypi
+from .spec import DependencySpec, IndexSettings, canon, is_pypi
 
 __all__ = ["load_uv_lock"]
 
@@ -248,7 +248,7 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
         registry = source.get("registry") if isinstance(source, dict) else None
         if not isinstance(registry, str) or canon(package["name"]) not in names:
             continue
-        if SCHEME_RE.match(registry) and not registry.lower().startswith("file:"):
+        if is_remote_url(registry):
             url = _with_index_credentials(registry, named.get(registry.rstrip("/")), os.environ)
             if not is_pypi(registry) and url not in remote:
                 remote.append(url)
