@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_entry
 from .inputfile import InputFile
 from .reading import (
+    Names,
     PathLike,
     Problem,
     existing_file,
@@ -24,9 +24,7 @@ from .spec import DependencySpec, is_pypi
 __all__ = ["load_pipfile_lock"]
 
 
-def load_pipfile_lock(
-    path: PathLike, *, categories: Sequence[str] = ("default",)
-) -> DependencySpec:
+def load_pipfile_lock(path: PathLike, *, categories: Names = ("default",)) -> DependencySpec:
     """Read a pipenv ``Pipfile.lock`` (JSON) without pipenv.
 
     Each package of the requested ``categories`` (``default``; ``develop``, alias ``dev``;

@@ -25,7 +25,7 @@ from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_
 from .inputfile import InputFile
 from .markers import quote, resolve_marker
 from .pyproject import resolve_groups
-from .reading import PathLike, Problem, expect, fail, names_given, read_toml, str_list
+from .reading import Names, PathLike, Problem, expect, fail, names_given, read_toml, str_list
 from .spec import DependencySpec, canon, canonical_set, dedupe, first_line
 
 __all__ = ["load_poetry_lock"]
@@ -522,7 +522,7 @@ def _group_marker(
 
 
 def load_poetry_lock(
-    path: PathLike, *, groups: Sequence[str] = ("main",), extras: Sequence[str] = ()
+    path: PathLike, *, groups: Names = ("main",), extras: Names = ()
 ) -> DependencySpec:
     """Read ``poetry.lock`` directly (no Poetry needed); install every package of ``groups``.
 

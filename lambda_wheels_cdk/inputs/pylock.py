@@ -13,15 +13,13 @@ from typing import Any
 from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_entry
 from .inputfile import InputFile
 from .markers import resolve_marker
-from .reading import PathLike, Problem, expect, fail, names_given, str_list
+from .reading import Names, PathLike, Problem, expect, fail, names_given, str_list
 from .spec import DependencySpec, canonical_set, dedupe
 
 __all__ = ["load_pylock"]
 
 
-def load_pylock(
-    path: PathLike, *, extras: Sequence[str] = (), groups: Sequence[str] = ()
-) -> DependencySpec:
+def load_pylock(path: PathLike, *, extras: Names = (), groups: Names = ()) -> DependencySpec:
     """Read a PEP 751 lock file (``pylock.toml`` / ``pylock.<name>.toml``, lock-version 1.x).
 
     Every ``[[packages]]`` entry is pinned ``name==version`` with the sha256/384/512 hashes of

@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from ..urls import redact_text
 from .entries import BadRequirement, Entry, parse_requirement_text
 from .inputfile import InputFile
-from .reading import PathLike, Problem, expect, names_given, str_list
+from .reading import Names, PathLike, Problem, expect, names_given, str_list
 from .spec import DependencySpec, canon
 
 __all__ = ["load_pyproject"]
@@ -63,9 +63,7 @@ def resolve_groups(
     return out
 
 
-def load_pyproject(
-    path: PathLike, *, extras: Sequence[str] = (), groups: Sequence[str] = ()
-) -> DependencySpec:
+def load_pyproject(path: PathLike, *, extras: Names = (), groups: Names = ()) -> DependencySpec:
     """Read ``[project].dependencies`` (plus extras and PEP 735 dependency groups if asked).
 
     ``[project.optional-dependencies]`` entries that name the project itself

@@ -23,6 +23,8 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
 
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: Extras, groups or categories asked for: names, never one bare string (:func:`names_given`).
+Names = Sequence[str]
 #: How many problems one error message lists before "... and N more".
 _MAX_SHOWN: Final = 20
 _TOML_LINE_RE: Final = re.compile(r"at line (\d+)")
@@ -128,7 +130,7 @@ def place(display: str, text: str, *needles: str) -> str:
     return f"{display}:{line}" if line else display
 
 
-def names_given(values: Sequence[str], what: str) -> tuple[str, ...]:
+def names_given(values: Names, what: str) -> tuple[str, ...]:
     """Check an extras/groups argument: a sequence of names, never one bare string."""
     if isinstance(values, str):
         fail(f"{what} must be a list of names, not the string {values!r}: wrap it in [...]")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Final
@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ..errors import InputError
 from ..urls import is_remote_url, redact_text
 from .entries import resolve_local
-from .reading import PathLike, existing_file, fail, names_given, read_toml
+from .reading import Names, PathLike, existing_file, fail, names_given, read_toml
 from .requirements import RequirementsReader
 from .spec import DependencySpec, IndexSettings, canon, is_pypi
 
@@ -85,11 +85,7 @@ def _uv_environment(*, offline: bool) -> dict[str, str]:
 
 
 def load_uv_lock(
-    path: PathLike,
-    *,
-    extras: Sequence[str] = (),
-    groups: Sequence[str] = (),
-    frozen: bool = True,
+    path: PathLike, *, extras: Names = (), groups: Names = (), frozen: bool = True
 ) -> DependencySpec:
     """Read a ``uv.lock`` through ``uv export`` (the lock format is uv's to interpret).
 
