@@ -280,80 +280,133 @@ def _poetry_pyproject(folder: Path) -> InputFile | None:
     return InputFile(path, text, data)
 
 
+@dataclass(**DATACLASS_SLOTS)
+class _PoetryProject:
+    """The tables of a Poetry project's ``pyproject.toml`` that say what its groups and extras
+    hold: Poetry's own (``[tool.poetry]``) and the standard ones (PEP 621, PEP 735)."""
+
+    file: InputFile
+    poetry: dict[str, Any]
+    project: dict[str, Any]
+    group_tables: dict[str, Any]
+    pep735: dict[str, Any]
+    poetry_extras: dict[str, Any]
+    optional: dict[str, Any]
+
+    @classmethod
+    def read(cls, pyproject: InputFile) -> _PoetryProject:
+        display, data = pyproject.display, pyproject.data
+        tool = data.get("tool", {})
+        poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
+        poetry = expect(poetry, dict, display, "[tool.poetry]")
+        project = expect(data.get("project", {}), dict, display, "[project]")
+        return cls(
+            pyproject,
+            poetry,
+            project,
+            expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]"),
+            expect(data.get("dependency-groups", {}), dict, display, "[dependency-groups]"),
+            expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]"),
+            expect(
+                project.get("optional-dependencies", {}),
+                dict,
+                display,
+                "[project.optional-dependencies]",
+            ),
+        )
+
+    @property
+    def known_groups(self) -> set[str]:
+        known = {"main", *self.group_tables, *self.pep735}
+        if "dev-dependencies" in self.poetry:
+            known.add("dev")
+        return known
+
+    @property
+    def known_extras(self) -> set[str]:
+        return {canon(e) for e in (*self.poetry_extras, *self.optional)}
+
+
 def _poetry_roots(
     pyproject: InputFile, groups: Sequence[str], extras: frozenset[str]
 ) -> tuple[list[_PoetryDep], set[str], set[str]]:
     """Top-level dependencies of the requested groups, plus the known groups and extras."""
-    display, data = pyproject.display, pyproject.data
-    tool = data.get("tool", {})
-    poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
-    poetry = expect(poetry, dict, display, "[tool.poetry]")
-    project = expect(data.get("project", {}), dict, display, "[project]")
-    known_groups = {"main"}
-    group_tables = expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]")
-    known_groups |= set(group_tables)
-    if "dev-dependencies" in poetry:
-        known_groups.add("dev")
-    pep735 = expect(data.get("dependency-groups", {}), dict, display, "[dependency-groups]")
-    known_groups |= set(pep735)
-    poetry_extras = expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]")
-    optional = expect(
-        project.get("optional-dependencies", {}), dict, display, "[project.optional-dependencies]"
-    )
-    known_extras = {canon(e) for e in (*poetry_extras, *optional)}
+    project = _PoetryProject.read(pyproject)
     enabled: set[str] = set()
-    for extra, names in poetry_extras.items():
+    for extra, names in project.poetry_extras.items():
         if canon(extra) in extras:
-            enabled |= _poetry_extra_names(names, display)
-
+            enabled |= _poetry_extra_names(names, pyproject.display)
     roots: list[_PoetryDep] = []
-
-    def poetry_table(table: object, what: str) -> None:
-        for name, spec in expect(table, dict, display, what).items():
-            if name.lower() == "python":
-                continue
-            for dep in _poetry_dependencies(spec, name, pyproject.place(name)):
-                if dep.optional and dep.name not in enabled:
-                    continue
-                roots.append(dep)
-
-    def pep508(items: Iterable[str], what: str) -> None:
-        for item in items:
-            try:
-                req = Requirement(item)
-            except InvalidRequirement as exc:
-                raise Problem(
-                    f"{pyproject.place(item)}: {item!r} in {what} is not a valid "
-                    f"requirement ({first_line(exc)}): fix it"
-                ) from None
-            roots.append(
-                _PoetryDep(
-                    canon(req.name),
-                    str(req.specifier) or None,
-                    str(req.marker) if req.marker else None,
-                    False,
-                    tuple(sorted(canon(e) for e in req.extras)),
-                )
-            )
-
     for group in groups:
-        if group == "main":
-            poetry_table(poetry.get("dependencies", {}), "[tool.poetry.dependencies]")
-            pep508(
-                str_list(project.get("dependencies", []), display, "dependencies"), "dependencies"
-            )
-            for extra, items in optional.items():
-                if canon(extra) in extras:
-                    pep508(str_list(items, display, extra), f"optional-dependencies.{extra}")
+        roots += _group_roots(project, group, extras, enabled)
+    return roots, project.known_groups, project.known_extras
+
+
+def _group_roots(
+    p: _PoetryProject, group: str, extras: frozenset[str], enabled: set[str]
+) -> list[_PoetryDep]:
+    """The top-level dependencies of one group (``main``: with the extras asked for)."""
+    display = p.file.display
+    if group == "main":
+        roots = _poetry_table(
+            p.file, p.poetry.get("dependencies", {}), "[tool.poetry.dependencies]", enabled
+        )
+        dependencies = str_list(p.project.get("dependencies", []), display, "dependencies")
+        roots += _pep508_roots(p.file, dependencies, "dependencies")
+        for extra, items in p.optional.items():
+            if canon(extra) in extras:
+                items = str_list(items, display, extra)
+                roots += _pep508_roots(p.file, items, f"optional-dependencies.{extra}")
+        return roots
+    roots = []
+    if group in p.group_tables:
+        table = expect(p.group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
+        what = f"[tool.poetry.group.{group}.dependencies]"
+        roots += _poetry_table(p.file, table.get("dependencies", {}), what, enabled)
+    if group == "dev" and "dev-dependencies" in p.poetry:
+        what = "[tool.poetry.dev-dependencies]"
+        roots += _poetry_table(p.file, p.poetry["dev-dependencies"], what, enabled)
+    if group in p.pep735:
+        items = (r for r, _ in resolve_groups(p.pep735, [group], display))
+        roots += _pep508_roots(p.file, items, "dependency-groups")
+    return roots
+
+
+def _poetry_table(
+    pyproject: InputFile, table: object, what: str, enabled: set[str]
+) -> list[_PoetryDep]:
+    """A Poetry dependency table (``python`` aside; optional ones only if an extra enables
+    them)."""
+    roots = []
+    for name, spec in expect(table, dict, pyproject.display, what).items():
+        if name.lower() == "python":
             continue
-        if group in group_tables:
-            table = expect(group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
-            poetry_table(table.get("dependencies", {}), f"[tool.poetry.group.{group}.dependencies]")
-        if group == "dev" and "dev-dependencies" in poetry:
-            poetry_table(poetry["dev-dependencies"], "[tool.poetry.dev-dependencies]")
-        if group in pep735:
-            pep508((r for r, _ in resolve_groups(pep735, [group], display)), "dependency-groups")
-    return roots, known_groups, known_extras
+        for dep in _poetry_dependencies(spec, name, pyproject.place(name)):
+            if not dep.optional or dep.name in enabled:
+                roots.append(dep)
+    return roots
+
+
+def _pep508_roots(pyproject: InputFile, items: Iterable[str], what: str) -> list[_PoetryDep]:
+    roots = []
+    for item in items:
+        try:
+            req = Requirement(item)
+        except InvalidRequirement as exc:
+            raise Problem(
+                f"{pyproject.place(item)}: {item!r} in {what} is not a valid requirement "
+                f"({first_line(exc)}): fix it"
+            ) from None
+        roots.append(
+            _PoetryDep(
+                canon(req.name),
+                str(req.specifier) or None,
+                str(req.marker) if req.marker else None,
+                False,
+                tuple(sorted(canon(e) for e in req.extras)),
+            )
+        )
+    return roots
 
 
 _Clause = frozenset[str]
