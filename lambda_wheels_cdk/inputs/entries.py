@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Union
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -181,9 +181,12 @@ def _check_local(path: Path, shown_location: str, base_note: str) -> bool:
     )
 
 
-def parse_requirement_text(
-    text: str, base_dir: Path, base_note: str
-) -> tuple[Requirement, str | None, bool]:
+#: A parsed requirement, the absolute local path it installs (or ``None``), and whether that
+#: path is a folder.
+_Parsed = tuple[Requirement, Union[str, None], bool]
+
+
+def parse_requirement_text(text: str, base_dir: Path, base_note: str) -> _Parsed:
     """Parse one requirement: PEP 508, ``name @ url-or-path``, a bare path, file or URL.
 
     Returns the normalized requirement, the absolute local path it installs (or ``None``) and
@@ -193,28 +196,36 @@ def parse_requirement_text(
     if not text:
         raise invalid_requirement("empty")
     if NAMED_REFERENCE_RE.match(text):
-        try:
-            req = Requirement(text)
-        except InvalidRequirement as exc:
-            raise invalid_requirement(first_line(exc)) from None
-        if req.url is None:  # pragma: no cover - the regex guarantees "name @ ..."
-            return _normalize(req), None, False
-        if is_remote_url(req.url):
-            return _normalize(req), None, False
-        path = resolve_local(req.url, base_dir)
-        is_dir = _check_local(path, req.url, base_note)
-        req.url = path.as_uri()
-        return _normalize(req), str(path), is_dir
-
-    url_given = is_url(text)
+        return _named_reference(text, base_dir, base_note)
     head = re.split(r"\s*;", text, maxsplit=1)[0].strip()
-    if not url_given and not _looks_like_path(head):
+    if not is_url(text) and not _looks_like_path(head):
         try:
             return _normalize(Requirement(text)), None, False
         except InvalidRequirement as exc:
             raise invalid_requirement(first_line(exc)) from None
+    return _bare_reference(text, base_dir, base_note)
 
-    # A bare URL or path: pip splits its marker at "; " (URLs) or ";" (paths).
+
+def _named_reference(text: str, base_dir: Path, base_note: str) -> _Parsed:
+    """``name @ url-or-path``: a local path becomes an absolute ``file:`` URL."""
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise invalid_requirement(first_line(exc)) from None
+    if req.url is None:  # pragma: no cover - the regex guarantees "name @ ..."
+        return _normalize(req), None, False
+    if is_remote_url(req.url):
+        return _normalize(req), None, False
+    path = resolve_local(req.url, base_dir)
+    is_dir = _check_local(path, req.url, base_note)
+    req.url = path.as_uri()
+    return _normalize(req), str(path), is_dir
+
+
+def _bare_reference(text: str, base_dir: Path, base_note: str) -> _Parsed:
+    """A bare URL or path, named by its egg fragment, file name or project folder."""
+    url_given = is_url(text)
+    # pip splits the marker at "; " (URLs) or ";" (paths).
     separator = r"\s*;\s+" if url_given else r"\s*;"
     parts = re.split(separator, text, maxsplit=1)
     location = parts[0]
