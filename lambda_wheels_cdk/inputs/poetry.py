@@ -445,37 +445,11 @@ def _poetry_walk(
 ) -> dict[int, bool | str]:
     """Old locks: which packages the roots reach, and under which marker (index -> marker)."""
     display, problems = lock.display, lock.problems
-    by_name: dict[str, list[int]] = {}
-    for index, package in enumerate(packages):
-        by_name.setdefault(package.name, []).append(index)
-
-    def targets(dep: _PoetryDep, parent: str) -> list[int]:
-        candidates = by_name.get(dep.name, [])
-        if len(candidates) <= 1:
-            if not candidates and parent == "pyproject.toml":
-                problems.add(
-                    f"{display}: {dep.name!r} from pyproject.toml is not in the lock: run "
-                    "`poetry lock`"
-                )
-            return candidates  # a missing transitive dependency was excluded by poetry
-        specifiers = _poetry_specifiers(dep.constraint or "*") or []
-        matching = [
-            i for i in candidates if any(_version_in(packages[i].version, s) for s in specifiers)
-        ]
-        if len(matching) == 1:
-            return matching
-        versions = ", ".join(packages[i].version for i in candidates)
-        problems.add(
-            f"{display}: lists several versions of {dep.name!r} ({versions}) without saying "
-            "which one applies where (lock-version < 2.1): re-lock with Poetry >= 2 "
-            "(`poetry lock`), which records it"
-        )
-        return []
-
+    targets = _Targets(packages, lock)
     state: dict[int, tuple[_Dnf, frozenset[str]]] = {}
     queue: deque[tuple[int, _Dnf, frozenset[str]]] = deque()
     for dep in roots:
-        for index in targets(dep, "pyproject.toml"):
+        for index in targets.of(dep, "pyproject.toml"):
             queue.append((index, _dnf_and(_ALWAYS, dep.marker), frozenset(dep.extras)))
     steps = 0
     while queue:
@@ -501,9 +475,46 @@ def _poetry_walk(
                 if decided is False:
                     continue
                 marker = None if decided is True else decided
-            for target in targets(dep, package.raw_name):
+            for target in targets.of(dep, package.raw_name):
                 queue.append((target, _dnf_and(dnf, marker), frozenset(dep.extras)))
     return {index: _dnf_marker(dnf) for index, (dnf, _) in state.items()}
+
+
+class _Targets:
+    """Which locked package (index) a dependency means, where an old lock lists several
+    versions of one name; a problem where nothing says."""
+
+    def __init__(self, packages: list[_PoetryPackage], lock: InputFile) -> None:
+        self.packages = packages
+        self.lock = lock
+        self.by_name: dict[str, list[int]] = {}
+        for index, package in enumerate(packages):
+            self.by_name.setdefault(package.name, []).append(index)
+
+    def of(self, dep: _PoetryDep, parent: str) -> list[int]:
+        """The packages ``dep`` of ``parent`` (a package's name, or pyproject.toml) means."""
+        display = self.lock.display
+        candidates = self.by_name.get(dep.name, [])
+        if len(candidates) <= 1:
+            if not candidates and parent == "pyproject.toml":
+                self.lock.problems.add(
+                    f"{display}: {dep.name!r} from pyproject.toml is not in the lock: run "
+                    "`poetry lock`"
+                )
+            return candidates  # a missing transitive dependency was excluded by poetry
+        specifiers = _poetry_specifiers(dep.constraint or "*") or []
+        versions = [self.packages[i].version for i in candidates]
+        matching = [
+            i for i, v in zip(candidates, versions) if any(_version_in(v, s) for s in specifiers)
+        ]
+        if len(matching) == 1:
+            return matching
+        self.lock.problems.add(
+            f"{display}: lists several versions of {dep.name!r} ({', '.join(versions)}) without "
+            "saying which one applies where (lock-version < 2.1): re-lock with Poetry >= 2 "
+            "(`poetry lock`), which records it"
+        )
+        return []
 
 
 def _version_in(version: str, specifiers: SpecifierSet) -> bool:
