@@ -24,7 +24,7 @@ from ..urls import redact_url
 from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_entry
 from .inputfile import InputFile
 from .markers import quote, resolve_marker
-from .pyproject import resolve_groups
+from .pyproject import optional_dependencies, resolve_groups
 from .reading import Names, PathLike, Problem, expect, fail, names_given, read_toml, str_list
 from .spec import DependencySpec, canon, canonical_set, dedupe, first_line
 
@@ -307,12 +307,7 @@ class _PoetryProject:
             expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]"),
             expect(data.get("dependency-groups", {}), dict, display, "[dependency-groups]"),
             expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]"),
-            expect(
-                project.get("optional-dependencies", {}),
-                dict,
-                display,
-                "[project.optional-dependencies]",
-            ),
+            optional_dependencies(project, display),
         )
 
     @property

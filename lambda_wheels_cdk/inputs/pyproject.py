@@ -63,6 +63,13 @@ def resolve_groups(
     return out
 
 
+def optional_dependencies(project: dict[str, Any], display: str) -> dict[str, Any]:
+    """``[project.optional-dependencies]`` (PEP 621): extra -> requirement strings."""
+    table = project.get("optional-dependencies", {})
+    optional: dict[str, Any] = expect(table, dict, display, "[project.optional-dependencies]")
+    return optional
+
+
 def load_pyproject(path: PathLike, *, extras: Names = (), groups: Names = ()) -> DependencySpec:
     """Read ``[project].dependencies`` (plus extras and PEP 735 dependency groups if asked).
 
@@ -125,12 +132,7 @@ class _Requirements:
             (item, "[project].dependencies", None)
             for item in str_list(project.get("dependencies", []), display, "dependencies")
         ]
-        self.optional: dict[str, Any] = expect(
-            project.get("optional-dependencies", {}),
-            dict,
-            display,
-            "[project.optional-dependencies]",
-        )
+        self.optional = optional_dependencies(project, display)
         self.by_extra = {canon(k): k for k in self.optional}
         self.seen_extras: set[str] = set()
 
