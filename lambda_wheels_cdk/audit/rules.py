@@ -192,9 +192,7 @@ class _Subject:
 def _file_issues(s: _Subject) -> list[_Issue]:
     problem = s.file.problem
     if problem is not None:
-        return [
-            (problem.severity, problem.code, f"{s.shown} {problem.reason}", _problem_fix(problem))
-        ]
+        return [s.issue(problem.code, problem.reason, _problem_fix(problem), problem.severity)]
     if not s.file.live:
         return []
     binary = s.file.binary
