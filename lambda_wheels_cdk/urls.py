@@ -1,4 +1,5 @@
-"""URL credentials: the one place that finds, strips and masks them.
+"""URL credentials: the one place that finds, strips and masks them; and what is a URL at all
+(:func:`is_url`, :func:`is_remote_url`, :func:`has_drive`) rather than a path.
 
 Every message, log line and fingerprint in the package passes URLs through here, so a secret in
 ``https://user:token@host/simple`` is handled by one set of rules:
@@ -22,6 +23,9 @@ from typing import Final
 __all__ = [
     "QUOTE_LIMIT",
     "credentials",
+    "has_drive",
+    "is_remote_url",
+    "is_url",
     "masked",
     "quoted",
     "redact_secrets",
@@ -34,11 +38,16 @@ __all__ = [
     "userinfo_in_text",
 ]
 
+#: A scheme (RFC 3986 section 3.1) and ``://``: how every URL these patterns look for starts.
+_SCHEME: Final = r"[A-Za-z][A-Za-z0-9+.\-]*://"
+_SCHEME_RE: Final = re.compile(_SCHEME)
+#: ``C:\`` or ``C:/``: a Windows path, even where it reads like a one-letter scheme.
+_DRIVE_RE: Final = re.compile(r"[A-Za-z]:[\\/]")
 #: ``scheme://`` then the authority (up to the path, query or fragment). Leading whitespace is
 #: skipped (``urllib`` strips it too, so such a URL still reaches the network).
-_NETLOC_RE: Final = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)")
+_NETLOC_RE: Final = re.compile(r"\s*(" + _SCHEME + r")([^/?#]*)")
 #: A URL inside free-form text (a log line, a requirements file): up to whitespace or a quote.
-_URL_IN_TEXT_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+_URL_IN_TEXT_RE: Final = re.compile(_SCHEME + r"[^\s'\"<>]+")
 #: ``password = x``, ``api_key: x``, ``--token x``: a secret-looking key and its value.
 _SECRET_VALUE_RE: Final = re.compile(
     r"(?i)((?:pass(?:word|wd)?|secret|token|api[_-]?key|access[_-]?key|credentials?|auth)"
@@ -54,6 +63,21 @@ _AWS_KEY_ID_RE: Final = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 QUOTE_LIMIT: Final = 80
 #: Known secrets shorter than this are not searched for in text: they would mask common words.
 _MIN_SECRET: Final = 4
+
+
+def is_url(text: str) -> bool:
+    """``text`` starts with ``scheme://``: a URL, not a path."""
+    return _SCHEME_RE.match(text) is not None
+
+
+def is_remote_url(text: str) -> bool:
+    """A URL whose scheme is not ``file:``: something fetched over the network."""
+    return is_url(text) and not text.lower().startswith("file:")
+
+
+def has_drive(text: str) -> bool:
+    """``text`` starts with a Windows drive (``C:\\``, ``C:/``)."""
+    return _DRIVE_RE.match(text) is not None
 
 
 def replace_userinfo(url: str, new: Callable[[str], str | None]) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, Final, Literal, Protocol, cast
 
 from elftools.common.exceptions import ELFError
@@ -280,45 +280,77 @@ class _Elf:
 
 def _read_elf(stream: Stream) -> ElfFacts:
     elf = _Elf.open(stream)
-    size: int = elf.stream_len
-    header = elf.header
-    machine = header["e_machine"]
+    machine = elf.header["e_machine"]
     machine_id = machine if isinstance(machine, int) else ENUM_E_MACHINE.get(machine, -1)
-    elf_type = str(header["e_type"])
-    base = ElfFacts(elf.elfclass, elf.little_endian, machine_id, elf_type)
-    if elf_type not in ("ET_DYN", "ET_EXEC"):
-        return base
-
-    phoff, phnum, phentsize = header["e_phoff"], header["e_phnum"], header["e_phentsize"]
-    if phnum == 0 or phoff == 0:
-        return base
-    if phentsize < elf.structs.Elf_Phdr.sizeof():
-        raise _Malformed(f"program header entries are {phentsize} bytes, too small")
-    if phnum > _MAX_PROGRAM_HEADERS or phoff + phnum * phentsize > size:
-        raise _Malformed(
-            f"{phnum} program headers at offset {phoff} run past the end of the file "
-            f"({size} bytes): truncated?"
+    elf_type = str(elf.header["e_type"])
+    facts = ElfFacts(elf.elfclass, elf.little_endian, machine_id, elf_type)
+    if not facts.loadable:
+        return facts
+    segments = _Segments.read(elf, stream)
+    if segments is None:
+        return facts
+    if segments.interp is not None:
+        offset, length = segments.interp
+        interpreter = _cstring(
+            stream, offset, min(length, _MAX_STRING), elf.stream_len, "PT_INTERP"
         )
-    loads: list[_Load] = []
-    dynamic: tuple[int, int] | None = None
-    interp: tuple[int, int] | None = None
-    for i in range(phnum):
-        ph = _parse(elf.structs.Elf_Phdr, stream, phoff + i * phentsize)
-        kind = ph["p_type"]
-        if kind == "PT_LOAD":
-            loads.append(_Load(ph["p_vaddr"], ph["p_offset"], ph["p_filesz"]))
-        elif kind == "PT_DYNAMIC" and dynamic is None:
-            dynamic = (ph["p_offset"], ph["p_filesz"])
-        elif kind == "PT_INTERP" and interp is None:
-            interp = (ph["p_offset"], ph["p_filesz"])
+        facts = replace(facts, interpreter=interpreter)
+    if segments.dynamic is None:
+        return facts
+    tags = _dynamic_tags(elf, stream, *segments.dynamic)
+    return _with_dynamic_strings(facts, elf, stream, segments, tags)
 
-    interpreter = None
-    if interp is not None:
-        interpreter = _cstring(stream, interp[0], min(interp[1], _MAX_STRING), size, "PT_INTERP")
-    if dynamic is None:
-        return ElfFacts(elf.elfclass, elf.little_endian, machine_id, elf_type, interpreter)
 
-    dyn_offset, dyn_size = dynamic
+@dataclass(frozen=True, **DATACLASS_SLOTS)
+class _Segments:
+    """What the program headers say: where the file is loaded, and where ``PT_DYNAMIC`` and
+    ``PT_INTERP`` are (offset, size in the file)."""
+
+    loads: tuple[_Load, ...]
+    dynamic: tuple[int, int] | None
+    interp: tuple[int, int] | None
+
+    @classmethod
+    def read(cls, elf: _Elf, stream: Stream) -> _Segments | None:
+        """``None`` when the file has no program headers."""
+        header, size = elf.header, elf.stream_len
+        phoff, phnum, phentsize = header["e_phoff"], header["e_phnum"], header["e_phentsize"]
+        if phnum == 0 or phoff == 0:
+            return None
+        if phentsize < elf.structs.Elf_Phdr.sizeof():
+            raise _Malformed(f"program header entries are {phentsize} bytes, too small")
+        if phnum > _MAX_PROGRAM_HEADERS or phoff + phnum * phentsize > size:
+            raise _Malformed(
+                f"{phnum} program headers at offset {phoff} run past the end of the file "
+                f"({size} bytes): truncated?"
+            )
+        loads: list[_Load] = []
+        dynamic: tuple[int, int] | None = None
+        interp: tuple[int, int] | None = None
+        for i in range(phnum):
+            ph = _parse(elf.structs.Elf_Phdr, stream, phoff + i * phentsize)
+            kind = ph["p_type"]
+            if kind == "PT_LOAD":
+                loads.append(_Load(ph["p_vaddr"], ph["p_offset"], ph["p_filesz"]))
+            elif kind == "PT_DYNAMIC" and dynamic is None:
+                dynamic = (ph["p_offset"], ph["p_filesz"])
+            elif kind == "PT_INTERP" and interp is None:
+                interp = (ph["p_offset"], ph["p_filesz"])
+        return cls(tuple(loads), dynamic, interp)
+
+    def to_offset(self, vaddr: int, what: str) -> int:
+        """The file offset of a virtual address, through the ``PT_LOAD`` segment holding it."""
+        for load in self.loads:
+            if load.vaddr <= vaddr < load.vaddr + load.filesz:
+                return load.offset + (vaddr - load.vaddr)
+        raise _Malformed(f"{what} at address {vaddr:#x} is outside every loaded segment")
+
+
+def _dynamic_tags(
+    elf: _Elf, stream: Stream, dyn_offset: int, dyn_size: int
+) -> list[tuple[str | int, int]]:
+    """The dynamic segment's ``(d_tag, d_val)`` entries up to ``DT_NULL``."""
+    size = elf.stream_len
     if dyn_offset + dyn_size > size:
         raise _Malformed(
             f"the dynamic segment ({dyn_size} bytes at offset {dyn_offset}) runs past the end "
@@ -333,60 +365,63 @@ def _read_elf(stream: Stream) -> ElfFacts:
         if dyn["d_tag"] == "DT_NULL":
             break
         tags.append((dyn["d_tag"], dyn["d_val"]))
+    return tags
+
+
+_STRING_TAGS: Final = ("DT_NEEDED", "DT_RPATH", "DT_RUNPATH", "DT_SONAME")
+
+
+def _with_dynamic_strings(
+    facts: ElfFacts,
+    elf: _Elf,
+    stream: Stream,
+    segments: _Segments,
+    tags: list[tuple[str | int, int]],
+) -> ElfFacts:
+    """``facts`` with the libraries, search paths, soname and version needs the dynamic
+    entries name (all strings of the dynamic string table)."""
+    size = elf.stream_len
 
     def first(tag: str) -> int | None:
         return next((value for name, value in tags if name == tag), None)
 
-    def to_offset(vaddr: int, what: str) -> int:
-        for load in loads:
-            if load.vaddr <= vaddr < load.vaddr + load.filesz:
-                return load.offset + (vaddr - load.vaddr)
-        raise _Malformed(f"{what} at address {vaddr:#x} is outside every loaded segment")
-
     strtab_addr, strtab_size = first("DT_STRTAB"), first("DT_STRSZ")
-    string_tags = ("DT_NEEDED", "DT_RPATH", "DT_RUNPATH", "DT_SONAME")
     verneed_addr = first("DT_VERNEED")
     if strtab_addr is None or strtab_size is None:
-        if any(name in string_tags for name, _ in tags) or verneed_addr is not None:
+        if any(name in _STRING_TAGS for name, _ in tags) or verneed_addr is not None:
             raise _Malformed("the dynamic segment has no string table (DT_STRTAB/DT_STRSZ)")
-        return ElfFacts(elf.elfclass, elf.little_endian, machine_id, elf_type, interpreter)
-    strtab = to_offset(strtab_addr, "the string table")
+        return facts
+    strtab = segments.to_offset(strtab_addr, "the string table")
     if strtab + strtab_size > size:
         raise _Malformed(f"the string table runs past the end of the file ({size} bytes)")
 
     # Strings are read after every index is known, in file order: a zip member is read going
     # forward (see zip_member.py), and the string table may lie before or after the tables.
     strings = _Strings(stream, strtab, strtab_size, size)
-    wanted: dict[str, list[int]] = {name: [] for name in string_tags}
+    wanted: dict[str, list[int]] = {name: [] for name in _STRING_TAGS}
     for name, value in tags:
         if isinstance(name, str) and name in wanted:
             wanted[name].append(strings.want(value, name))
-
     needs: list[tuple[int, list[int]]] = []
     if verneed_addr is not None:
-        count = first("DT_VERNEEDNUM") or 0
-        needs = _version_needs(elf, stream, to_offset(verneed_addr, "DT_VERNEED"), count, size)
+        offset = segments.to_offset(verneed_addr, "DT_VERNEED")
+        needs = _version_needs(elf, stream, offset, first("DT_VERNEEDNUM") or 0, size)
         for library, names in needs:
             strings.want(library, "a version-needed library name")
             for name in names:
                 strings.want(name, "a symbol version name")
     strings.read()
     values = {name: [strings[i] for i in indexes] for name, indexes in wanted.items()}
-    version_needs = tuple(
-        VersionNeed(strings[library], tuple(strings[n] for n in names)) for library, names in needs
-    )
-
-    return ElfFacts(
-        elf_class=elf.elfclass,
-        little_endian=elf.little_endian,
-        machine=machine_id,
-        elf_type=elf_type,
-        interpreter=interpreter,
+    return replace(
+        facts,
         needed=tuple(values["DT_NEEDED"]),
         rpath=_split_path(values["DT_RPATH"]),
         runpath=_split_path(values["DT_RUNPATH"]),
         soname=values["DT_SONAME"][0] if values["DT_SONAME"] else None,
-        version_needs=version_needs,
+        version_needs=tuple(
+            VersionNeed(strings[library], tuple(strings[n] for n in names))
+            for library, names in needs
+        ),
     )
 
 

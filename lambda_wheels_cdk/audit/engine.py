@@ -38,23 +38,7 @@ from collections.abc import Collection, Sequence
 from ..errors import UsageError
 from ..target.target import Target
 from .collect import collect_tree, open_tree
-from .model import (
-    KINDS,
-    LAYER_PYTHON,
-    NO_DISTRIBUTION,
-    AuditReport,
-    BinaryFacts,
-    BundleFacts,
-    BundleKind,
-    DistFacts,
-    FileFacts,
-    FileProblem,
-    Finding,
-    Severity,
-    TreeFacts,
-    is_live,
-    site_roots,
-)
+from .model import KINDS, AuditReport, BundleFacts, BundleKind, TreeFacts
 from .rules import evaluate
 
 
@@ -133,25 +117,6 @@ def _layer_labels(layers: Sequence[str | os.PathLike[str]]) -> list[str]:
     return labels
 
 
-__all__ = [
-    "KINDS",
-    "LAYER_PYTHON",
-    "NO_DISTRIBUTION",
-    "AuditReport",
-    "BinaryFacts",
-    "BundleFacts",
-    "BundleKind",
-    "DistFacts",
-    "FileFacts",
-    "FileProblem",
-    "Finding",
-    "Severity",
-    "TreeFacts",
-    "audit",
-    "collect",
-    "collect_tree",
-    "evaluate",
-    "is_live",
-    "open_tree",
-    "site_roots",
-]
+#: The entry points and the types of their results; the rest of the audit's vocabulary
+#: (findings, facts) is in :mod:`.model`.
+__all__ = ["AuditReport", "BundleFacts", "BundleKind", "audit", "collect", "evaluate"]

@@ -8,6 +8,8 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
@@ -97,7 +99,7 @@ def evaluate(
     expected_tags = {canonicalize_name(n) for n in built_for_target}
     findings: list[Finding] = []
     for tree in facts.trees:
-        findings += _tree_findings(tree, target, fixes, present, expected_tags)
+        findings += _tree_findings(tree, fixes, present, expected_tags)
     findings += _bundle_findings(facts, target)
     findings.sort(key=_finding_order)
 
@@ -122,7 +124,6 @@ def _finding_order(f: Finding) -> tuple[bool, str, bool, str, str]:
 
 def _tree_findings(
     tree: TreeFacts,
-    target: Target,
     fixes: _Fixes,
     present: set[str],
     expected_tags: set[NormalizedName],
@@ -133,136 +134,165 @@ def _tree_findings(
     for f in tree.files:
         owner = tree.owners.get(f.path)
         dist = dists.get(owner) if owner else None
-        shown = tree.display(f.path)
-        for severity, code, reason, fix in _file_issues(
-            f, shown, dist, tree, target, fixes, present, libs_dirs
-        ):
-            findings.append(Finding(severity, owner, shown, code, reason, fix))
+        subject = _Subject(f, tree.display(f.path), dist, tree, fixes, present, libs_dirs)
+        for severity, code, reason, fix in _file_issues(subject):
+            findings.append(Finding(severity, owner, subject.shown, code, reason, fix))
     failing = {f.distribution for f in findings if f.severity == "error"}
     for dist in tree.dists:
         if dist.live and canonicalize_name(dist.label.split(" ", 1)[0]) not in expected_tags:
-            findings += _wheel_tag_findings(dist, dist.label in failing, tree, target, fixes)
-    findings += _layout_findings(tree, target)
-    findings += bytecode_findings(tree, target)
+            finding = _wheel_tag_finding(dist, dist.label in failing, tree, fixes)
+            findings += [finding] if finding is not None else []
+    findings += _layout_findings(tree, fixes.target)
+    findings += bytecode_findings(tree, fixes.target)
     return findings
 
 
 _Issue = tuple[Severity, str, str, str]
 
 
-def _file_issues(
-    f: FileFacts,
-    shown: str,
-    dist: DistFacts | None,
-    tree: TreeFacts,
-    target: Target,
-    fixes: _Fixes,
-    present: set[str],
-    libs_dirs: Mapping[str, tuple[str, ...]],
-) -> list[_Issue]:
-    if f.problem is not None:
-        problem = f.problem
-        return [
-            (problem.severity, problem.code, f"{shown} {problem.reason}", _problem_fix(problem))
-        ]
-    if not f.live:
+@dataclass(frozen=True, **DATACLASS_SLOTS)
+class _Subject:
+    """One file under judgement and what every rule about it needs: its facts, the path the
+    report shows, its distribution, its tree, the target's fix texts (and so the target), every
+    path of the bundle and the ``*.libs`` folders (where its libraries are looked for)."""
+
+    file: FileFacts
+    shown: str
+    dist: DistFacts | None
+    tree: TreeFacts
+    fixes: _Fixes
+    present: set[str]
+    libs_dirs: Mapping[str, tuple[str, ...]]
+
+    @property
+    def target(self) -> Target:
+        return self.fixes.target
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.file.path)
+
+    @property
+    def package(self) -> str:
+        return self.dist.label.split(" ")[0] if self.dist else "the package"
+
+    def issue(
+        self, code: str, reason: str, fix: str | None = None, severity: Severity = "error"
+    ) -> _Issue:
+        """A finding about this file: ``reason`` follows its path; the fix defaults to
+        rebuilding the bundle for the target."""
+        return (
+            severity,
+            code,
+            f"{self.shown} {reason}",
+            self.fixes.rebuild if fix is None else fix,
+        )
+
+
+def _file_issues(s: _Subject) -> list[_Issue]:
+    problem = s.file.problem
+    if problem is not None:
+        return [s.issue(problem.code, problem.reason, _problem_fix(problem), problem.severity)]
+    if not s.file.live:
         return []
-    binary = f.binary
-    name = posixpath.basename(f.path)
-    importable = name.endswith((".so", ".pyd")) or _EXTENSION.search(name) is not None
-    host = f"it was installed for the build host, not for {target} Lambda"
+    binary = s.file.binary
     if isinstance(binary, CorruptElf):
         return [
-            (
-                "error",
+            s.issue(
                 "corrupt",
-                f"{shown} starts like an ELF binary but cannot be read ({binary.reason}); "
+                f"starts like an ELF binary but cannot be read ({binary.reason}); "
                 "the file is truncated or damaged",
                 "reinstall the distribution (delete the bundle and any build cache, then "
                 "rebuild); if it persists the wheel itself is broken: pin another release",
             )
         ]
     if isinstance(binary, (MachOFacts, PEFacts)):
-        if isinstance(binary, MachOFacts):
-            cpus = "+".join(MACHO_CPU_NAMES.get(c, hex(c)) for c in binary.cpu_types)
-            what = f"a macOS (Mach-O {'universal ' if binary.universal else ''}{cpus}) binary"
-            code = "macho"
-        else:
-            cpu = PE_MACHINE_NAMES.get(binary.machine, hex(binary.machine))
-            what = f"a Windows (PE {cpu}{' DLL' if binary.dll else ''}) binary"
-            code = "pe"
-        if importable:
-            return [("error", code, f"{shown} is {what}; {host}", fixes.rebuild)]
-        if dist is not None and dist.pure:
-            if code == "pe" and name.lower().endswith(".exe"):
-                return []  # launchers shipped by pure packages (setuptools, pip, distlib)
-            return [
-                (
-                    "warning",
-                    code,
-                    f"{shown} is {what} inside a pure-Python distribution; Python never "
-                    "imports it, but anything that loads or runs it on Lambda fails",
-                    "ignore this if the function never loads it; otherwise use a Linux "
-                    f"build for {target}",
-                )
-            ]
-        return [("error", code, f"{shown} is {what}; {host}", fixes.rebuild)]
+        return _foreign_binary_issues(s, binary)
     issues: list[_Issue] = []
     musl = False
     if isinstance(binary, ElfFacts) and binary.loadable:
-        foreign = _foreign_elf(binary, shown, target, fixes)
+        foreign = _foreign_elf(s, binary)
         if foreign is not None:
             return [foreign]
         musl = _is_musl(binary)
-        issues += _elf_issues(binary, f, shown, dist, tree, target, fixes, present, libs_dirs)
-    suffix = _suffix_issue(name, shown, target, fixes, musl)
+        issues += _elf_issues(s, binary)
+    suffix = _suffix_issue(s, musl)
     if suffix is not None:
         issues.insert(0, suffix)
     return issues
 
 
-def _problem_fix(problem: FileProblem) -> str:
-    if problem.code == "unsafe-path":
-        return (
+def _foreign_binary_issues(s: _Subject, binary: MachOFacts | PEFacts) -> list[_Issue]:
+    """A macOS or Windows binary: an error where Python imports it, else a warning."""
+    if isinstance(binary, MachOFacts):
+        cpus = "+".join(MACHO_CPU_NAMES.get(c, hex(c)) for c in binary.cpu_types)
+        what = f"a macOS (Mach-O {'universal ' if binary.universal else ''}{cpus}) binary"
+        code = "macho"
+    else:
+        cpu = PE_MACHINE_NAMES.get(binary.machine, hex(binary.machine))
+        what = f"a Windows (PE {cpu}{' DLL' if binary.dll else ''}) binary"
+        code = "pe"
+    host = s.issue(
+        code, f"is {what}; it was installed for the build host, not for {s.target} Lambda"
+    )
+    importable = s.name.endswith((".so", ".pyd")) or _EXTENSION.search(s.name) is not None
+    if importable or s.dist is None or not s.dist.pure:
+        return [host]
+    if code == "pe" and s.name.lower().endswith(".exe"):
+        return []  # launchers shipped by pure packages (setuptools, pip, distlib)
+    return [
+        s.issue(
+            code,
+            f"is {what} inside a pure-Python distribution; Python never imports it, but "
+            "anything that loads or runs it on Lambda fails",
+            "ignore this if the function never loads it; otherwise use a Linux build for "
+            f"{s.target}",
+            "warning",
+        )
+    ]
+
+
+#: The fix for each kind of file the collector could not judge (:class:`FileProblem` codes).
+_PROBLEM_FIXES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "unsafe-path": (
             "rebuild the zip with paths relative to its root (no leading '/', no '..'); "
             "Lambda and the audit refuse to write outside the bundle"
-        )
-    if problem.code == "unreadable":
-        return "make the file readable (permissions, broken symlink) and audit again"
-    if problem.code == "special-file":
-        return (
+        ),
+        "unreadable": "make the file readable (permissions, broken symlink) and audit again",
+        "special-file": (
             "remove it from the bundle folder: only regular files and folders can ship (CDK's "
             "zip of a folder takes regular files only)"
-        )
-    if problem.code == "oversized":
-        return (
+        ),
+        "oversized": (
             "remove the file: alone it is larger than Lambda allows a function to unzip to; "
             "if the zip is not yours, treat it as hostile (a zip bomb)"
-        )
-    if problem.code == "symlink":
-        return LINK_FIX
-    return "rebuild the zip; this member is damaged or encrypted"
+        ),
+        "symlink": LINK_FIX,
+    }
+)
 
 
-def _foreign_elf(binary: ElfFacts, shown: str, target: Target, fixes: _Fixes) -> _Issue | None:
+def _problem_fix(problem: FileProblem) -> str:
+    return _PROBLEM_FIXES.get(problem.code, "rebuild the zip; this member is damaged or encrypted")
+
+
+def _foreign_elf(s: _Subject, binary: ElfFacts) -> _Issue | None:
+    target = s.target
     machine = ELF_MACHINE_NAMES.get(binary.machine, f"e_machine {binary.machine}")
     wanted = ELF_MACHINE_NAMES[ELF_MACHINE[target.arch]]
     if binary.elf_class != 64:
-        return (
-            "error",
+        return s.issue(
             "elf-class",
-            f"{shown} is a {binary.elf_class}-bit ELF binary ({machine}); {target} Lambda runs "
+            f"is a {binary.elf_class}-bit ELF binary ({machine}); {target} Lambda runs "
             f"64-bit {wanted} code only",
-            fixes.rebuild,
         )
     if binary.machine != ELF_MACHINE[target.arch] or not binary.little_endian:
         order = "" if binary.little_endian else "big-endian "
-        return (
-            "error",
+        return s.issue(
             "elf-machine",
-            f"{shown} is an {order}{machine} ELF binary; {target} Lambda runs {wanted} code "
+            f"is an {order}{machine} ELF binary; {target} Lambda runs {wanted} code "
             "only, so it was installed for another machine (the build host?)",
-            fixes.rebuild,
         )
     return None
 
@@ -279,78 +309,78 @@ _GLIBCXX = re.compile(r"GLIBCXX_3\.4(?:\.(\d+))?$")
 _CXXABI = re.compile(r"CXXABI_1\.3(?:\.(\d+))?$")
 
 
-def _elf_issues(
-    binary: ElfFacts,
-    f: FileFacts,
-    shown: str,
-    dist: DistFacts | None,
-    tree: TreeFacts,
-    target: Target,
-    fixes: _Fixes,
-    present: set[str],
-    libs_dirs: Mapping[str, tuple[str, ...]],
-) -> list[_Issue]:
-    os_spec = target.os
-    issues: list[_Issue] = []
-    origin = posixpath.dirname(posixpath.join(tree.mount, f.path))
-    early, late = _search_dirs(binary, origin, f.path, libs_dirs)
-    via_rpath = {lib for lib in binary.needed if _found(lib, early, present)}
-    package = dist.label.split(" ")[0] if dist else "the package"
-
+def _elf_issues(s: _Subject, binary: ElfFacts) -> list[_Issue]:
+    """What a loadable ELF file needs that the target lacks: libc, symbol versions, libraries."""
+    origin = posixpath.dirname(posixpath.join(s.tree.mount, s.file.path))
+    early, late = _search_dirs(binary, origin, s.file.path, s.libs_dirs)
+    via_rpath = {lib for lib in binary.needed if _found(lib, early, s.present)}
     if _is_musl(binary):
-        libc = next((lib for lib in binary.needed if lib in MUSL_LIBRARIES), binary.interpreter)
-        issues.append(
-            (
-                "error",
-                "needed-lib",
-                f"{shown} is linked against musl libc ({libc}), the C library of Alpine and "
-                "musllinux wheels; Lambda runs glibc, so it cannot load",
-                fixes.rebuild,
-            )
-        )
+        issues = [_musl_issue(s, binary)]
     else:
-        glibc = [
-            (Version2(int(m[1]), int(m[2])), v) for v in _versions(binary) if (m := _GLIBC.match(v))
-        ]
-        if glibc:
-            needed, name = max(glibc)
-            if needed > os_spec.glibc:
-                issues.append(
-                    (
-                        "error",
-                        "glibc",
-                        f"{shown} needs {name}, {os_spec.title} has {os_spec.glibc} (the OS of "
-                        f"{target.runtime}); it was built for a newer Linux than the target",
-                        _glibc_fix(needed, package, target),
-                    )
-                )
+        issues = _glibc_issues(s, binary)
         if "libstdc++.so.6" not in via_rpath:
-            cxx = _versions(binary, "libstdc++.so.6")
-            for code, pattern, ceiling, prefix in (
-                ("glibcxx", _GLIBCXX, os_spec.glibcxx, "GLIBCXX_3.4"),
-                ("cxxabi", _CXXABI, os_spec.cxxabi, "CXXABI_1.3"),
-            ):
-                levels = [int(m[1] or 0) for v in cxx if (m := pattern.match(v))]
-                if levels and max(levels) > ceiling:
-                    issues.append(
-                        (
-                            "error",
-                            code,
-                            f"{shown} needs {prefix}.{max(levels)} from libstdc++.so.6, "
-                            f"{os_spec.title} has up to {prefix}.{ceiling}; it was built with a "
-                            "newer C++ compiler than the target's",
-                            f"install a manylinux wheel of {package} built for the target "
-                            f"({fixes.command}), or pin a release built with "
-                            "an older toolchain",
-                        )
-                    )
-
+            issues += _cxx_issues(s, binary)
     for lib in binary.needed:
         if lib in MUSL_LIBRARIES or lib in via_rpath:
             continue
-        issue = _needed_issue(lib, shown, package, target, present, late)
+        issue = _needed_issue(s, lib, late)
         if issue is not None:
             issues.append(issue)
+    return issues
+
+
+def _musl_issue(s: _Subject, binary: ElfFacts) -> _Issue:
+    libc = next((lib for lib in binary.needed if lib in MUSL_LIBRARIES), binary.interpreter)
+    return s.issue(
+        "needed-lib",
+        f"is linked against musl libc ({libc}), the C library of Alpine and musllinux wheels; "
+        "Lambda runs glibc, so it cannot load",
+    )
+
+
+def _glibc_issues(s: _Subject, binary: ElfFacts) -> list[_Issue]:
+    """The newest ``GLIBC_x.y`` version needed, if the target's OS has an older glibc."""
+    os_spec = s.target.os
+    glibc = [
+        (Version2(int(m[1]), int(m[2])), v) for v in _versions(binary) if (m := _GLIBC.match(v))
+    ]
+    if not glibc:
+        return []
+    needed, name = max(glibc)
+    if needed <= os_spec.glibc:
+        return []
+    return [
+        s.issue(
+            "glibc",
+            f"needs {name}, {os_spec.title} has {os_spec.glibc} (the OS of "
+            f"{s.target.runtime}); it was built for a newer Linux than the target",
+            _glibc_fix(needed, s.package, s.target),
+        )
+    ]
+
+
+def _cxx_issues(s: _Subject, binary: ElfFacts) -> list[_Issue]:
+    """``GLIBCXX_3.4.x`` / ``CXXABI_1.3.x`` versions needed from the OS's libstdc++ beyond the
+    target's."""
+    os_spec = s.target.os
+    cxx = _versions(binary, "libstdc++.so.6")
+    issues: list[_Issue] = []
+    for code, pattern, ceiling, prefix in (
+        ("glibcxx", _GLIBCXX, os_spec.glibcxx, "GLIBCXX_3.4"),
+        ("cxxabi", _CXXABI, os_spec.cxxabi, "CXXABI_1.3"),
+    ):
+        levels = [int(m[1] or 0) for v in cxx if (m := pattern.match(v))]
+        if levels and max(levels) > ceiling:
+            issues.append(
+                s.issue(
+                    code,
+                    f"needs {prefix}.{max(levels)} from libstdc++.so.6, {os_spec.title} has up "
+                    f"to {prefix}.{ceiling}; it was built with a newer C++ compiler than the "
+                    "target's",
+                    f"install a manylinux wheel of {s.package} built for the target "
+                    f"({s.fixes.command}), or pin a release built with an older toolchain",
+                )
+            )
     return issues
 
 
@@ -430,45 +460,33 @@ def _libs_dirs(tree: TreeFacts) -> dict[str, tuple[str, ...]]:
     return {root: tuple(sorted(dirs)) for root, dirs in found.items()}
 
 
-def _needed_issue(
-    lib: str,
-    shown: str,
-    package: str,
-    target: Target,
-    present: set[str],
-    late: Sequence[str],
-) -> _Issue | None:
-    os_spec = target.os
+def _needed_issue(s: _Subject, lib: str, late: Sequence[str]) -> _Issue | None:
+    """A ``DT_NEEDED`` library that is neither in the bundle nor provided by the target's OS."""
+    os_spec = s.target.os
     if lib in BASE_LIBRARIES[os_spec.name]:
         return None
     unstable = UNSTABLE_LIBRARIES[os_spec.name].get(lib)
     if unstable is not None:
-        return (
-            "warning",
+        return s.issue(
             "needed-lib",
-            f"{shown} needs {lib} from the OS; {unstable}",
-            f"use a wheel of {package} that vendors its own copy (auditwheel copies it into "
+            f"needs {lib} from the OS; {unstable}",
+            f"use a wheel of {s.package} that vendors its own copy (auditwheel copies it into "
             "<package>.libs/ with a unique name)",
+            "warning",
         )
-    if _found(lib, late, present):
+    if _found(lib, late, s.present):
         return None
     absent = ABSENT_LIBRARIES[os_spec.name].get(lib)
     if absent is not None:
-        return (
-            "error",
-            "needed-lib",
-            f"{shown} needs {lib}; {lib} {absent.reason}",
-            absent.fix,
-        )
-    return (
-        "error",
+        return s.issue("needed-lib", f"needs {lib}; {lib} {absent.reason}", absent.fix)
+    return s.issue(
         "needed-lib",
-        f"{shown} needs {lib}, which is neither in the bundle (searched its RPATH/RUNPATH, its "
-        f"own folder, *.libs folders and the lib/ folders of the function and layers) nor a "
-        f"library {os_spec.title} provides to {target.runtime}",
+        f"needs {lib}, which is neither in the bundle (searched its RPATH/RUNPATH, its own "
+        "folder, *.libs folders and the lib/ folders of the function and layers) nor a library "
+        f"{os_spec.title} provides to {s.target.runtime}",
         f"bundle {lib} in the function's lib/ folder (or a layer's lib/), or install a "
-        f"manylinux wheel of {package}, which vendors what it needs: lambda-wheels build "
-        f"--runtime {target.runtime} --arch {target.lambda_arch}",
+        f"manylinux wheel of {s.package}, which vendors what it needs: lambda-wheels build "
+        f"--runtime {s.target.runtime} --arch {s.target.lambda_arch}",
     )
 
 
@@ -477,19 +495,15 @@ _EXTENSION = re.compile(
 )
 
 
-def _suffix_issue(
-    name: str, shown: str, target: Target, fixes: _Fixes, musl: bool
-) -> _Issue | None:
+def _suffix_issue(s: _Subject, musl: bool) -> _Issue | None:
     """Extension-module filenames CPython on the target will not import."""
-    if name.lower().endswith(".pyd"):
-        return (
-            "error",
+    target = s.target
+    if s.name.lower().endswith(".pyd"):
+        return s.issue(
             "ext-suffix",
-            f"{shown} is named like a Windows extension module (.pyd); Python on Linux never "
-            "imports it",
-            fixes.rebuild,
+            "is named like a Windows extension module (.pyd); Python on Linux never imports it",
         )
-    match = _EXTENSION.search(name)
+    match = _EXTENSION.search(s.name)
     if match is None:
         return None
     expected = f".cpython-{target.python[0]}{target.python[1]}-{EXTENSION_TRIPLET[target.arch]}.so"
@@ -513,52 +527,51 @@ def _suffix_issue(
             what = f"{kind}CPython {version[0]}.{version[1]}"
         else:
             return None
-    return (
-        "error",
-        "ext-suffix",
-        f"{shown} is an extension module built for {what}; {accepts}, so the import fails",
-        fixes.rebuild,
+    return s.issue(
+        "ext-suffix", f"is an extension module built for {what}; {accepts}, so the import fails"
     )
 
 
-def _wheel_tag_findings(
-    dist: DistFacts, failing: bool, tree: TreeFacts, target: Target, fixes: _Fixes
-) -> list[Finding]:
+#: The fix for a WHEEL file whose tags cannot be read.
+_REINSTALL: Final = "reinstall it from a wheel built by a standard build backend"
+
+
+def _wheel_tag_finding(
+    dist: DistFacts, failing: bool, tree: TreeFacts, fixes: _Fixes
+) -> Finding | None:
+    """Whether a distribution's WHEEL tags promise it runs on the target (``failing``: its
+    binaries have errors)."""
     if dist.tags is None:
-        return []
+        return None
     shown = tree.display(f"{dist.dist_info}/WHEEL")
+    verdict = _tag_verdict(dist, shown, failing, fixes)
+    if verdict is None:
+        return None
+    severity, reason, fix = verdict
+    return Finding(severity, dist.label, shown, "wheel-tag", reason, fix)
+
+
+def _tag_verdict(
+    dist: DistFacts, shown: str, failing: bool, fixes: _Fixes
+) -> tuple[Severity, str, str] | None:
+    """``(severity, reason, fix)`` when the WHEEL tags do not promise the target, else ``None``."""
+    target = fixes.target
     if not dist.tags:
-        return [
-            Finding(
-                "warning",
-                dist.label,
-                shown,
-                "wheel-tag",
-                f"{shown} has no Tag lines, so nothing says which platform {dist.label} was "
-                "built for",
-                "reinstall it from a wheel built by a standard build backend",
-            )
-        ]
+        reason = (
+            f"{shown} has no Tag lines, so nothing says which platform {dist.label} was built for"
+        )
+        return "warning", reason, _REINSTALL
     tags: list[Tag] = []
     for text in dist.tags:
         try:
             tags += parse_tag(text)
         except ValueError:
-            return [
-                Finding(
-                    "warning",
-                    dist.label,
-                    shown,
-                    "wheel-tag",
-                    f"{shown} has an unreadable Tag line {text!r}",
-                    "reinstall it from a wheel built by a standard build backend",
-                )
-            ]
+            return "warning", f"{shown} has an unreadable Tag line {text!r}", _REINSTALL
     try:
         if any(target.accepts(tag) for tag in tags):
-            return []
+            return None
     except UsageError:  # pragma: no cover - Tag objects never fail to parse
-        return []
+        return None
     listed = ", ".join(dict.fromkeys(str(t) for t in tags))
     best = next(target.platforms())
     local = f"linux_{target.arch}"
@@ -567,45 +580,28 @@ def _wheel_tag_findings(
             f"{dist.label} was built locally ({listed}), not as a manylinux wheel, so its tag "
             f"does not promise it runs on {target}"
         )
-        if not failing:
-            return [
-                Finding(
-                    "warning",
-                    dist.label,
-                    shown,
-                    "wheel-tag",
-                    reason + "; its binaries passed this audit",
-                    "fine if it was built in the Lambda build image for this runtime; "
-                    "otherwise " + fixes.rebuild,
-                )
-            ]
-        return [
-            Finding(
-                "error",
-                dist.label,
-                shown,
-                "wheel-tag",
-                reason + "; its binaries fail",
-                fixes.rebuild,
-            )
-        ]
-    return [
-        Finding(
-            "error",
-            dist.label,
-            shown,
-            "wheel-tag",
-            f"{dist.label} was installed from a wheel tagged {listed}, which does not run on "
-            f"{target} (that needs {target.abi} or abi3 with platform {best} or older, or a "
-            "pure py3-none-any wheel)",
-            fixes.rebuild,
+        if failing:
+            return "error", reason + "; its binaries fail", fixes.rebuild
+        return (
+            "warning",
+            reason + "; its binaries passed this audit",
+            "fine if it was built in the Lambda build image for this runtime; otherwise "
+            + fixes.rebuild,
         )
-    ]
+    reason = (
+        f"{dist.label} was installed from a wheel tagged {listed}, which does not run on "
+        f"{target} (that needs {target.abi} or abi3 with platform {best} or older, or a "
+        "pure py3-none-any wheel)"
+    )
+    return "error", reason, fixes.rebuild
 
 
 def _layout_findings(tree: TreeFacts, target: Target) -> list[Finding]:
-    shown = tree.display(".")
     where = "the bundle" if tree.label is None else f"layer {tree.label}"
+
+    def layout(reason: str, fix: str) -> Finding:
+        return Finding("warning", None, tree.display("."), "layout", f"{where} {reason}", fix)
+
     top_dist_infos = [d for d in tree.dists if "/" not in d.dist_info]
     if tree.kind == "function":
         under_python = any(f.path.startswith("python/") for f in tree.files)
@@ -615,13 +611,9 @@ def _layout_findings(tree: TreeFacts, target: Target) -> list[Finding]:
             and not any("/" not in f.path and f.path.endswith(".py") for f in tree.files)
         ):
             return [
-                Finding(
-                    "warning",
-                    None,
-                    shown,
-                    "layout",
-                    f"{where} keeps its files under python/, like a layer; a function's "
-                    "packages must be at its root (/var/task) to be imported",
+                layout(
+                    "keeps its files under python/, like a layer; a function's packages must "
+                    "be at its root (/var/task) to be imported",
                     "audit it with --kind layer if it is a layer; otherwise install the "
                     "packages at the bundle root",
                 )
@@ -630,13 +622,9 @@ def _layout_findings(tree: TreeFacts, target: Target) -> list[Finding]:
     findings: list[Finding] = []
     if any(f.path.split("/", 1)[0].endswith(".dist-info") for f in tree.files):
         findings.append(
-            Finding(
-                "warning",
-                None,
-                shown,
-                "layout",
-                f"{where} has packages at its root; Lambda extracts layers to /opt and imports "
-                "only from /opt/python and /opt/python/lib/python3.X/site-packages",
+            layout(
+                "has packages at its root; Lambda extracts layers to /opt and imports only from "
+                "/opt/python and /opt/python/lib/python3.X/site-packages",
                 "install the layer's packages under python/ (pip install --target python/ ...)",
             )
         )
@@ -650,12 +638,8 @@ def _layout_findings(tree: TreeFacts, target: Target) -> list[Finding]:
     )
     if other and not live_dists:
         findings.append(
-            Finding(
-                "warning",
-                None,
-                shown,
-                "layout",
-                f"{where} has packages only for other Python versions ({', '.join(other)}); "
+            layout(
+                f"has packages only for other Python versions ({', '.join(other)}); "
                 f"{target.runtime} imports none of them",
                 f"build the layer for {target.runtime} too (python/lib/"
                 f"python{target.python_version}/site-packages or python/)",

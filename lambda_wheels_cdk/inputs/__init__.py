@@ -7,8 +7,9 @@ Where each idea lives: :mod:`.spec` (:class:`~.spec.DependencySpec`,
 :class:`~.spec.IndexSettings`, fingerprints), :mod:`.detect` (:func:`~.detect.detect`,
 :func:`~.detect.load`), one module per format (:mod:`.requirements`, :mod:`.pyproject`,
 :mod:`.uvlock`, :mod:`.poetry`, :mod:`.pipfile`, :mod:`.pylock`), and their shared parts:
-:mod:`.entries` (one requirement), :mod:`.markers`, :mod:`.reading` (files and problem
-messages), :mod:`.paths`; credentials are masked by :mod:`lambda_wheels_cdk.urls`.
+:mod:`.inputfile` (one file being read into a spec), :mod:`.entries` (one requirement),
+:mod:`.markers`, :mod:`.reading` (files and problem messages), :mod:`.paths`; credentials are
+masked by :mod:`lambda_wheels_cdk.urls`.
 
 Every supported input (``requirements.txt``, ``pyproject.toml``, ``uv.lock``, ``poetry.lock``,
 ``Pipfile.lock``, PEP 751 ``pylock.toml``, an inline list) becomes the same value: the

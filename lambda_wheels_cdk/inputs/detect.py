@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 from .pipfile import load_pipfile_lock
 from .poetry import load_poetry_lock
 from .pylock import load_pylock
 from .pyproject import load_pyproject
-from .reading import PathLike, fail, names_given, read_toml
+from .reading import Names, PathLike, fail, names_given, read_toml
 from .requirements import load_requirements_file
 from .spec import DependencySpec, dedupe
 from .uvlock import load_uv_lock
@@ -103,11 +102,7 @@ def _kind_of(name: str) -> str | None:
 
 
 def load(
-    path_or_dir: PathLike,
-    *,
-    extras: Sequence[str] = (),
-    groups: Sequence[str] = (),
-    frozen: bool = True,
+    path_or_dir: PathLike, *, extras: Names = (), groups: Names = (), frozen: bool = True
 ) -> DependencySpec:
     """Load any supported input, by file name; a folder is searched with :func:`detect`.
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Union
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -34,18 +34,9 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
     import tomli as tomllib
 from urllib.parse import unquote, urlsplit
 
-from ..urls import masked, quoted
-from .reading import Problem, Problems
-from .spec import (
-    SCHEME_RE,
-    WINDOWS_DRIVE_RE,
-    DependencySpec,
-    IndexSettings,
-    canon,
-    dedupe,
-    file_url_to_path,
-    first_line,
-)
+from ..urls import has_drive, is_remote_url, is_url, masked, quoted
+from .reading import Problem
+from .spec import DependencySpec, IndexSettings, canon, dedupe, file_url_to_path, first_line
 
 #: Hash algorithms pip's ``--hash`` accepts, with their hex digest lengths.
 _HASH_HEX_LENGTH: Final[Mapping[str, int]] = MappingProxyType(
@@ -110,7 +101,7 @@ def _normalize(req: Requirement) -> Requirement:
 def _looks_like_path(head: str) -> bool:
     return (
         head.startswith((".", "/", "\\", "~"))
-        or bool(WINDOWS_DRIVE_RE.match(head))
+        or has_drive(head)
         or "/" in head
         or "\\" in head
         or head.lower().endswith(_ARCHIVE_SUFFIXES)
@@ -190,9 +181,12 @@ def _check_local(path: Path, shown_location: str, base_note: str) -> bool:
     )
 
 
-def parse_requirement_text(
-    text: str, base_dir: Path, base_note: str
-) -> tuple[Requirement, str | None, bool]:
+#: A parsed requirement, the absolute local path it installs (or ``None``), and whether that
+#: path is a folder.
+_Parsed = tuple[Requirement, Union[str, None], bool]
+
+
+def parse_requirement_text(text: str, base_dir: Path, base_note: str) -> _Parsed:
     """Parse one requirement: PEP 508, ``name @ url-or-path``, a bare path, file or URL.
 
     Returns the normalized requirement, the absolute local path it installs (or ``None``) and
@@ -202,29 +196,37 @@ def parse_requirement_text(
     if not text:
         raise invalid_requirement("empty")
     if NAMED_REFERENCE_RE.match(text):
-        try:
-            req = Requirement(text)
-        except InvalidRequirement as exc:
-            raise invalid_requirement(first_line(exc)) from None
-        if req.url is None:  # pragma: no cover - the regex guarantees "name @ ..."
-            return _normalize(req), None, False
-        if SCHEME_RE.match(req.url) and not req.url.lower().startswith("file:"):
-            return _normalize(req), None, False
-        path = resolve_local(req.url, base_dir)
-        is_dir = _check_local(path, req.url, base_note)
-        req.url = path.as_uri()
-        return _normalize(req), str(path), is_dir
-
-    is_url = bool(SCHEME_RE.match(text))
+        return _named_reference(text, base_dir, base_note)
     head = re.split(r"\s*;", text, maxsplit=1)[0].strip()
-    if not is_url and not _looks_like_path(head):
+    if not is_url(text) and not _looks_like_path(head):
         try:
             return _normalize(Requirement(text)), None, False
         except InvalidRequirement as exc:
             raise invalid_requirement(first_line(exc)) from None
+    return _bare_reference(text, base_dir, base_note)
 
-    # A bare URL or path: pip splits its marker at "; " (URLs) or ";" (paths).
-    separator = r"\s*;\s+" if is_url else r"\s*;"
+
+def _named_reference(text: str, base_dir: Path, base_note: str) -> _Parsed:
+    """``name @ url-or-path``: a local path becomes an absolute ``file:`` URL."""
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise invalid_requirement(first_line(exc)) from None
+    if req.url is None:  # pragma: no cover - the regex guarantees "name @ ..."
+        return _normalize(req), None, False
+    if is_remote_url(req.url):
+        return _normalize(req), None, False
+    path = resolve_local(req.url, base_dir)
+    is_dir = _check_local(path, req.url, base_note)
+    req.url = path.as_uri()
+    return _normalize(req), str(path), is_dir
+
+
+def _bare_reference(text: str, base_dir: Path, base_note: str) -> _Parsed:
+    """A bare URL or path, named by its egg fragment, file name or project folder."""
+    url_given = is_url(text)
+    # pip splits the marker at "; " (URLs) or ";" (paths).
+    separator = r"\s*;\s+" if url_given else r"\s*;"
     parts = re.split(separator, text, maxsplit=1)
     location = parts[0]
     marker_text = parts[1].strip() if len(parts) > 1 else ""
@@ -237,7 +239,7 @@ def parse_requirement_text(
     location, extras = _split_extras(location)
     local: str | None = None
     is_dir = False
-    if is_url and not location.lower().startswith("file:"):
+    if url_given and not location.lower().startswith("file:"):
         url = location
         fragment = urlsplit(url).fragment
         egg = re.search(r"(?:^|&)egg=([^&]+)", fragment)
@@ -315,10 +317,6 @@ def build_spec(
     )
 
 
-def canonical_set(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(canon(v) for v in values)
-
-
 def check_marker(text: str, where: str, what: str) -> str:
     try:
         return str(Marker(text))
@@ -368,7 +366,7 @@ def reference_entry(
     extras_text = f"[{','.join(extras)}]" if extras else ""
     local: str | None = None
     is_dir = False
-    if SCHEME_RE.match(location) and not location.lower().startswith("file:"):
+    if is_remote_url(location):
         url = location
     else:
         try:
@@ -404,21 +402,3 @@ def parse_hashes(values: Iterable[str], where: str, what: str) -> list[str]:
                 ) from None
             # other algorithms (md5, blake2b, ...) cannot be checked by pip: skip them
     return list(dedupe(out))
-
-
-def check_known(
-    kind: str,
-    asked: Iterable[str],
-    known: set[str],
-    display: str,
-    problems: Problems,
-    *,
-    canonical: bool = False,
-) -> None:
-    for item in asked:
-        if (canon(item) if canonical else item) not in known:
-            listing = ", ".join(sorted(known)) or "none"
-            problems.add(
-                f"{display}: {kind} {item!r} is not defined ({kind}s: {listing}): ask for an "
-                "existing one"
-            )

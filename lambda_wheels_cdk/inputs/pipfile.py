@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .entries import (
-    Entry,
-    build_spec,
-    check_marker,
-    parse_hashes,
-    pinned_entry,
-    reference_entry,
-)
+from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_entry
+from .inputfile import InputFile
 from .reading import (
+    Names,
     PathLike,
     Problem,
-    Problems,
     existing_file,
     expect,
     fail,
     names_given,
-    place,
-    read_input,
+    read_json,
     str_list,
 )
 from .requirements import expand_env
-from .spec import DependencySpec, IndexSettings, first_line, is_pypi
+from .spec import DependencySpec, is_pypi
 
 __all__ = ["load_pipfile_lock"]
 
 
-def load_pipfile_lock(
-    path: PathLike, *, categories: Sequence[str] = ("default",)
-) -> DependencySpec:
+def load_pipfile_lock(path: PathLike, *, categories: Names = ("default",)) -> DependencySpec:
     """Read a pipenv ``Pipfile.lock`` (JSON) without pipenv.
 
     Each package of the requested ``categories`` (``default``; ``develop``, alias ``dev``;
@@ -49,59 +38,51 @@ def load_pipfile_lock(
         InputError: missing or invalid file, an unknown category, a git/unpinned entry.
     """
     categories = names_given(categories, "categories")
-    file = existing_file(path, "Pipfile.lock")
-    display = file.name
-    text = read_input(file, display)
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{display}:{line}" if line else display
-        fail(f"{where}: not valid JSON ({first_line(exc)}): regenerate it with `pipenv lock`")
-    problems = Problems(display)
-    if not isinstance(data, dict) or not isinstance(data.get("_meta"), dict):
-        fail(f"{display}: has no _meta section, so it is not a Pipfile.lock: run `pipenv lock`")
-    meta = data["_meta"]
+    lock = _read_lock(path)
     index_url: str | None = None
-    extra_indexes: list[str] = []
-    entries: list[Entry] = []
-    try:
-        for number, source in enumerate(expect(meta.get("sources", []), list, display, "sources")):
-            source = expect(source, dict, display, "each source")
-            url = expand_env(expect(source.get("url"), str, display, "source url"))
+    with lock.gathering():
+        meta = lock.data["_meta"]
+        sources = expect(meta.get("sources", []), list, lock.display, "sources")
+        for number, source in enumerate(sources):
+            source = expect(source, dict, lock.display, "each source")
+            url = expand_env(expect(source.get("url"), str, lock.display, "source url"))
             if number == 0:
                 index_url = None if is_pypi(url) else url
-            elif not is_pypi(url) and url not in extra_indexes:
-                extra_indexes.append(url)
-    except Problem as problem:
-        problems.add(str(problem))
-    available = [k for k in data if k != "_meta"]
+            else:
+                lock.add_index(url)
     for category in categories:
-        key = "develop" if category == "dev" else category
-        section = data.get(key)
-        if key not in data:
-            problems.add(
-                f"{display}: category {category!r} is not in the lock (categories: "
-                f"{', '.join(available) or 'none'}): ask for an existing one"
-            )
-            continue
-        if not isinstance(section, dict):
-            problems.add(f"{display}: section {key!r} must be an object: run `pipenv lock`")
-            continue
+        section = _section(lock, category)
         for name, spec in section.items():
-            where = place(display, text, f'"{name}": {{') if isinstance(name, str) else display
-            try:
-                entries.append(_pipfile_entry(name, spec, where, file.parent))
-            except Problem as problem:
-                problems.add(str(problem))
-    problems.raise_if_any()
-    return build_spec(
-        entries,
-        [],
-        IndexSettings(index_url=index_url, extra_index_urls=tuple(extra_indexes)),
-        origin=display,
-        locked=True,
-    )
+            where = lock.place(f'"{name}": {{') if isinstance(name, str) else lock.display
+            with lock.gathering():
+                lock.entries.append(_pipfile_entry(name, spec, where, lock.folder))
+    return lock.spec(index_url=index_url)
+
+
+def _read_lock(path: PathLike) -> InputFile:
+    file = existing_file(path, "Pipfile.lock")
+    data, text = read_json(file, file.name, "regenerate it with `pipenv lock`")
+    if not isinstance(data, dict) or not isinstance(data.get("_meta"), dict):
+        fail(f"{file.name}: has no _meta section, so it is not a Pipfile.lock: run `pipenv lock`")
+    return InputFile(file, text, data)
+
+
+def _section(lock: InputFile, category: str) -> dict[str, Any]:
+    """The packages of a category (``dev`` is ``develop``); empty, with a problem, when the
+    lock has no such section."""
+    key = "develop" if category == "dev" else category
+    section = lock.data.get(key)
+    if key not in lock.data:
+        available = ", ".join(k for k in lock.data if k != "_meta") or "none"
+        lock.problems.add(
+            f"{lock.display}: category {category!r} is not in the lock (categories: "
+            f"{available}): ask for an existing one"
+        )
+        return {}
+    if not isinstance(section, dict):
+        lock.problems.add(f"{lock.display}: section {key!r} must be an object: run `pipenv lock`")
+        return {}
+    return section
 
 
 def _pipfile_entry(name: str, value: object, where: str, folder: Path) -> Entry:

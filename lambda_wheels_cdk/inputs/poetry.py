@@ -21,31 +21,12 @@ from packaging.version import InvalidVersion, Version
 
 from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_url
-from .entries import (
-    Entry,
-    build_spec,
-    canonical_set,
-    check_known,
-    check_marker,
-    parse_hashes,
-    pinned_entry,
-    reference_entry,
-)
+from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_entry
+from .inputfile import InputFile
 from .markers import quote, resolve_marker
-from .pyproject import resolve_groups
-from .reading import (
-    PathLike,
-    Problem,
-    Problems,
-    existing_file,
-    expect,
-    fail,
-    names_given,
-    place,
-    read_toml,
-    str_list,
-)
-from .spec import DependencySpec, IndexSettings, canon, dedupe, first_line, is_pypi
+from .pyproject import optional_dependencies, resolve_groups
+from .reading import Names, PathLike, Problem, expect, fail, names_given, read_toml, str_list
+from .spec import DependencySpec, canon, canonical_set, dedupe, first_line
 
 __all__ = ["load_poetry_lock"]
 
@@ -208,163 +189,219 @@ def _poetry_extra_names(values: object, where: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _poetry_packages(
-    data: dict[str, Any], text: str, display: str, problems: Problems
-) -> list[_PoetryPackage]:
-    metadata = data.get("metadata", {})
-    legacy_files = metadata.get("files", {}) if isinstance(metadata, dict) else {}
-    legacy_hashes: dict[str, list[str]] = {}
-    if isinstance(legacy_files, dict):  # lock-version 1.x keeps hashes in [metadata.files]
-        for raw, files in legacy_files.items():
-            where = place(display, text, f"{raw} = [")
-            try:
-                for entry in expect(files, list, where, f"[metadata.files].{raw}"):
-                    value = expect(entry, dict, where, "a file entry").get("hash")
-                    if isinstance(value, str):
-                        legacy_hashes.setdefault(canon(raw), []).append(value)
-            except Problem as problem:
-                problems.add(str(problem))
+def _poetry_packages(lock: InputFile) -> list[_PoetryPackage]:
+    legacy_hashes = _legacy_hashes(lock)
     packages = []
-    for table in expect(data.get("package", []), list, display, "[[package]]"):
-        try:
-            table = expect(table, dict, display, "each [[package]]")
-            raw_name = expect(table.get("name"), str, display, "[[package]] name")
-            where = place(display, text, "name = ", f'"{raw_name}"')
-            version = expect(table.get("version"), str, where, f"{raw_name!r} version")
-            groups = table.get("groups")
-            if groups is not None:
-                groups = tuple(str_list(groups, where, "groups"))
-            markers = table.get("markers")
-            if isinstance(markers, str):
-                markers = check_marker(markers, where, "marker")
-            elif isinstance(markers, dict):
-                markers = {
-                    g: check_marker(expect(m, str, where, "markers"), where, "marker")
-                    for g, m in markers.items()
-                }
-            elif markers is not None:
-                raise Problem(f"{where}: markers must be a string or a table: regenerate the lock")
-            dependencies = []
-            for dep, spec in expect(
-                table.get("dependencies", {}), dict, where, "dependencies"
-            ).items():
-                dependencies += _poetry_dependencies(spec, dep, where)
-            extras = {
-                canon(extra): _poetry_extra_names(values, where)
-                for extra, values in expect(table.get("extras", {}), dict, where, "extras").items()
-            }
-            source = table.get("source")
-            if source is not None:
-                source = expect(source, dict, where, "source")
-            hash_values = [
-                expect(f, dict, where, "a files entry").get("hash")
-                for f in expect(table.get("files", []), list, where, "files")
-            ]
-            hash_values += legacy_hashes.get(canon(raw_name), [])
-            hashes = parse_hashes(
-                [h for h in hash_values if isinstance(h, str)], where, repr(raw_name)
-            )
-            packages.append(
-                _PoetryPackage(
-                    name=canon(raw_name),
-                    raw_name=raw_name,
-                    version=version,
-                    where=where,
-                    optional=bool(table.get("optional", False)),
-                    groups=groups,
-                    markers=markers,
-                    dependencies=dependencies,
-                    extras=extras,
-                    source=source,
-                    hashes=hashes,
-                )
-            )
-        except Problem as problem:
-            problems.add(str(problem))
+    for table in expect(lock.data.get("package", []), list, lock.display, "[[package]]"):
+        with lock.gathering():
+            packages.append(_poetry_package(table, lock, legacy_hashes))
     return packages
 
 
-def _poetry_pyproject(folder: Path) -> tuple[dict[str, Any], str] | None:
+def _legacy_hashes(lock: InputFile) -> dict[str, list[str]]:
+    """lock-version 1.x keeps hashes in ``[metadata.files]``: canonical name -> hashes."""
+    metadata = lock.data.get("metadata", {})
+    legacy_files = metadata.get("files", {}) if isinstance(metadata, dict) else {}
+    legacy_hashes: dict[str, list[str]] = {}
+    if not isinstance(legacy_files, dict):
+        return legacy_hashes
+    for raw, files in legacy_files.items():
+        where = lock.place(f"{raw} = [")
+        with lock.gathering():
+            for entry in expect(files, list, where, f"[metadata.files].{raw}"):
+                value = expect(entry, dict, where, "a file entry").get("hash")
+                if isinstance(value, str):
+                    legacy_hashes.setdefault(canon(raw), []).append(value)
+    return legacy_hashes
+
+
+def _poetry_package(
+    value: object, lock: InputFile, legacy_hashes: dict[str, list[str]]
+) -> _PoetryPackage:
+    """One ``[[package]]`` table, checked."""
+    table = expect(value, dict, lock.display, "each [[package]]")
+    raw_name = expect(table.get("name"), str, lock.display, "[[package]] name")
+    where = lock.place("name = ", f'"{raw_name}"')
+    version = expect(table.get("version"), str, where, f"{raw_name!r} version")
+    groups = table.get("groups")
+    if groups is not None:
+        groups = tuple(str_list(groups, where, "groups"))
+    markers = _package_markers(table.get("markers"), where)
+    dependencies = []
+    for dep, spec in expect(table.get("dependencies", {}), dict, where, "dependencies").items():
+        dependencies += _poetry_dependencies(spec, dep, where)
+    extras = {
+        canon(extra): _poetry_extra_names(values, where)
+        for extra, values in expect(table.get("extras", {}), dict, where, "extras").items()
+    }
+    source = table.get("source")
+    if source is not None:
+        source = expect(source, dict, where, "source")
+    hash_values = [
+        expect(f, dict, where, "a files entry").get("hash")
+        for f in expect(table.get("files", []), list, where, "files")
+    ]
+    hash_values += legacy_hashes.get(canon(raw_name), [])
+    hashes = parse_hashes([h for h in hash_values if isinstance(h, str)], where, repr(raw_name))
+    return _PoetryPackage(
+        canon(raw_name),
+        raw_name,
+        version,
+        where,
+        bool(table.get("optional", False)),
+        groups,
+        markers,
+        dependencies,
+        extras,
+        source,
+        hashes,
+    )
+
+
+def _package_markers(markers: object, where: str) -> str | dict[str, str] | None:
+    """A package's ``markers``: one for every group, or a table of them per group."""
+    if isinstance(markers, str):
+        return check_marker(markers, where, "marker")
+    if isinstance(markers, dict):
+        return {
+            g: check_marker(expect(m, str, where, "markers"), where, "marker")
+            for g, m in markers.items()
+        }
+    if markers is not None:
+        raise Problem(f"{where}: markers must be a string or a table: regenerate the lock")
+    return None
+
+
+def _poetry_pyproject(folder: Path) -> InputFile | None:
     path = folder / "pyproject.toml"
     if not path.is_file():
         return None
-    return read_toml(path, "pyproject.toml")
+    data, text = read_toml(path, "pyproject.toml")
+    return InputFile(path, text, data)
+
+
+@dataclass(**DATACLASS_SLOTS)
+class _PoetryProject:
+    """The tables of a Poetry project's ``pyproject.toml`` that say what its groups and extras
+    hold: Poetry's own (``[tool.poetry]``) and the standard ones (PEP 621, PEP 735)."""
+
+    file: InputFile
+    poetry: dict[str, Any]
+    project: dict[str, Any]
+    group_tables: dict[str, Any]
+    pep735: dict[str, Any]
+    poetry_extras: dict[str, Any]
+    optional: dict[str, Any]
+
+    @classmethod
+    def read(cls, pyproject: InputFile) -> _PoetryProject:
+        display, data = pyproject.display, pyproject.data
+        tool = data.get("tool", {})
+        poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
+        poetry = expect(poetry, dict, display, "[tool.poetry]")
+        project = expect(data.get("project", {}), dict, display, "[project]")
+        return cls(
+            pyproject,
+            poetry,
+            project,
+            expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]"),
+            expect(data.get("dependency-groups", {}), dict, display, "[dependency-groups]"),
+            expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]"),
+            optional_dependencies(project, display),
+        )
+
+    @property
+    def known_groups(self) -> set[str]:
+        known = {"main", *self.group_tables, *self.pep735}
+        if "dev-dependencies" in self.poetry:
+            known.add("dev")
+        return known
+
+    @property
+    def known_extras(self) -> set[str]:
+        return {canon(e) for e in (*self.poetry_extras, *self.optional)}
 
 
 def _poetry_roots(
-    pyproject: dict[str, Any], text: str, groups: Sequence[str], extras: frozenset[str]
+    pyproject: InputFile, groups: Sequence[str], extras: frozenset[str]
 ) -> tuple[list[_PoetryDep], set[str], set[str]]:
     """Top-level dependencies of the requested groups, plus the known groups and extras."""
-    display = "pyproject.toml"
-    tool = pyproject.get("tool", {})
-    poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
-    poetry = expect(poetry, dict, display, "[tool.poetry]")
-    project = expect(pyproject.get("project", {}), dict, display, "[project]")
-    known_groups = {"main"}
-    group_tables = expect(poetry.get("group", {}), dict, display, "[tool.poetry.group]")
-    known_groups |= set(group_tables)
-    if "dev-dependencies" in poetry:
-        known_groups.add("dev")
-    pep735 = expect(pyproject.get("dependency-groups", {}), dict, display, "[dependency-groups]")
-    known_groups |= set(pep735)
-    poetry_extras = expect(poetry.get("extras", {}), dict, display, "[tool.poetry.extras]")
-    optional = expect(
-        project.get("optional-dependencies", {}), dict, display, "[project.optional-dependencies]"
-    )
-    known_extras = {canon(e) for e in (*poetry_extras, *optional)}
+    project = _PoetryProject.read(pyproject)
     enabled: set[str] = set()
-    for extra, names in poetry_extras.items():
+    for extra, names in project.poetry_extras.items():
         if canon(extra) in extras:
-            enabled |= _poetry_extra_names(names, display)
-
+            enabled |= _poetry_extra_names(names, pyproject.display)
     roots: list[_PoetryDep] = []
-
-    def poetry_table(table: object, what: str) -> None:
-        for name, spec in expect(table, dict, display, what).items():
-            if name.lower() == "python":
-                continue
-            for dep in _poetry_dependencies(spec, name, place(display, text, name)):
-                if dep.optional and dep.name not in enabled:
-                    continue
-                roots.append(dep)
-
-    def pep508(items: Iterable[str], what: str) -> None:
-        for item in items:
-            try:
-                req = Requirement(item)
-            except InvalidRequirement as exc:
-                raise Problem(
-                    f"{place(display, text, item)}: {item!r} in {what} is not a valid "
-                    f"requirement ({first_line(exc)}): fix it"
-                ) from None
-            roots.append(
-                _PoetryDep(
-                    canon(req.name),
-                    str(req.specifier) or None,
-                    str(req.marker) if req.marker else None,
-                    False,
-                    tuple(sorted(canon(e) for e in req.extras)),
-                )
-            )
-
     for group in groups:
-        if group == "main":
-            poetry_table(poetry.get("dependencies", {}), "[tool.poetry.dependencies]")
-            pep508(
-                str_list(project.get("dependencies", []), display, "dependencies"), "dependencies"
-            )
-            for extra, items in optional.items():
-                if canon(extra) in extras:
-                    pep508(str_list(items, display, extra), f"optional-dependencies.{extra}")
+        roots += _group_roots(project, group, extras, enabled)
+    return roots, project.known_groups, project.known_extras
+
+
+def _group_roots(
+    p: _PoetryProject, group: str, extras: frozenset[str], enabled: set[str]
+) -> list[_PoetryDep]:
+    """The top-level dependencies of one group (``main``: with the extras asked for)."""
+    display = p.file.display
+    if group == "main":
+        roots = _poetry_table(
+            p.file, p.poetry.get("dependencies", {}), "[tool.poetry.dependencies]", enabled
+        )
+        dependencies = str_list(p.project.get("dependencies", []), display, "dependencies")
+        roots += _pep508_roots(p.file, dependencies, "dependencies")
+        for extra, items in p.optional.items():
+            if canon(extra) in extras:
+                items = str_list(items, display, extra)
+                roots += _pep508_roots(p.file, items, f"optional-dependencies.{extra}")
+        return roots
+    roots = []
+    if group in p.group_tables:
+        table = expect(p.group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
+        what = f"[tool.poetry.group.{group}.dependencies]"
+        roots += _poetry_table(p.file, table.get("dependencies", {}), what, enabled)
+    if group == "dev" and "dev-dependencies" in p.poetry:
+        what = "[tool.poetry.dev-dependencies]"
+        roots += _poetry_table(p.file, p.poetry["dev-dependencies"], what, enabled)
+    if group in p.pep735:
+        items = (r for r, _ in resolve_groups(p.pep735, [group], display))
+        roots += _pep508_roots(p.file, items, "dependency-groups")
+    return roots
+
+
+def _poetry_table(
+    pyproject: InputFile, table: object, what: str, enabled: set[str]
+) -> list[_PoetryDep]:
+    """A Poetry dependency table (``python`` aside; optional ones only if an extra enables
+    them)."""
+    roots = []
+    for name, spec in expect(table, dict, pyproject.display, what).items():
+        if name.lower() == "python":
             continue
-        if group in group_tables:
-            table = expect(group_tables[group], dict, display, f"[tool.poetry.group.{group}]")
-            poetry_table(table.get("dependencies", {}), f"[tool.poetry.group.{group}.dependencies]")
-        if group == "dev" and "dev-dependencies" in poetry:
-            poetry_table(poetry["dev-dependencies"], "[tool.poetry.dev-dependencies]")
-        if group in pep735:
-            pep508((r for r, _ in resolve_groups(pep735, [group], display)), "dependency-groups")
-    return roots, known_groups, known_extras
+        for dep in _poetry_dependencies(spec, name, pyproject.place(name)):
+            if not dep.optional or dep.name in enabled:
+                roots.append(dep)
+    return roots
+
+
+def _pep508_roots(pyproject: InputFile, items: Iterable[str], what: str) -> list[_PoetryDep]:
+    roots = []
+    for item in items:
+        try:
+            req = Requirement(item)
+        except InvalidRequirement as exc:
+            raise Problem(
+                f"{pyproject.place(item)}: {item!r} in {what} is not a valid requirement "
+                f"({first_line(exc)}): fix it"
+            ) from None
+        roots.append(
+            _PoetryDep(
+                canon(req.name),
+                str(req.specifier) or None,
+                str(req.marker) if req.marker else None,
+                False,
+                tuple(sorted(canon(e) for e in req.extras)),
+            )
+        )
+    return roots
 
 
 _Clause = frozenset[str]
@@ -399,43 +436,15 @@ def _dnf_marker(dnf: _Dnf) -> bool | str:
 
 
 def _poetry_walk(
-    packages: list[_PoetryPackage],
-    roots: list[_PoetryDep],
-    display: str,
-    problems: Problems,
+    packages: list[_PoetryPackage], roots: list[_PoetryDep], lock: InputFile
 ) -> dict[int, bool | str]:
     """Old locks: which packages the roots reach, and under which marker (index -> marker)."""
-    by_name: dict[str, list[int]] = {}
-    for index, package in enumerate(packages):
-        by_name.setdefault(package.name, []).append(index)
-
-    def targets(dep: _PoetryDep, parent: str) -> list[int]:
-        candidates = by_name.get(dep.name, [])
-        if len(candidates) <= 1:
-            if not candidates and parent == "pyproject.toml":
-                problems.add(
-                    f"{display}: {dep.name!r} from pyproject.toml is not in the lock: run "
-                    "`poetry lock`"
-                )
-            return candidates  # a missing transitive dependency was excluded by poetry
-        specifiers = _poetry_specifiers(dep.constraint or "*") or []
-        matching = [
-            i for i in candidates if any(_version_in(packages[i].version, s) for s in specifiers)
-        ]
-        if len(matching) == 1:
-            return matching
-        versions = ", ".join(packages[i].version for i in candidates)
-        problems.add(
-            f"{display}: lists several versions of {dep.name!r} ({versions}) without saying "
-            "which one applies where (lock-version < 2.1): re-lock with Poetry >= 2 "
-            "(`poetry lock`), which records it"
-        )
-        return []
-
+    display, problems = lock.display, lock.problems
+    targets = _Targets(packages, lock)
     state: dict[int, tuple[_Dnf, frozenset[str]]] = {}
     queue: deque[tuple[int, _Dnf, frozenset[str]]] = deque()
     for dep in roots:
-        for index in targets(dep, "pyproject.toml"):
+        for index in targets.of(dep, "pyproject.toml"):
             queue.append((index, _dnf_and(_ALWAYS, dep.marker), frozenset(dep.extras)))
     steps = 0
     while queue:
@@ -461,9 +470,46 @@ def _poetry_walk(
                 if decided is False:
                     continue
                 marker = None if decided is True else decided
-            for target in targets(dep, package.raw_name):
+            for target in targets.of(dep, package.raw_name):
                 queue.append((target, _dnf_and(dnf, marker), frozenset(dep.extras)))
     return {index: _dnf_marker(dnf) for index, (dnf, _) in state.items()}
+
+
+class _Targets:
+    """Which locked package (index) a dependency means, where an old lock lists several
+    versions of one name; a problem where nothing says."""
+
+    def __init__(self, packages: list[_PoetryPackage], lock: InputFile) -> None:
+        self.packages = packages
+        self.lock = lock
+        self.by_name: dict[str, list[int]] = {}
+        for index, package in enumerate(packages):
+            self.by_name.setdefault(package.name, []).append(index)
+
+    def of(self, dep: _PoetryDep, parent: str) -> list[int]:
+        """The packages ``dep`` of ``parent`` (a package's name, or pyproject.toml) means."""
+        display = self.lock.display
+        candidates = self.by_name.get(dep.name, [])
+        if len(candidates) <= 1:
+            if not candidates and parent == "pyproject.toml":
+                self.lock.problems.add(
+                    f"{display}: {dep.name!r} from pyproject.toml is not in the lock: run "
+                    "`poetry lock`"
+                )
+            return candidates  # a missing transitive dependency was excluded by poetry
+        specifiers = _poetry_specifiers(dep.constraint or "*") or []
+        versions = [self.packages[i].version for i in candidates]
+        matching = [
+            i for i, v in zip(candidates, versions) if any(_version_in(v, s) for s in specifiers)
+        ]
+        if len(matching) == 1:
+            return matching
+        self.lock.problems.add(
+            f"{display}: lists several versions of {dep.name!r} ({', '.join(versions)}) without "
+            "saying which one applies where (lock-version < 2.1): re-lock with Poetry >= 2 "
+            "(`poetry lock`), which records it"
+        )
+        return []
 
 
 def _version_in(version: str, specifiers: SpecifierSet) -> bool:
@@ -475,32 +521,30 @@ def _version_in(version: str, specifiers: SpecifierSet) -> bool:
 
 def _poetry_selection(
     packages: list[_PoetryPackage],
-    data: dict[str, Any],
-    pyproject: tuple[dict[str, Any], str] | None,
+    lock: InputFile,
+    pyproject: InputFile | None,
     groups: Sequence[str],
     extras: frozenset[str],
-    display: str,
-    problems: Problems,
 ) -> dict[int, bool | str]:
     """Lock 2.1: groups and markers recorded per package (index -> marker)."""
     known_groups = {"main"}
     for package in packages:
         known_groups |= set(package.groups or ())
-    lock_extras = expect(data.get("extras", {}), dict, display, "[extras]")
+    lock_extras = expect(lock.data.get("extras", {}), dict, lock.display, "[extras]")
     known_extras = {canon(e) for e in lock_extras}
     if pyproject is not None:
-        try:
-            _, pyproject_groups, pyproject_extras = _poetry_roots(
-                pyproject[0], pyproject[1], (), extras
-            )
+        with lock.gathering():
+            _, pyproject_groups, pyproject_extras = _poetry_roots(pyproject, (), extras)
             known_groups |= pyproject_groups
             known_extras |= pyproject_extras
-        except Problem as problem:
-            problems.add(str(problem))
-    check_known("group", groups, known_groups, display, problems)
-    check_known("extra", extras, known_extras, display, problems, canonical=True)
+    lock.check_known("group", groups, known_groups)
+    lock.check_known("extra", extras, known_extras, canonical=True)
     extra_members = frozenset().union(
-        *(_poetry_extra_names(v, display) for k, v in lock_extras.items() if canon(k) in extras)
+        *(
+            _poetry_extra_names(v, lock.display)
+            for k, v in lock_extras.items()
+            if canon(k) in extras
+        )
     )
     wanted = set(groups)
     chosen: dict[int, bool | str] = {}
@@ -509,21 +553,7 @@ def _poetry_selection(
         in_groups = [g for g in package_groups if g in wanted]
         if not in_groups:
             continue
-        if isinstance(package.markers, str):
-            parts: list[str | None] = [package.markers]
-        elif isinstance(package.markers, dict):
-            parts = [package.markers.get(g) for g in in_groups]
-        else:
-            parts = [None]
-        if any(p is None for p in parts):
-            combined: str | None = None
-        else:
-            present = list(dedupe(p for p in parts if p))
-            combined = present[0] if len(present) == 1 else " or ".join(f"({p})" for p in present)
-        decided: bool | str = True
-        touched = False
-        if combined is not None:
-            decided, touched = resolve_marker(combined, extras=extras)
+        decided, touched = _group_marker(package, in_groups, extras)
         if decided is False:
             continue
         if package.optional and not touched and package.name not in extra_members:
@@ -532,8 +562,26 @@ def _poetry_selection(
     return chosen
 
 
+def _group_marker(
+    package: _PoetryPackage, in_groups: list[str], extras: frozenset[str]
+) -> tuple[bool | str, bool]:
+    """The ``or`` of the package's markers for the groups asked for, decided as far as the
+    extras allow, and whether an extra decided it (see :func:`resolve_marker`)."""
+    if isinstance(package.markers, str):
+        parts: list[str | None] = [package.markers]
+    elif isinstance(package.markers, dict):
+        parts = [package.markers.get(g) for g in in_groups]
+    else:
+        parts = [None]
+    if any(p is None for p in parts):
+        return True, False
+    present = list(dedupe(p for p in parts if p))
+    combined = present[0] if len(present) == 1 else " or ".join(f"({p})" for p in present)
+    return resolve_marker(combined, extras=extras)
+
+
 def load_poetry_lock(
-    path: PathLike, *, groups: Sequence[str] = ("main",), extras: Sequence[str] = ()
+    path: PathLike, *, groups: Names = ("main",), extras: Names = ()
 ) -> DependencySpec:
     """Read ``poetry.lock`` directly (no Poetry needed); install every package of ``groups``.
 
@@ -557,71 +605,66 @@ def load_poetry_lock(
             without its pyproject.toml, or an ambiguous old lock (named with file:line).
     """
     extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
-    file = existing_file(path, "poetry.lock")
-    display = file.name
-    data, text = read_toml(file, display)
-    problems = Problems(display)
-    metadata = data.get("metadata")
+    lock = InputFile.toml(path, "poetry.lock")
+    written, version = _lock_version(lock)
+    wanted_extras = canonical_set(extras)
+    packages = _poetry_packages(lock)
+    pyproject = _poetry_pyproject(lock.folder)
+    if version >= (2, 1):
+        chosen = _poetry_selection(packages, lock, pyproject, groups, wanted_extras)
+    elif pyproject is None:
+        fail(
+            f"{lock.display}: lock-version {written} does not record which "
+            "group each package belongs to: put its pyproject.toml next to it, or re-lock with "
+            "Poetry >= 2 (`poetry lock`)"
+        )
+    else:
+        chosen = _old_lock_selection(packages, lock, pyproject, groups, extras)
+    for index, package in enumerate(packages):
+        if index in chosen:
+            with lock.gathering():
+                lock.entries.append(_poetry_entry(package, chosen[index], lock))
+    return lock.spec()
+
+
+def _lock_version(lock: InputFile) -> tuple[str, tuple[int, ...]]:
+    """``[metadata] lock-version`` as written and as numbers; only 1.x and 2.x are read."""
+    metadata = lock.data.get("metadata")
     lock_version = metadata.get("lock-version") if isinstance(metadata, dict) else None
     if not isinstance(lock_version, str) or not re.fullmatch(r"\d+(\.\d+)*", lock_version):
         fail(
-            f"{display}: has no [metadata] lock-version, so it is not a poetry.lock: regenerate it"
+            f"{lock.display}: has no [metadata] lock-version, so it is not a poetry.lock: "
+            "regenerate it"
         )
     version = tuple(int(p) for p in lock_version.split("."))
     if version[0] > 2:
         fail(
-            f"{display}: lock-version {lock_version} is newer than this reader knows (1.x, 2.x): "
-            "upgrade lambda-wheels-cdk or export a requirements file with Poetry"
+            f"{lock.display}: lock-version {lock_version} is newer than this reader knows (1.x, "
+            "2.x): upgrade lambda-wheels-cdk or export a requirements file with Poetry"
         )
-    wanted_extras = canonical_set(extras)
-    packages = _poetry_packages(data, text, display, problems)
-    pyproject = _poetry_pyproject(file.parent)
-    if version >= (2, 1):
-        chosen = _poetry_selection(
-            packages, data, pyproject, groups, wanted_extras, display, problems
-        )
-    elif pyproject is None:
-        fail(
-            f"{display}: lock-version {lock_version} does not record which group each package "
-            "belongs to: put its pyproject.toml next to it, or re-lock with Poetry >= 2 "
-            "(`poetry lock`)"
-        )
-    else:
-        roots: list[_PoetryDep] = []
-        try:
-            roots, known_groups, known_extras = _poetry_roots(
-                pyproject[0], pyproject[1], groups, wanted_extras
-            )
-            check_known("group", groups, known_groups, display, problems)
-            lock_extras = data.get("extras", {})
-            if isinstance(lock_extras, dict):
-                known_extras |= {canon(e) for e in lock_extras}
-            check_known("extra", extras, known_extras, display, problems, canonical=True)
-        except Problem as problem:
-            problems.add(str(problem))
-        chosen = _poetry_walk(packages, roots, display, problems)
-    entries: list[Entry] = []
-    extra_indexes: list[str] = []
-    for index, package in enumerate(packages):
-        if index not in chosen:
-            continue
-        try:
-            entries.append(_poetry_entry(package, chosen[index], file.parent, extra_indexes))
-        except Problem as problem:
-            problems.add(str(problem))
-    problems.raise_if_any()
-    return build_spec(
-        entries,
-        [],
-        IndexSettings(extra_index_urls=tuple(extra_indexes)),
-        origin=display,
-        locked=True,
-    )
+    return lock_version, version
 
 
-def _poetry_entry(
-    package: _PoetryPackage, marker: bool | str, folder: Path, extra_indexes: list[str]
-) -> Entry:
+def _old_lock_selection(
+    packages: list[_PoetryPackage],
+    lock: InputFile,
+    pyproject: InputFile,
+    groups: Sequence[str],
+    extras: Sequence[str],
+) -> dict[int, bool | str]:
+    """Locks before 2.1: the packages the pyproject.toml's groups reach (index -> marker)."""
+    roots: list[_PoetryDep] = []
+    with lock.gathering():
+        roots, known_groups, known_extras = _poetry_roots(pyproject, groups, canonical_set(extras))
+        lock.check_known("group", groups, known_groups)
+        lock_extras = lock.data.get("extras", {})
+        if isinstance(lock_extras, dict):
+            known_extras |= {canon(e) for e in lock_extras}
+        lock.check_known("extra", extras, known_extras, canonical=True)
+    return _poetry_walk(packages, roots, lock)
+
+
+def _poetry_entry(package: _PoetryPackage, marker: bool | str, lock: InputFile) -> Entry:
     source = package.source or {}
     kind = source.get("type")
     url = source.get("url")
@@ -634,14 +677,13 @@ def _poetry_entry(
             f"{package.where}: {package.raw_name!r} has a source without url: regenerate the lock"
         )
     if kind == "legacy":
-        if not is_pypi(url) and url not in extra_indexes:
-            extra_indexes.append(url)
+        lock.add_index(url)
         return pinned_entry(
             package.raw_name, package.version, marker, package.where, package.hashes
         )
     if kind in ("url", "file", "directory"):
         entry = reference_entry(
-            package.raw_name, url, marker, package.where, package.hashes, folder
+            package.raw_name, url, marker, package.where, package.hashes, lock.folder
         )
         if kind == "directory" and not entry.is_dir:
             raise Problem(

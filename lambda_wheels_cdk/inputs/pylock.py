@@ -8,40 +8,18 @@ locks this reader accepts (a package without a wheel URL, a name not in normal f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .entries import (
-    Entry,
-    build_spec,
-    canonical_set,
-    check_known,
-    check_marker,
-    parse_hashes,
-    pinned_entry,
-    reference_entry,
-)
+from .entries import Entry, check_marker, parse_hashes, pinned_entry, reference_entry
+from .inputfile import InputFile
 from .markers import resolve_marker
-from .reading import (
-    PathLike,
-    Problem,
-    Problems,
-    existing_file,
-    expect,
-    fail,
-    names_given,
-    place,
-    read_toml,
-    str_list,
-)
-from .spec import DependencySpec, IndexSettings, dedupe, is_pypi
+from .reading import Names, PathLike, Problem, expect, fail, names_given, str_list
+from .spec import DependencySpec, canonical_set, dedupe
 
 __all__ = ["load_pylock"]
 
 
-def load_pylock(
-    path: PathLike, *, extras: Sequence[str] = (), groups: Sequence[str] = ()
-) -> DependencySpec:
+def load_pylock(path: PathLike, *, extras: Names = (), groups: Names = ()) -> DependencySpec:
     """Read a PEP 751 lock file (``pylock.toml`` / ``pylock.<name>.toml``, lock-version 1.x).
 
     Every ``[[packages]]`` entry is pinned ``name==version`` with the sha256/384/512 hashes of
@@ -57,47 +35,37 @@ def load_pylock(
             a vcs package, or malformed entries (with file:line where known).
     """
     extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
-    file = existing_file(path, "pylock.toml")
-    display = file.name
-    data, text = read_toml(file, display)
-    problems = Problems(display)
-    lock_version = data.get("lock-version")
+    lock = InputFile.toml(path, "pylock.toml")
+    lock_version = lock.data.get("lock-version")
     if not isinstance(lock_version, str) or lock_version.split(".")[0] != "1":
         fail(
-            f"{place(display, text, 'lock-version')}: lock-version {lock_version!r} is not a "
-            "PEP 751 version this reader knows (1.x): regenerate the lock"
+            f"{lock.place('lock-version')}: lock-version {lock_version!r} is not a PEP 751 "
+            "version this reader knows (1.x): regenerate the lock"
         )
-    entries: list[Entry] = []
-    extra_indexes: list[str] = []
-    try:
-        lock_extras = canonical_set(str_list(data.get("extras", []), display, "extras"))
-        lock_groups = canonical_set(
-            str_list(data.get("dependency-groups", []), display, "dependency-groups")
-        )
-        default_groups = str_list(data.get("default-groups", []), display, "default-groups")
-        check_known("extra", extras, set(lock_extras), display, problems, canonical=True)
-        check_known("dependency group", groups, set(lock_groups), display, problems, canonical=True)
-        wanted_extras = canonical_set(extras)
-        wanted_groups = canonical_set(groups or default_groups)
-        for table in expect(data.get("packages", []), list, display, "[[packages]]"):
-            try:
-                entry = _pylock_entry(
-                    table, text, display, file.parent, wanted_extras, wanted_groups, extra_indexes
-                )
+    with lock.gathering():
+        wanted_extras, wanted_groups = _wanted(lock, extras, groups)
+        for table in expect(lock.data.get("packages", []), list, lock.display, "[[packages]]"):
+            with lock.gathering():
+                entry = _pylock_entry(table, lock, wanted_extras, wanted_groups)
                 if entry is not None:
-                    entries.append(entry)
-            except Problem as problem:
-                problems.add(str(problem))
-    except Problem as problem:
-        problems.add(str(problem))
-    problems.raise_if_any()
-    return build_spec(
-        entries,
-        [],
-        IndexSettings(extra_index_urls=tuple(extra_indexes)),
-        origin=display,
-        locked=True,
+                    lock.entries.append(entry)
+    return lock.spec()
+
+
+def _wanted(
+    lock: InputFile, extras: Sequence[str], groups: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The extras and dependency groups asked for, checked against the lock's lists; groups
+    default to the lock's ``default-groups``."""
+    data, display = lock.data, lock.display
+    lock_extras = canonical_set(str_list(data.get("extras", []), display, "extras"))
+    lock_groups = canonical_set(
+        str_list(data.get("dependency-groups", []), display, "dependency-groups")
     )
+    default_groups = str_list(data.get("default-groups", []), display, "default-groups")
+    lock.check_known("extra", extras, set(lock_extras), canonical=True)
+    lock.check_known("dependency group", groups, set(lock_groups), canonical=True)
+    return canonical_set(extras), canonical_set(groups or default_groups)
 
 
 def _pylock_hashes(value: object, where: str, what: str) -> list[str]:
@@ -109,17 +77,11 @@ def _pylock_hashes(value: object, where: str, what: str) -> list[str]:
 
 
 def _pylock_entry(
-    value: object,
-    text: str,
-    display: str,
-    folder: Path,
-    extras: frozenset[str],
-    groups: frozenset[str],
-    extra_indexes: list[str],
+    value: object, lock: InputFile, extras: frozenset[str], groups: frozenset[str]
 ) -> Entry | None:
-    table: dict[str, Any] = expect(value, dict, display, "each [[packages]]")
-    name = expect(table.get("name"), str, display, "[[packages]] name")
-    where = place(display, text, "name = ", f'"{name}"')
+    table: dict[str, Any] = expect(value, dict, lock.display, "each [[packages]]")
+    name = expect(table.get("name"), str, lock.display, "[[packages]] name")
+    where = lock.place("name = ", f'"{name}"')
     marker: bool | str = True
     if "marker" in table:
         checked = check_marker(expect(table["marker"], str, where, "marker"), where, "marker")
@@ -133,19 +95,17 @@ def _pylock_entry(
         )
     index = table.get("index")
     if index is not None:
-        index = expect(index, str, where, "index")
-        if not is_pypi(index) and index not in extra_indexes:
-            extra_indexes.append(index)
+        lock.add_index(expect(index, str, where, "index"))
     if "directory" in table:
         directory = expect(table["directory"], dict, where, "directory")
         location = expect(directory.get("path"), str, where, "directory path")
-        return reference_entry(name, location, marker, where, [], folder)
+        return reference_entry(name, location, marker, where, [], lock.folder)
     if "archive" in table:
         archive = expect(table["archive"], dict, where, "archive")
         hashes = _pylock_hashes(archive.get("hashes", {}), where, "archive")
         location = archive.get("url", archive.get("path"))
         location = expect(location, str, where, "archive url/path")
-        return reference_entry(name, location, marker, where, hashes, folder)
+        return reference_entry(name, location, marker, where, hashes, lock.folder)
     version = expect(table.get("version"), str, where, f"{name!r} version")
     hashes = []
     files = []

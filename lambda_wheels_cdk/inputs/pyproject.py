@@ -5,24 +5,16 @@ groups.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Union
 
 from packaging.markers import Marker
+from packaging.requirements import Requirement
 
 from ..urls import redact_text
-from .entries import BadRequirement, Entry, build_spec, parse_requirement_text
-from .reading import (
-    PathLike,
-    Problem,
-    Problems,
-    existing_file,
-    expect,
-    names_given,
-    place,
-    read_toml,
-    str_list,
-)
-from .spec import DependencySpec, IndexSettings, canon
+from .entries import BadRequirement, Entry, parse_requirement_text
+from .inputfile import InputFile
+from .reading import Names, PathLike, Problem, expect, names_given, str_list
+from .spec import DependencySpec, canon
 
 __all__ = ["load_pyproject"]
 
@@ -71,9 +63,14 @@ def resolve_groups(
     return out
 
 
-def load_pyproject(
-    path: PathLike, *, extras: Sequence[str] = (), groups: Sequence[str] = ()
-) -> DependencySpec:
+def optional_dependencies(project: dict[str, Any], display: str) -> dict[str, Any]:
+    """``[project.optional-dependencies]`` (PEP 621): extra -> requirement strings."""
+    table = project.get("optional-dependencies", {})
+    optional: dict[str, Any] = expect(table, dict, display, "[project.optional-dependencies]")
+    return optional
+
+
+def load_pyproject(path: PathLike, *, extras: Names = (), groups: Names = ()) -> DependencySpec:
     """Read ``[project].dependencies`` (plus extras and PEP 735 dependency groups if asked).
 
     ``[project.optional-dependencies]`` entries that name the project itself
@@ -86,98 +83,123 @@ def load_pyproject(
             extra or group, or invalid requirements (each with file:line where known).
     """
     extras, groups = names_given(extras, "extras"), names_given(groups, "groups")
-    file = existing_file(path, "pyproject.toml")
-    display = file.name
-    data, text = read_toml(file, display)
-    problems = Problems(display)
-    entries: list[Entry] = []
-    try:
-        project = expect(data.get("project", {}), dict, display, "[project]")
-        has_deps = "dependencies" in project
-        if not has_deps and "dependencies" in project.get("dynamic", []):
-            raise Problem(
-                f"{place(display, text, 'dynamic')}: [project].dependencies is dynamic, so it "
-                "cannot be read without building the project: list the dependencies statically "
-                "or use a requirements or lock file"
-            )
-        poetry = (
-            data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
+    pyproject = InputFile.toml(path, "pyproject.toml")
+    with pyproject.gathering():
+        project = _static_project(pyproject)
+        reader = _Requirements(pyproject, project)
+        reader.add_extras(extras)
+        reader.add_groups(groups)
+        reader.read_pending()
+    return pyproject.spec(locked=False)
+
+
+def _static_project(pyproject: InputFile) -> dict[str, Any]:
+    """``[project]``, when its dependencies can be read without building the project."""
+    data, display = pyproject.data, pyproject.display
+    project: dict[str, Any] = expect(data.get("project", {}), dict, display, "[project]")
+    has_deps = "dependencies" in project
+    if not has_deps and "dependencies" in project.get("dynamic", []):
+        raise Problem(
+            f"{pyproject.place('dynamic')}: [project].dependencies is dynamic, so it cannot be "
+            "read without building the project: list the dependencies statically or use a "
+            "requirements or lock file"
         )
-        poetry_deps = poetry.get("dependencies") if isinstance(poetry, dict) else None
-        if not has_deps and isinstance(poetry_deps, dict) and set(poetry_deps) - {"python"}:
-            raise Problem(
-                f"{display}: the dependencies are in [tool.poetry.dependencies], which only "
-                "Poetry resolves: run `poetry lock` and use poetry.lock"
-            )
-        project_name = project.get("name") if isinstance(project.get("name"), str) else None
-        base_note = f"paths are relative to the folder of {display}"
-        pending: list[tuple[str, str, str | None]] = [
+    poetry = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
+    poetry_deps = poetry.get("dependencies") if isinstance(poetry, dict) else None
+    if not has_deps and isinstance(poetry_deps, dict) and set(poetry_deps) - {"python"}:
+        raise Problem(
+            f"{display}: the dependencies are in [tool.poetry.dependencies], which only "
+            "Poetry resolves: run `poetry lock` and use poetry.lock"
+        )
+    return project
+
+
+#: A requirement still to read: its text, the table it is in, the marker of the extra that
+#: brought it in (a self-reference ``myapp[aws] ; marker``).
+_Pending = tuple[str, str, Union[str, None]]
+
+
+class _Requirements:
+    """The requirements of ``[project]``: its dependencies, the extras asked for, and the extras
+    its self-references (``myapp[aws]``) name, read into the input file's entries."""
+
+    def __init__(self, pyproject: InputFile, project: dict[str, Any]) -> None:
+        self.pyproject = pyproject
+        display = pyproject.display
+        name = project.get("name")
+        self.project_name = canon(name) if isinstance(name, str) and name else None
+        self.pending: list[_Pending] = [
             (item, "[project].dependencies", None)
             for item in str_list(project.get("dependencies", []), display, "dependencies")
         ]
-        optional = expect(
-            project.get("optional-dependencies", {}),
-            dict,
-            display,
-            "[project.optional-dependencies]",
-        )
-        by_extra = {canon(k): k for k in optional}
-        wanted_extras = list(extras)
-        seen_extras: set[str] = set()
-        while wanted_extras:
-            extra = wanted_extras.pop(0)
+        self.optional = optional_dependencies(project, display)
+        self.by_extra = {canon(k): k for k in self.optional}
+        self.seen_extras: set[str] = set()
+
+    def add_extras(self, extras: Sequence[str]) -> None:
+        """Queue the requirements of the extras asked for; a problem for each unknown one."""
+        display = self.pyproject.display
+        for extra in extras:
             norm = canon(extra)
-            if norm in seen_extras:
+            if norm in self.seen_extras:
                 continue
-            seen_extras.add(norm)
-            key = by_extra.get(norm)
+            self.seen_extras.add(norm)
+            key = self.by_extra.get(norm)
             if key is None:
-                known = ", ".join(sorted(optional)) or "none"
-                problems.add(
+                known = ", ".join(sorted(self.optional)) or "none"
+                self.pyproject.problems.add(
                     f"{display}: extra {extra!r} is not in [project.optional-dependencies] "
                     f"(extras: {known}): ask for an existing one"
                 )
                 continue
-            what = f"[project.optional-dependencies].{key}"
-            pending += [(item, what, None) for item in str_list(optional[key], display, what)]
-        dependency_groups = expect(
-            data.get("dependency-groups", {}), dict, display, "[dependency-groups]"
-        )
+            self.pending += self._extra_items(key, None)
+
+    def add_groups(self, groups: Sequence[str]) -> None:
+        """Queue the requirements of the PEP 735 dependency groups asked for."""
+        data, display = self.pyproject.data, self.pyproject.display
+        table = expect(data.get("dependency-groups", {}), dict, display, "[dependency-groups]")
         if groups:
-            pending += [
+            self.pending += [
                 (item, f"[dependency-groups].{group}", None)
-                for item, group in resolve_groups(dependency_groups, groups, display)
+                for item, group in resolve_groups(table, groups, display)
             ]
-        while pending:
-            item, what, outer_marker = pending.pop(0)
-            where = place(display, text, item) if item.strip() else display
+
+    def _extra_items(self, key: str, marker: str | None) -> list[_Pending]:
+        what = f"[project.optional-dependencies].{key}"
+        items = str_list(self.optional[key], self.pyproject.display, what)
+        return [(item, what, marker) for item in items]
+
+    def read_pending(self) -> None:
+        """Parse every queued requirement into an entry; a self-reference queues its extras."""
+        pyproject = self.pyproject
+        base_note = f"paths are relative to the folder of {pyproject.display}"
+        while self.pending:
+            item, what, outer_marker = self.pending.pop(0)
+            where = pyproject.place(item) if item.strip() else pyproject.display
             try:
-                req, local, is_dir = parse_requirement_text(item, file.parent, base_note)
+                req, local, is_dir = parse_requirement_text(item, pyproject.folder, base_note)
             except BadRequirement as exc:
-                problems.add(f"{where}: {redact_text(item)!r} in {what} {exc.tail}")
+                pyproject.problems.add(f"{where}: {redact_text(item)!r} in {what} {exc.tail}")
                 continue
             if outer_marker:
                 combined = f"({outer_marker})" + (f" and ({req.marker})" if req.marker else "")
                 req.marker = Marker(combined)
-            if project_name and req.name == canon(project_name):
-                # a self-reference: install the extras it names, not the project itself
-                for extra in sorted(req.extras):
-                    key = by_extra.get(extra)
-                    if key is None:
-                        problems.add(
-                            f"{where}: {item!r} names extra {extra!r} of this project, which "
-                            "is not defined: fix the name"
-                        )
-                        continue
-                    if extra in seen_extras:
-                        continue
-                    seen_extras.add(extra)
-                    what2 = f"[project.optional-dependencies].{key}"
-                    marker = str(req.marker) if req.marker else None
-                    pending += [(i, what2, marker) for i in str_list(optional[key], display, what2)]
+            if req.name == self.project_name:
+                self._self_reference(req, item, where)
                 continue
-            entries.append(Entry(req, where, [], local, is_dir))
-    except Problem as problem:
-        problems.add(str(problem))
-    problems.raise_if_any()
-    return build_spec(entries, [], IndexSettings(), origin=display, locked=False)
+            pyproject.entries.append(Entry(req, where, [], local, is_dir))
+
+    def _self_reference(self, req: Requirement, item: str, where: str) -> None:
+        """Install the extras a requirement on the project itself names, not the project."""
+        for extra in sorted(req.extras):
+            key = self.by_extra.get(extra)
+            if key is None:
+                self.pyproject.problems.add(
+                    f"{where}: {item!r} names extra {extra!r} of this project, which is not "
+                    "defined: fix the name"
+                )
+                continue
+            if extra in self.seen_extras:
+                continue
+            self.seen_extras.add(extra)
+            self.pending += self._extra_items(key, str(req.marker) if req.marker else None)

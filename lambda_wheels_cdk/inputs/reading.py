@@ -5,6 +5,7 @@ file, the line where known, what is wrong and what to do.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, Union
 
 from ..errors import InputError
+from .spec import first_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,6 +23,8 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
 
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: Extras, groups or categories asked for: names, never one bare string (:func:`names_given`).
+Names = Sequence[str]
 #: How many problems one error message lists before "... and N more".
 _MAX_SHOWN: Final = 20
 _TOML_LINE_RE: Final = re.compile(r"at line (\d+)")
@@ -92,6 +96,17 @@ def read_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
     return _parse_toml(text, display), text
 
 
+def read_json(path: Path, display: str, fix: str) -> tuple[Any, str]:
+    """The parsed JSON and the text of an input; ``fix`` ends the message when it is invalid."""
+    text = read_input(path, display)
+    try:
+        return json.loads(text), text
+    except (ValueError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{display}:{line}" if line else display
+        fail(f"{where}: not valid JSON ({first_line(exc)}): {fix}")
+
+
 def _parse_toml(text: str, display: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
@@ -115,7 +130,7 @@ def place(display: str, text: str, *needles: str) -> str:
     return f"{display}:{line}" if line else display
 
 
-def names_given(values: Sequence[str], what: str) -> tuple[str, ...]:
+def names_given(values: Names, what: str) -> tuple[str, ...]:
     """Check an extras/groups argument: a sequence of names, never one bare string."""
     if isinstance(values, str):
         fail(f"{what} must be a list of names, not the string {values!r}: wrap it in [...]")

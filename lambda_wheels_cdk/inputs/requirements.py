@@ -8,13 +8,15 @@ import os
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 from urllib.parse import urlsplit
 
 from ..errors import InputError
-from ..urls import quoted, redact_text
+from ..target.runtimes import DATACLASS_SLOTS
+from ..urls import is_remote_url, is_url, quoted, redact_text
 from .entries import (
     NAMED_REFERENCE_RE,
     BadRequirement,
@@ -36,7 +38,7 @@ from .reading import (
     read_input,
     type_name,
 )
-from .spec import SCHEME_RE, DependencySpec, IndexSettings, dedupe, first_line
+from .spec import DependencySpec, IndexSettings, dedupe, first_line
 
 __all__ = ["from_list", "load_requirements_file"]
 
@@ -136,6 +138,20 @@ def _split_args_options(line: str) -> tuple[str, str]:
     return " ".join(tokens), ""
 
 
+@dataclass(frozen=True, **DATACLASS_SLOTS)
+class _Line:
+    """Where a logical line is: how messages name it (``where``, ``shown``: the line as written,
+    masked), the folder its paths start from (``base_note`` says which), whether it is in a
+    constraints file, and the files that included it (``chain``)."""
+
+    where: str
+    shown: str
+    base_dir: Path
+    base_note: str
+    constraint: bool
+    chain: tuple[Path, ...]
+
+
 class RequirementsReader:
     """Reads requirements files (with includes) or exported text into one spec."""
 
@@ -229,15 +245,8 @@ class RequirementsReader:
             line = expand_env(written, expanded)
             first_new = len(self.problems.items)
             try:
-                self.read_line(
-                    line,
-                    written=written,
-                    where=where,
-                    display=display,
-                    base_dir=base_dir,
-                    constraint=constraint,
-                    chain=chain,
-                )
+                at = self.line_at(where, written, display, base_dir, constraint, chain)
+                self.read_line(line, at)
                 understood += 1
             except Unparsable as problem:
                 found.append((number, _unexpand(str(problem), expanded), problem.reason))
@@ -269,86 +278,81 @@ class RequirementsReader:
 
     # -- one line ----------------------------------------------------------------------------
 
-    def read_line(
+    def line_at(
         self,
-        line: str,
-        *,
-        written: str,
         where: str,
+        written: str,
         display: str,
         base_dir: Path,
         constraint: bool,
         chain: tuple[Path, ...],
-    ) -> None:
-        """Handle one logical line; ``written`` (before ${VAR} expansion) is what messages show."""
-        shown = quoted(written)
-        args, option_text = _split_args_options(line)
-        try:
-            tokens = shlex.split(option_text) if option_text else []
-        except ValueError as exc:
-            raise Unparsable(
-                f"{where}: cannot read the options in {shown} ({exc}): fix the quoting",
-                f"options that cannot be read: {exc}",
-            ) from None
-        options = self.parse_options(tokens, where=where, shown=shown)
+    ) -> _Line:
+        """The place of a line ``written`` so (before ${VAR} expansion: what messages show)."""
         base_note = (
             f"paths are relative to {base_dir}"
             if self.inline
             else f"paths are relative to the folder of {display}"
         )
+        return _Line(where, quoted(written), base_dir, base_note, constraint, chain)
+
+    def read_line(self, line: str, at: _Line) -> None:
+        """Handle one logical line: a requirement (with its ``--hash`` options) or options."""
+        args, option_text = _split_args_options(line)
+        try:
+            tokens = shlex.split(option_text) if option_text else []
+        except ValueError as exc:
+            raise Unparsable(
+                f"{at.where}: cannot read the options in {at.shown} ({exc}): fix the quoting",
+                f"options that cannot be read: {exc}",
+            ) from None
+        options = self.parse_options(tokens, at)
         if args:
-            misplaced = [name for name, _ in options if name != "--hash"]
-            if misplaced:
-                raise Problem(
-                    f"{where}: {misplaced[0]} cannot follow a requirement ({shown}); only --hash "
-                    f"can: put {misplaced[0]} on a line of its own"
-                )
-            hashes = []
-            for _, value in options:
-                try:
-                    hashes.append(check_hash(value or ""))
-                except ValueError:
-                    raise Problem(
-                        f"{where}: --hash={value} in {shown} is not 'sha256:<64 hex digits>' "
-                        "(or sha384/sha512): copy the hash again"
-                    ) from None
-            try:
-                req, local, is_dir = parse_requirement_text(args, base_dir, base_note)
-            except BadRequirement as exc:
-                if exc.reason is None:
-                    raise Problem(f"{where}: {shown} {exc.tail}") from None
-                raise Unparsable(f"{where}: {shown} {exc.tail}", exc.reason) from None
-            except ValueError as exc:  # urllib on a malformed URL
-                detail = first_line(exc)
-                raise Unparsable(
-                    f"{where}: {shown} {invalid_requirement(detail).tail}", f"invalid URL: {detail}"
-                ) from None
-            entry = Entry(req, where, list(dedupe(hashes)), local, is_dir)
-            if constraint:
-                self.add_constraint(entry, shown, named=bool(NAMED_REFERENCE_RE.match(args)))
-            else:
-                self.requirements.append(entry)
+            self.read_requirement(args, options, at)
             return
         if self.inline:
             raise Problem(
-                f"{where}: {shown} is not a requirement: only requirements (optionally with "
-                "--hash) can be listed inline; put options in a requirements file"
+                f"{at.where}: {at.shown} is not a requirement: only requirements (optionally "
+                "with --hash) can be listed inline; put options in a requirements file"
             )
         for name, value in options:
-            self.apply_option(
-                name,
-                value or "",
-                where=where,
-                shown=shown,
-                base_dir=base_dir,
-                base_note=base_note,
-                constraint=constraint,
-                chain=chain,
-            )
+            self.apply_option(name, value or "", at)
 
-    def parse_options(
-        self, tokens: list[str], *, where: str, shown: str
-    ) -> list[tuple[str, str | None]]:
+    def read_requirement(self, args: str, options: list[tuple[str, str | None]], at: _Line) -> None:
+        where, shown = at.where, at.shown
+        misplaced = [name for name, _ in options if name != "--hash"]
+        if misplaced:
+            raise Problem(
+                f"{where}: {misplaced[0]} cannot follow a requirement ({shown}); only --hash "
+                f"can: put {misplaced[0]} on a line of its own"
+            )
+        hashes = []
+        for _, value in options:
+            try:
+                hashes.append(check_hash(value or ""))
+            except ValueError:
+                raise Problem(
+                    f"{where}: --hash={value} in {shown} is not 'sha256:<64 hex digits>' "
+                    "(or sha384/sha512): copy the hash again"
+                ) from None
+        try:
+            req, local, is_dir = parse_requirement_text(args, at.base_dir, at.base_note)
+        except BadRequirement as exc:
+            if exc.reason is None:
+                raise Problem(f"{where}: {shown} {exc.tail}") from None
+            raise Unparsable(f"{where}: {shown} {exc.tail}", exc.reason) from None
+        except ValueError as exc:  # urllib on a malformed URL
+            detail = first_line(exc)
+            raise Unparsable(
+                f"{where}: {shown} {invalid_requirement(detail).tail}", f"invalid URL: {detail}"
+            ) from None
+        entry = Entry(req, where, list(dedupe(hashes)), local, is_dir)
+        if at.constraint:
+            self.add_constraint(entry, shown, named=bool(NAMED_REFERENCE_RE.match(args)))
+        else:
+            self.requirements.append(entry)
+
+    def parse_options(self, tokens: list[str], at: _Line) -> list[tuple[str, str | None]]:
+        where, shown = at.where, at.shown
         options: list[tuple[str, str | None]] = []
         index = 0
         while index < len(tokens):
@@ -391,20 +395,10 @@ class RequirementsReader:
                 )
         return options
 
-    def apply_option(
-        self,
-        name: str,
-        value: str,
-        *,
-        where: str,
-        shown: str,
-        base_dir: Path,
-        base_note: str,
-        constraint: bool,
-        chain: tuple[Path, ...],
-    ) -> None:
+    def apply_option(self, name: str, value: str, at: _Line) -> None:
+        where, shown = at.where, at.shown
         if name in ("-r", "-c"):
-            if SCHEME_RE.match(value):
+            if is_url(value):
                 raise Problem(
                     f"{where}: {name} by URL is not supported ({shown}): download the file, "
                     "check it in next to this one and include it by path"
@@ -412,14 +406,14 @@ class RequirementsReader:
             if not value.strip():
                 raise Problem(f"{where}: {name} needs a file name ({shown}): add it")
             self.read_file(
-                base_dir / value,
-                constraint=constraint or name == "-c",
-                chain=chain,
+                at.base_dir / value,
+                constraint=at.constraint or name == "-c",
+                chain=at.chain,
                 where=where,
                 flag=name,
             )
         elif name == "--index-url":
-            url = self.index_location(value, where=where, shown=shown, option=name)
+            url = self.index_location(value, at, option=name)
             if self.index_url is not None and self.index_url[0] != url:
                 raise Problem(
                     f"{where}: a second, different --index-url ({shown}; the first is at "
@@ -427,11 +421,11 @@ class RequirementsReader:
                 )
             self.index_url = (url, where)
         elif name == "--extra-index-url":
-            url = self.index_location(value, where=where, shown=shown, option=name)
+            url = self.index_location(value, at, option=name)
             if url not in self.extra_index_urls:
                 self.extra_index_urls.append(url)
         elif name == "--find-links":
-            location = self.find_links_location(value, where=where, shown=shown, base_dir=base_dir)
+            location = self.find_links_location(value, at)
             if location not in self.find_links:
                 self.find_links.append(location)
         elif name == "--no-index":
@@ -452,33 +446,34 @@ class RequirementsReader:
             )
 
     @staticmethod
-    def index_location(value: str, *, where: str, shown: str, option: str) -> str:
+    def index_location(value: str, at: _Line, *, option: str) -> str:
         try:
-            parts = urlsplit(value) if SCHEME_RE.match(value) else None
+            parts = urlsplit(value) if is_url(value) else None
         except ValueError:
             parts = None
         if parts is None or parts.scheme.lower() not in ("http", "https", "file"):
             raise Problem(
-                f"{where}: {option} needs an http(s) URL ({shown}): write it as https://host/simple"
+                f"{at.where}: {option} needs an http(s) URL ({at.shown}): write it as "
+                "https://host/simple"
             )
         return value
 
     @staticmethod
-    def find_links_location(value: str, *, where: str, shown: str, base_dir: Path) -> str:
-        if SCHEME_RE.match(value) and not value.lower().startswith("file:"):
+    def find_links_location(value: str, at: _Line) -> str:
+        if is_remote_url(value):
             if value.split(":", 1)[0].lower() not in ("http", "https"):
                 raise Problem(
-                    f"{where}: --find-links needs an http(s) URL or a local folder ({shown})"
+                    f"{at.where}: --find-links needs an http(s) URL or a local folder ({at.shown})"
                 )
             return value
         try:
-            path = resolve_local(value, base_dir)
+            path = resolve_local(value, at.base_dir)
             exists = path.exists()
         except (OSError, ValueError):
             exists = False
         if not exists:
             raise Problem(
-                f"{where}: --find-links {quoted(value)} does not exist (paths are relative "
+                f"{at.where}: --find-links {quoted(value)} does not exist (paths are relative "
                 "to the file's folder): create it or fix the path"
             )
         return str(path)
@@ -611,15 +606,7 @@ def from_list(
             )
             continue
         try:
-            reader.read_line(
-                written,
-                written=written,
-                where=where,
-                display=origin,
-                base_dir=folder,
-                constraint=False,
-                chain=(),
-            )
+            reader.read_line(written, reader.line_at(where, written, origin, folder, False, ()))
         except Problem as problem:
             reader.problems.add(str(problem))
     return reader.result(origin, locked=False)

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import InputError
 from ..target.runtimes import DATACLASS_SLOTS
-from ..urls import redact_text, redact_url, strip_credentials
+from ..urls import has_drive, is_url, redact_text, redact_url, strip_credentials
 
 __all__ = ["DependencySpec", "IndexSettings"]
 
@@ -58,13 +57,16 @@ _SKIP_DIRS: Final = frozenset(
         "dist",
     }
 )
-SCHEME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-WINDOWS_DRIVE_RE: Final = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def canon(name: str) -> str:
     """PEP 503 normalized name (a plain ``str`` for typing)."""
     return canonicalize_name(name)
+
+
+def canonical_set(values: Iterable[str]) -> frozenset[str]:
+    """The PEP 503 normalized names of ``values``."""
+    return frozenset(canon(v) for v in values)
 
 
 def is_pypi(url: str) -> bool:
@@ -148,7 +150,7 @@ def local_path_of(location: str) -> Path | None:
     """The local path a find-links entry or URL names, or ``None`` for a remote URL."""
     if location.lower().startswith("file:"):
         return file_url_to_path(location)
-    if SCHEME_RE.match(location) and not WINDOWS_DRIVE_RE.match(location):
+    if is_url(location) and not has_drive(location):
         return None
     return Path(location)
 

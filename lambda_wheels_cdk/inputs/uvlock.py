@@ -7,18 +7,18 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import InputError
-from ..urls import redact_text
+from ..urls import is_remote_url, redact_text
 from .entries import resolve_local
-from .reading import PathLike, existing_file, fail, names_given, read_toml
+from .reading import Names, PathLike, existing_file, fail, names_given, read_toml
 from .requirements import RequirementsReader
-from .spec import SCHEME_RE, DependencySpec, IndexSettings, canon, is_pypi
+from .spec import DependencySpec, IndexSettings, canon, is_pypi
 
 __all__ = ["load_uv_lock"]
 
@@ -85,11 +85,7 @@ def _uv_environment(*, offline: bool) -> dict[str, str]:
 
 
 def load_uv_lock(
-    path: PathLike,
-    *,
-    extras: Sequence[str] = (),
-    groups: Sequence[str] = (),
-    frozen: bool = True,
+    path: PathLike, *, extras: Names = (), groups: Names = (), frozen: bool = True
 ) -> DependencySpec:
     """Read a ``uv.lock`` through ``uv export`` (the lock format is uv's to interpret).
 
@@ -122,6 +118,16 @@ def load_uv_lock(
             f"{display}: needs the pyproject.toml it was locked from next to it (uv export reads "
             "both): put them in the same folder"
         )
+    exported = _uv_export(_export_command(file, extras, groups, frozen), file, frozen)
+    reader = RequirementsReader(file.parent, display, strict_hashes=False)
+    reader.read_text(exported, display=f"{display} (uv export)", base_dir=file.parent)
+    spec = reader.result(display, locked=True)
+    registries = _uv_lock_registries(file, display, frozenset(spec.names))
+    return replace(spec, index=spec.index.merged(registries))
+
+
+def _export_command(file: Path, extras: Names, groups: Names, frozen: bool) -> list[str]:
+    """``uv export`` of exactly the extras and groups asked for, as requirements text."""
     command = [
         _uv_binary(),
         "export",
@@ -139,6 +145,12 @@ def load_uv_lock(
         command += ["--group", group]
     if not frozen:
         command += _project_index_args(file.parent / "pyproject.toml")
+    return command
+
+
+def _uv_export(command: list[str], file: Path, frozen: bool) -> str:
+    """What ``uv export`` prints, run in the lock's folder; its failures as an ``InputError``."""
+    display = file.name
     try:
         completed = subprocess.run(
             command,
@@ -155,25 +167,21 @@ def load_uv_lock(
         fail(f"{display}: `uv export` did not finish in time: check the network and retry")
     except OSError as exc:
         fail(f"{display}: cannot run uv ({exc}): reinstall lambda-wheels-cdk")
-    if completed.returncode != 0:
-        stderr = redact_text(completed.stderr)
-        if "needs to be updated" in stderr:
-            fail(f"{display} is out of date with pyproject.toml: run `uv lock`")
-        errors = [
-            line.strip()
-            for line in stderr.splitlines()
-            if line.strip() and not line.startswith(("Using ", "Resolved "))
-        ]
-        detail = " ".join(errors[:6]) or f"exit status {completed.returncode}"
-        fail(
-            f"{display}: `uv export` failed: {detail}: fix the lock (`uv lock`) or the extras and "
-            "groups asked for"
-        )
-    reader = RequirementsReader(file.parent, display, strict_hashes=False)
-    reader.read_text(completed.stdout, display=f"{display} (uv export)", base_dir=file.parent)
-    spec = reader.result(display, locked=True)
-    registries = _uv_lock_registries(file, display, frozenset(spec.names))
-    return replace(spec, index=spec.index.merged(registries))
+    if completed.returncode == 0:
+        return completed.stdout
+    stderr = redact_text(completed.stderr)
+    if "needs to be updated" in stderr:
+        fail(f"{display} is out of date with pyproject.toml: run `uv lock`")
+    errors = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.startswith(("Using ", "Resolved "))
+    ]
+    detail = " ".join(errors[:6]) or f"exit status {completed.returncode}"
+    fail(
+        f"{display}: `uv export` failed: {detail}: fix the lock (`uv lock`) or the extras and "
+        "groups asked for"
+    )
 
 
 def _project_index_args(pyproject: Path) -> list[str]:
@@ -183,14 +191,8 @@ def _project_index_args(pyproject: Path) -> list[str]:
     private package is then "not found" (and its name is sent to PyPI). They are the project's
     inputs, not host configuration. Credentials come from ``UV_INDEX_<NAME>_*`` or netrc.
     """
-    data, _ = read_toml(pyproject, pyproject.name)
-    tool = data.get("tool")
-    uv = tool.get("uv") if isinstance(tool, dict) else None
-    entries = uv.get("index") if isinstance(uv, dict) else None
     args: list[str] = []
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-            continue
+    for entry in _uv_indexes(pyproject):
         name = entry.get("name")
         value = f"{name}={entry['url']}" if isinstance(name, str) and name else entry["url"]
         args += ["--default-index" if entry.get("default") is True else "--index", value]
@@ -200,17 +202,23 @@ def _project_index_args(pyproject: Path) -> list[str]:
 def _project_index_names(pyproject: Path) -> dict[str, str]:
     """``[[tool.uv.index]]`` of a project: URL (no trailing slash) -> index name."""
     try:
-        data, _ = read_toml(pyproject, pyproject.name)
+        entries = _uv_indexes(pyproject)
     except InputError:
         return {}
+    return {e["url"].rstrip("/"): e["name"] for e in entries if isinstance(e.get("name"), str)}
+
+
+def _uv_indexes(pyproject: Path) -> list[dict[str, Any]]:
+    """The ``[[tool.uv.index]]`` tables of a project that have a ``url``."""
+    data, _ = read_toml(pyproject, pyproject.name)
     tool = data.get("tool")
     uv = tool.get("uv") if isinstance(tool, dict) else None
     entries = uv.get("index") if isinstance(uv, dict) else None
-    return {
-        e["url"].rstrip("/"): e["name"]
+    return [
+        e
         for e in (entries if isinstance(entries, list) else [])
-        if isinstance(e, dict) and isinstance(e.get("url"), str) and isinstance(e.get("name"), str)
-    }
+        if isinstance(e, dict) and isinstance(e.get("url"), str)
+    ]
 
 
 def _with_index_credentials(url: str, name: str | None, environ: Mapping[str, str]) -> str:
@@ -248,7 +256,7 @@ def _uv_lock_registries(file: Path, display: str, names: frozenset[str]) -> Inde
         registry = source.get("registry") if isinstance(source, dict) else None
         if not isinstance(registry, str) or canon(package["name"]) not in names:
             continue
-        if SCHEME_RE.match(registry) and not registry.lower().startswith("file:"):
+        if is_remote_url(registry):
             url = _with_index_credentials(registry, named.get(registry.rstrip("/")), os.environ)
             if not is_pypi(registry) and url not in remote:
                 remote.append(url)

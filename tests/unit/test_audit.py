@@ -17,16 +17,14 @@ import pytest
 
 from lambda_wheels_cdk.audit.data import ABSENT_LIBRARIES, BASE_LIBRARIES
 from lambda_wheels_cdk.audit.elf import ElfFacts, VersionNeed
-from lambda_wheels_cdk.audit.engine import (
+from lambda_wheels_cdk.audit.engine import audit, collect, evaluate
+from lambda_wheels_cdk.audit.model import (
     AuditReport,
     BundleFacts,
     DistFacts,
     FileFacts,
     Finding,
     TreeFacts,
-    audit,
-    collect,
-    evaluate,
     is_live,
     site_roots,
 )

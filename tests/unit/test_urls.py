@@ -181,3 +181,29 @@ def test_no_function_raises(text: str) -> None:
         assert isinstance(find(text), (str, type(None)))
     found = urls.credentials(text)
     assert found is None or all(isinstance(part, str) for part in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "url", "remote", "drive"),
+    [
+        # RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        ("https://host/simple", True, True, False),
+        ("git+ssh://git@host/repo.git", True, True, False),
+        ("FILE:///abs/pkg.whl", True, False, False),
+        ("file:///C:/pkg.whl", True, False, False),
+        ("file:relative/pkg", False, False, False),
+        ("./pkg", False, False, False),
+        ("pkg-1.0-py3-none-any.whl", False, False, False),
+        ("1http://host", False, False, False),
+        ("C:\\pkgs\\pkg.whl", False, False, True),
+        ("c:/pkgs", False, False, True),
+        ("C://share/pkg", True, True, True),  # a path (see local_path_of), shaped like a URL
+        ("C:pkg", False, False, False),
+    ],
+)
+def test_url_or_path(text: str, url: bool, remote: bool, drive: bool) -> None:
+    assert (urls.is_url(text), urls.is_remote_url(text), urls.has_drive(text)) == (
+        url,
+        remote,
+        drive,
+    )
