@@ -18,8 +18,18 @@ from pathlib import Path
 
 
 def record_rows(text: str) -> list[list[str]]:
-    """The rows of a ``RECORD`` text (blank lines skipped)."""
-    return [row for row in csv.reader(io.StringIO(text)) if row and row[0]]
+    """The rows of a ``RECORD`` text (blank lines skipped), up to the first row :mod:`csv`
+    cannot read (a field over its size limit): a wheel's broken RECORD never stops a build
+    or an audit, its later rows are only left unread."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(reader)
+        except (StopIteration, csv.Error):
+            return rows
+        if row and row[0]:
+            rows.append(row)
 
 
 def record_paths(text: str) -> list[str]:

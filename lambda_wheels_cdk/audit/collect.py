@@ -5,8 +5,6 @@ are read through :class:`~.zip_member.BoundedMember`."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import os
 import posixpath
 import re
@@ -17,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import IO, Final, NamedTuple
 
+from ..distinfo import record_paths
 from ..errors import InputError
 from ..target.runtimes import UNZIPPED_LIMIT, UNZIPPED_LIMIT_BYTES
 from .bytecode_rules import HEAD_BYTES as SCRIPT_HEAD_BYTES
@@ -442,7 +441,7 @@ def _collect_dists(
         dists.append(DistFacts(label, dist_info, is_live(dist_info + "/", kind, python), tags))
         if f"{dist_info}/RECORD" in readable:
             record = _read_bytes(reader, f"{dist_info}/RECORD", _RECORD_LIMIT)
-            for owned in _record_paths(record):
+            for owned in record_paths(record.decode("utf-8", errors="replace")):
                 owned = posixpath.normpath(posixpath.join(root, owned))
                 if not owned.startswith(("../", "/")):
                     owners.setdefault(owned, label)
@@ -492,19 +491,6 @@ def _read_bytes(reader: _Reader, path: str, limit: int) -> bytes:
 
 def _read_text(reader: _Reader, path: str, limit: int) -> str:
     return _read_bytes(reader, path, limit).decode("utf-8", errors="replace")
-
-
-def _record_paths(data: bytes) -> Iterator[str]:
-    """The paths of a RECORD file's rows, up to the first row csv cannot read; lines are
-    decoded one at a time."""
-    rows = csv.reader(line.decode("utf-8", errors="replace") for line in io.BytesIO(data))
-    while True:
-        try:
-            row = next(rows)
-        except (StopIteration, csv.Error):
-            return
-        if row and row[0]:
-            yield row[0]
 
 
 def _headers(text: str) -> Iterator[tuple[str, str]]:

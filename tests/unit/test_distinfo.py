@@ -74,3 +74,14 @@ def test_runtime_packages_are_removed_with_a_path_with_a_comma(tmp_path: Path) -
     _installed(tmp_path, "boto3")
     assert drop_runtime_provided(tmp_path) == {"boto3": "1.0"}
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_broken_record_is_read_up_to_its_first_bad_row(tmp_path: Path) -> None:
+    """A field over csv's 128 KiB limit is a row csv cannot read: the rows before it count,
+    nothing raises."""
+    info = _installed(tmp_path)
+    good = f'demo/__init__.py,sha256=abc,{len(INIT)}\n"demo/data,v2.py",,\n'
+    (info / "RECORD").write_text(good + f'"demo/{"x" * 200_000}",,\nlater.py,,\n')
+    assert distinfo.read_record(info) == ["demo/__init__.py", "demo/data,v2.py"]
+    (dist,) = read_distributions(tmp_path, Target.for_runtime("python3.12", "x86_64"))
+    assert (dist.files, dist.size) == (2, len(INIT) + len(DATA))
