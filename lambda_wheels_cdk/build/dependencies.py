@@ -220,7 +220,7 @@ def _install(
     with contextlib.ExitStack() as stack:
         plan = InstallPlan(
             target=target,
-            requirements=spec.requirements_txt(),
+            requirements=spec.install_requirements(),
             constraints=spec.constraints_txt(),
             index=index,
             link_mode=options.link_mode,
@@ -476,12 +476,11 @@ def _plan_sdists(
         house = work / "wheelhouse"
         built += build_wheels_in_docker(
             {n: v for n, (v, _) in native.items()},
-            plan,  # build requirements are resolved for its target, through its index
+            plan,  # its target and index resolve build requirements; its hashes verify sdists
             uv,
             house,
             # files are downloaded on this host with the configured index and its credentials
             index=original_index or plan.index,
-            hashes=sdists.hashes_by_name(plan.requirements),  # hash-checking mode
             environ=environ,
             log=log,
             detail=detail,
@@ -498,9 +497,9 @@ def _plan_sdists(
         wheelhouse.append(str(house))
         source_build = ()
     requirements = plan.requirements
-    if plan.require_hashes and built:
+    if requirements.hash_checking and built:
         # hash-checking mode: the wheels built from verified sdists are trusted too
-        requirements = sdists.trust_built_wheels(requirements, built)
+        requirements = requirements.trusting(sdists.built_wheel_digests(built))
     new_plan = replace(
         plan,
         requirements=requirements,

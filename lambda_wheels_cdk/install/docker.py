@@ -76,7 +76,6 @@ def build_wheels_in_docker(
     wheelhouse: Path,
     *,
     index: IndexSettings,
-    hashes: Mapping[str, Sequence[str]] | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
     detail: Log = quiet,
@@ -88,11 +87,11 @@ def build_wheels_in_docker(
 
     Args:
         pins: the distributions to build and their versions.
-        plan: the install's plan (its target; the index uv resolves build requirements with).
+        plan: the install's plan: its target, the index uv resolves build requirements with,
+            and the ``--hash`` values each sdist must match (hash-checking mode).
         uv: resolves the build requirements for the target on the host.
         wheelhouse: where the built wheels go (made here); its parent holds the fetched inputs.
         index: the index settings the host downloads with (may hold credentials).
-        hashes: ``--hash`` values by canonical name (hash-checking mode).
         environ: the host environment for the Docker CLI and the downloads.
         image: the image to build in. Default: the target's SAM build image.
         network: give the container the engine's default network instead of none.
@@ -126,7 +125,6 @@ def build_wheels_in_docker(
         uv,
         wheelhouse.parent / f"{wheelhouse.name}-inputs",
         index=index,
-        hashes=hashes,
         environ=host_env,
         log=detail,
     )

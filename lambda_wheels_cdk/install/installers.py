@@ -38,6 +38,7 @@ from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from ..events import plain_text
+from ..inputs.requirement_lines import Requirements
 from ..inputs.spec import IndexSettings
 from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
@@ -61,7 +62,8 @@ class InstallPlan:
 
     Attributes:
         target: where the bundle runs.
-        requirements: requirements.txt text (one requirement per line, ``--hash`` options allowed).
+        requirements: what to install (each requirement with its ``--hash`` values in
+            hash-checking mode); written as a requirements.txt only where an installer reads one.
         constraints: constraints text (may be empty).
         index: effective index settings (may hold credentials; never printed unredacted).
         wheelhouse: local folders of wheels we built (sdists), searched like ``--find-links``.
@@ -78,7 +80,7 @@ class InstallPlan:
     """
 
     target: Target
-    requirements: str
+    requirements: Requirements
     constraints: str = ""
     index: IndexSettings = field(default_factory=IndexSettings)
     wheelhouse: tuple[str, ...] = ()
@@ -92,10 +94,6 @@ class InstallPlan:
         """``--python-version X.Y --python-platform ...`` for uv."""
         platform = self.python_platform or self.target.uv_platform
         return ["--python-version", self.target.python_version, "--python-platform", platform]
-
-    @property
-    def require_hashes(self) -> bool:
-        return "--hash" in self.requirements
 
 
 class Installer(Protocol):
@@ -286,7 +284,7 @@ def _shared_args(plan: InstallPlan, con: Path | None) -> list[str]:
         args += ["-c", str(con)]
     for link in (*plan.index.find_links, *plan.wheelhouse):
         args += ["--find-links", link]
-    if plan.require_hashes:
+    if plan.requirements.hash_checking:
         args.append("--require-hashes")
     if plan.no_deps:
         args.append("--no-deps")
@@ -309,7 +307,7 @@ def _workspace(plan: InstallPlan, prefix: str) -> Iterator[_Workspace]:
     with owned_temp_dir(prefix) as work:
         env: dict[str, str] = {}
         req = _write_private(
-            work / "requirements.txt", _without_credentials(plan.requirements, env)
+            work / "requirements.txt", _without_credentials(plan.requirements.text(), env)
         )
         con: Path | None = None
         if plan.constraints.strip():
@@ -532,7 +530,7 @@ class UvInstaller(_ChildRunner):
                 argv += ["--no-binary", name]
             for link in plan.index.find_links:
                 argv += ["--find-links", link]
-            if plan.require_hashes:
+            if plan.requirements.hash_checking:
                 argv.append("--require-hashes")
             self._call(
                 argv, plan, work, f"building {', '.join(plan.source_build)} on the host", log

@@ -38,6 +38,7 @@ from ..events import Log, quiet
 from ..index.client import SimpleIndexClient
 from ..index.pages import IndexFile
 from ..index.resolution import fitting_wheels
+from ..inputs.requirement_lines import Requirements
 from ..inputs.spec import IndexSettings
 from .installers import InstallPlan, UvInstaller
 from .sdists import resolve_allowing_sdists
@@ -139,7 +140,6 @@ def fetch_build_inputs(
     dest: Path,
     *,
     index: IndexSettings,
-    hashes: Mapping[str, Sequence[str]] | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
 ) -> BuildInputs:
@@ -147,12 +147,12 @@ def fetch_build_inputs(
 
     Args:
         pins: ``{name: version}`` of the sdists to build.
-        plan: the install's plan: its target, and the index uv resolves through (a filtering
-            view on this host for an exact glibc ceiling).
+        plan: the install's plan: its target, the index uv resolves through (a filtering
+            view on this host for an exact glibc ceiling), and the ``--hash`` values each
+            sdist must match (hash-checking mode).
         uv: resolves the build requirements for the target.
         dest: an empty folder; ``sdists/`` and ``wheelhouse/`` are made in it.
         index: the index settings files are downloaded with (credentials stay in this process).
-        hashes: ``--hash`` values by canonical name (hash-checking mode).
 
     Raises:
         InstallError: an sdist or a build requirement is not on the index, or a downloaded
@@ -167,7 +167,7 @@ def fetch_build_inputs(
     inputs._fetcher = fetcher
     try:
         for name, version in sorted(pins.items()):
-            wanted = (hashes or {}).get(canonicalize_name(name), ())
+            wanted = plan.requirements.hashes_of(name)
             sdist = fetcher.sdist(name, version, inputs.sdist_dir, hashes=wanted)
             inputs.sdists[canonicalize_name(name)] = sdist
         for name, sdist in sorted(inputs.sdists.items()):
@@ -207,7 +207,7 @@ class _Fetcher:
                 _check_requirement(req, by)
             plan = replace(
                 self.plan,
-                requirements="".join(f"{r}\n" for r in wanted),
+                requirements=Requirements.of(wanted),
                 constraints="",
                 wheelhouse=(),
                 no_deps=False,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lambda_wheels_cdk.inputs.requirement_lines import Requirements
 from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.install import installers as install
 from lambda_wheels_cdk.install.installers import (
@@ -65,7 +66,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Captured:
 
 
 def _plan(target: Target, **kw: Any) -> InstallPlan:
-    return InstallPlan(target=target, requirements="numpy\npydantic>=2\n", **kw)
+    return InstallPlan(target=target, requirements=Requirements.of(["numpy", "pydantic>=2"]), **kw)
 
 
 def test_uv_command_line(captured: Captured, tmp_path: Path) -> None:
