@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
@@ -472,66 +472,55 @@ class UvInstaller(_ChildRunner):
 
         return with_no_proxy(installer_environment(self._environ, extra))
 
-    def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
-        args = [
+    def _pip_install(self, work: _Workspace, into: Path, *options: str) -> list[str]:
+        """``uv pip install --target INTO`` of the plan's requirements file with the host's
+        interpreter (uv needs one to build sdists), plain output and no uv configuration, then
+        ``options``."""
+        return [
+            self.uv,
+            "pip",
+            "install",
+            "--target",
+            str(into),
             *UV_PLAIN_OUTPUT,
-            *plan.uv_target_args(),
             "--python",
             self.host_python,
             "--no-config",
             "-r",
-            str(req),
+            str(work.req),
+            *options,
         ]
-        return args + _shared_args(plan, con)
 
     def install(
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
         with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--target",
-                str(dest.resolve()),
-                *self._common(plan, work.req, work.con),
-                *_uv_binary_policy(plan),
-                "--no-installer-metadata",
-                "--no-compile-bytecode",
+            argv = self._pip_install(
+                work,
+                dest.resolve(),
+                *_for_target(plan, work),
+                *_UV_FILES_ONLY,
                 "--link-mode",
                 "clone" if plan.link_mode == "link" else "copy",
                 *(["--refresh"] if plan.refresh else []),
-            ]
+            )
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def install_host_build(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         """Build ``plan.source_build`` from sdists for the *host* interpreter, into ``dest``.
 
         Used to find out whether an sdist is pure; the result is inspected, never shipped.
+        Constraints, dependencies and the wheelhouse do not take part.
         """
+        alone = replace(plan, wheelhouse=(), no_deps=True)
         with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--target",
-                str(dest.resolve()),
-                *UV_PLAIN_OUTPUT,
-                "--python",
-                self.host_python,
-                "--no-config",
-                "--no-deps",
-                "-r",
-                str(work.req),
-                "--no-installer-metadata",
-                "--no-compile-bytecode",
-            ]
-            for name in plan.source_build:
-                argv += ["--no-binary", name]
-            for link in plan.index.find_links:
-                argv += ["--find-links", link]
-            if plan.requirements.hash_checking:
-                argv.append("--require-hashes")
+            argv = self._pip_install(
+                work,
+                dest.resolve(),
+                *_shared_args(alone, None),
+                *_UV_FILES_ONLY,
+                *_no_binary(plan),
+            )
             self._call(
                 argv, plan, work, f"building {', '.join(plan.source_build)} on the host", log
             )
@@ -540,18 +529,10 @@ class UvInstaller(_ChildRunner):
         import json
 
         with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--dry-run",
-                "--output-format",
-                "json",
-                "--target",
-                str(work.folder / "target"),
-                *self._common(plan, work.req, work.con),
-                *_uv_binary_policy(plan),
-            ]
+            report = ["--dry-run", "--output-format", "json"]
+            argv = self._pip_install(
+                work, work.folder / "target", *report, *_for_target(plan, work)
+            )
             out = self._call(
                 argv, plan, work, f"resolving for {plan.target}", log, stdout_only=True
             )
@@ -566,15 +547,28 @@ class UvInstaller(_ChildRunner):
         ]
 
 
+#: What uv leaves out of an installed tree: its own INSTALLER/RECORD additions, and bytecode
+#: (compiled later, for the target's Python: see :mod:`lambda_wheels_cdk.build.bytecode`).
+_UV_FILES_ONLY: Final = ("--no-installer-metadata", "--no-compile-bytecode")
+
+
+def _for_target(plan: InstallPlan, work: _Workspace) -> list[str]:
+    """Resolve for the plan's target: its Python version and platform, the shared flags, and
+    wheels only but for the named sdists."""
+    return [*plan.uv_target_args(), *_shared_args(plan, work.con), *_uv_binary_policy(plan)]
+
+
+def _no_binary(plan: InstallPlan) -> list[str]:
+    """``--no-binary NAME`` for each sdist the plan builds on the host."""
+    return [arg for name in plan.source_build for arg in ("--no-binary", name)]
+
+
 def _uv_binary_policy(plan: InstallPlan) -> list[str]:
     """Wheels only, except the named (pure) sdists we decided to build on the host.
 
     uv reads ``--only-binary :all: --no-binary NAME`` as "wheels for everything but NAME".
     """
-    args = ["--only-binary", ":all:"]
-    for name in plan.source_build:
-        args += ["--no-binary", name]
-    return args
+    return ["--only-binary", ":all:", *_no_binary(plan)]
 
 
 # -- pip ---------------------------------------------------------------------------------------

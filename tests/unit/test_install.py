@@ -109,6 +109,49 @@ def test_uv_builds_only_the_named_sdists(captured: Captured, tmp_path: Path) -> 
     assert "--only-binary :all: --no-binary docopt" in " ".join(captured.calls[0][0])
 
 
+def test_every_uv_command_line_in_full(captured: Captured, tmp_path: Path) -> None:
+    """install and dry-run resolve for the target alike; the host build only builds the named
+    sdists for the host interpreter (no constraints, no dependencies, no wheelhouse)."""
+    target = Target.for_runtime("python3.12", "arm64")
+    hashed = Requirements.of(["six==1.17.0"], {"six": ("sha256:" + "1" * 64,)})
+    plan = InstallPlan(
+        target,
+        hashed,
+        constraints="idna<4\n",
+        index=IndexSettings(find_links=("/links",)),
+        wheelhouse=("/wh",),
+        source_build=("docopt",),
+        refresh=True,
+    )
+    uv = UvInstaller("uv", environ=HOST, host_python="/py")
+    dest = tmp_path / "dest"
+    uv.install(plan, dest)
+    uv.install_host_build(plan, dest)
+    with pytest.raises(install.InstallError, match="not JSON"):  # Captured prints no report
+        uv.dry_run(plan)
+    argvs = [" ".join(_generic(argv)) for argv, _, _ in captured.calls]
+    head = "uv pip install --target {} --color never --no-progress --python /py --no-config -r REQ"
+    for_target = (
+        "--python-version 3.12 --python-platform aarch64-manylinux_2_34 -c CON "
+        "--find-links /links --find-links /wh --require-hashes --only-binary :all: "
+        "--no-binary docopt"
+    )
+    assert argvs == [
+        f"{head.format(dest)} {for_target} --no-installer-metadata --no-compile-bytecode "
+        "--link-mode clone --refresh",
+        f"{head.format(dest)} --find-links /links --require-hashes --no-deps "
+        "--no-installer-metadata --no-compile-bytecode --no-binary docopt",
+        f"{head.format('WORK/target')} --dry-run --output-format json {for_target}",
+    ]
+
+
+def _generic(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the private temp folder's files named by role."""
+    folder = Path(argv[argv.index("-r") + 1]).parent
+    roles = {folder / "requirements.txt": "REQ", folder / "constraints.txt": "CON"}
+    return [roles.get(Path(a), a.replace(str(folder), "WORK")) for a in argv]
+
+
 def test_pip_command_line_passes_every_platform(captured: Captured, tmp_path: Path) -> None:
     target = Target.for_runtime("python3.11", "arm64")
     pip = PipInstaller("/usr/bin/python3", environ=HOST)
