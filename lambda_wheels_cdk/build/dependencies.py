@@ -30,6 +30,7 @@ from ..install.installers import (
     Installer,
     InstallPlan,
     NoFittingWheelError,
+    PipInstaller,
     UvInstaller,
     make_installer,
 )
@@ -490,10 +491,11 @@ def _plan_sdists(
         wheelhouse.append(str(house))
         origins.update(dict.fromkeys(native, "sdist-docker"))
     source_build: tuple[str, ...] = tuple(sorted(pure))
-    if inst.name == "pip" and pure:
+    if isinstance(inst, PipInstaller) and pure:
         # pip refuses sdists with --platform: it gets the wheels built here instead
         house = work / "wheelhouse-pure"
-        built += sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
+        pinned = replace(plan, requirements=plan.requirements.pinned(pure))
+        built += inst.build_wheels(pinned, house, log=detail)
         wheelhouse.append(str(house))
         source_build = ()
     requirements = plan.requirements

@@ -38,11 +38,12 @@ from packaging.utils import canonicalize_name
 
 from ..errors import NeedsDockerError, SdistBuildError
 from ..events import Log, emit, plain_text, quiet
+from ..index.client import SimpleIndexClient
 from ..inputs.spec import IndexSettings
 from ..target.target import Target
 from .installers import InstallPlan, UvInstaller, read_output, secrets_of
 from .leftovers import popen_dying_with_parent
-from .wheelhouse import BuildInputs, fetch_build_inputs
+from .wheelhouse import BuildInputs, Fetcher
 
 #: Where the built wheels are written inside the container (CDK's bundling convention).
 CONTAINER_OUTPUT = "/asset-output"
@@ -105,30 +106,17 @@ def build_wheels_in_docker(
     host_env = dict(os.environ if environ is None else environ)
     target = plan.target
     image = image or target.build_image
-    binary = docker_binary(host_env)
     names: list[str] = sorted(canonicalize_name(n) for n in pins)
-    if shutil.which(binary) is None and not Path(binary).is_file():
-        raise NeedsDockerError(
-            f"{', '.join(names)} must be compiled for {target} but the Docker CLI "
-            f"'{binary}' was not found; install Docker (or set CDK_DOCKER), or pin versions "
-            "that ship manylinux wheels for the target",
-            names,
-        )
+    binary = _docker_cli(host_env, target, names)
     env = docker_environment(host_env)
     # the engine and the image first: a stopped engine or an unpullable image must not be
     # reported as (or hidden behind) a download problem
     ensure_image(binary, env, image, target, names, log=log, detail=detail)
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    inputs = fetch_build_inputs(
-        pins,
-        plan,
-        uv,
-        wheelhouse.parent / f"{wheelhouse.name}-inputs",
-        index=index,
-        environ=host_env,
-        log=detail,
-    )
-    with contextlib.closing(inputs):
+    with SimpleIndexClient(index, environ=host_env) as client:
+        inputs = Fetcher(client, plan, uv).build_inputs(
+            pins, wheelhouse.parent / f"{wheelhouse.name}-inputs", log=detail
+        )
         return _build(
             inputs,
             pins,
@@ -142,6 +130,23 @@ def build_wheels_in_docker(
             log=log,
             detail=detail,
         )
+
+
+def _docker_cli(environ: Mapping[str, str], target: Target, names: list[str]) -> str:
+    """The Docker CLI to run (:func:`docker_binary`).
+
+    Raises:
+        NeedsDockerError: it is not installed.
+    """
+    binary = docker_binary(environ)
+    if shutil.which(binary) is None and not Path(binary).is_file():
+        raise NeedsDockerError(
+            f"{', '.join(names)} must be compiled for {target} but the Docker CLI "
+            f"'{binary}' was not found; install Docker (or set CDK_DOCKER), or pin versions "
+            "that ship manylinux wheels for the target",
+            names,
+        )
+    return binary
 
 
 def ensure_image(

@@ -607,6 +607,10 @@ class PipInstaller(_ChildRunner):
         """The installer's environment: isolated from host config, index settings set."""
         return installer_environment(self._environ, index_environment(plan.index, "pip"))
 
+    def _pip(self, command: str, *options: str) -> list[str]:
+        """``python -m pip COMMAND --no-color OPTIONS``."""
+        return [self.python, "-m", "pip", command, "--no-color", *options]
+
     def _args(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
         args = [*plan.target.pip_args(), "-r", str(req)]
         if plan.wheelhouse:
@@ -619,19 +623,15 @@ class PipInstaller(_ChildRunner):
     ) -> None:
         self.version()
         with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
-            argv = [
-                self.python,
-                "-m",
-                "pip",
+            argv = self._pip(
                 "install",
                 "--target",
                 str(dest.resolve()),
                 "--no-compile",
                 "--no-warn-script-location",
                 "--disable-pip-version-check",
-                "--no-color",
                 *self._args(plan, work.req, work.con),
-            ]
+            )
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
@@ -639,26 +639,36 @@ class PipInstaller(_ChildRunner):
 
         with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
             report = work.folder / "report.json"
-            argv = [
-                self.python,
-                "-m",
-                "pip",
+            argv = self._pip(
                 "install",
                 "--dry-run",
-                "--no-color",
                 "--ignore-installed",
                 "--report",
                 str(report),
                 "--target",
                 str(work.folder / "target"),
                 *self._args(plan, work.req, work.con),
-            ]
+            )
             self._call(argv, plan, work, f"resolving for {plan.target}", log)
             data = json.loads(report.read_text(encoding="utf-8"))
         return [
             (str(item["metadata"]["name"]), str(item["metadata"]["version"]))
             for item in data.get("install", [])
         ]
+
+    def build_wheels(self, plan: InstallPlan, wheelhouse: Path, *, log: Log = _quiet) -> list[Path]:
+        """Build the plan's requirements from their sdists into wheels in ``wheelhouse`` (made
+        here), without their dependencies: pip refuses sdists when it installs with
+        ``--platform``, so it installs these wheels instead. The plan's index settings apply,
+        and in hash-checking mode its hashes; the wheels in ``wheelhouse``, sorted."""
+        wheelhouse.mkdir(parents=True, exist_ok=True)
+        with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
+            argv = self._pip(
+                "wheel", "--no-deps", "--no-binary", ":all:", "--wheel-dir", str(wheelhouse)
+            )
+            argv += ["-r", str(work.req)]
+            self._call(argv, plan, work, "building pure sdists", log)
+        return sorted(wheelhouse.glob("*.whl"))
 
 
 def make_installer(name: str, *, environ: Mapping[str, str] | None = None) -> Installer:

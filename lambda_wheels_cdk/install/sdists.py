@@ -25,7 +25,6 @@ from ..errors import InputError, InstallError
 from ..events import Log, quiet
 from .dists import read_distributions
 from .installers import (
-    Installer,
     InstallPlan,
     NoFittingWheelError,
     UvInstaller,
@@ -132,46 +131,6 @@ def classify(
     return pure, native
 
 
-def build_pure_wheels_with_pip(
-    pure: Mapping[str, str],
-    plan: InstallPlan,
-    pip: Installer,
-    wheelhouse: Path,
-    *,
-    log: Log = quiet,
-) -> list[Path]:
-    """pip needs wheel files (it refuses sdists with ``--platform``): build them with pip wheel."""
-    python = getattr(pip, "python", None)
-    if python is None:  # pragma: no cover - only PipInstaller reaches here
-        raise InstallError("building pure sdists for pip needs a pip installer")
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    reqs = wheelhouse / ".pure-requirements.txt"
-    reqs.write_text(plan.requirements.pinned(pure).text())  # pip checks the hashes, if any
-    argv = [
-        python,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-color",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        "--wheel-dir",
-        str(wheelhouse),
-        "-r",
-        str(reqs),
-    ]
-    run_child(
-        argv,
-        env=pip.child_env(plan),
-        cwd=wheelhouse,
-        secrets=secrets_of(plan.index),
-        what="pip (building pure sdists)",
-        log=log,
-    )
-    return sorted(wheelhouse.glob("*.whl"))
-
-
 # -- local projects ----------------------------------------------------------------------------
 
 
@@ -256,7 +215,6 @@ def _not_pure(wheel: Path) -> str | None:
 
 __all__ = [
     "build_local_projects",
-    "build_pure_wheels_with_pip",
     "built_wheel_digests",
     "classify",
     "has_binaries",

@@ -145,6 +145,21 @@ def test_every_uv_command_line_in_full(captured: Captured, tmp_path: Path) -> No
     ]
 
 
+def test_pip_builds_pinned_sdists_into_wheels(captured: Captured, tmp_path: Path) -> None:
+    """pip refuses sdists with --platform: the pure ones are built into wheels first, from a
+    requirements file that keeps hash-checking mode."""
+    target = Target.for_runtime("python3.12", "x86_64")
+    pins = Requirements.of(["six==1.17.0"], {"six": ("sha256:" + "1" * 64,)})
+    pip = PipInstaller("/py", environ=HOST)
+    assert pip.build_wheels(InstallPlan(target, pins), tmp_path / "house") == []
+    argv, _, reqs = captured.calls[0]
+    assert _generic(argv) == [
+        *("/py", "-m", "pip", "wheel", "--no-color", "--no-deps", "--no-binary", ":all:"),
+        *("--wheel-dir", str(tmp_path / "house"), "-r", "REQ"),
+    ]
+    assert reqs == "six==1.17.0 \\\n    --hash=sha256:" + "1" * 64 + "\n"
+
+
 def _generic(argv: Sequence[str]) -> list[str]:
     """``argv`` with the private temp folder's files named by role."""
     folder = Path(argv[argv.index("-r") + 1]).parent
