@@ -282,23 +282,26 @@ def _build(
             _failure_message(failed, pins, target, image, returncode, output, missing, network),
             failed,
         )
-    built: list[Path] = []
-    missing_wheels = []
-    for name in sorted(inputs.sdists):
-        wheel = _built(out, name)
-        if wheel is None:
-            missing_wheels.append(name)
-        else:
-            built.append(wheel)
-    if missing_wheels:
+    return _built_wheels(inputs, out, image, output)
+
+
+def _built_wheels(inputs: BuildInputs, out: Path, image: str, output: str) -> list[Path]:
+    """The wheel of each sdist, after a build that succeeded.
+
+    Raises:
+        SdistBuildError: pip said it succeeded but some wheel is not there.
+    """
+    wheels = {name: _built(out, name) for name in sorted(inputs.sdists)}
+    missing = [name for name, wheel in wheels.items() if wheel is None]
+    if missing:
         raise SdistBuildError(
             f"the build in {image} finished but produced no wheel for "
-            f"{', '.join(missing_wheels)} (its last line: {_last_line(output)}); this is a bug "
+            f"{', '.join(missing)} (its last line: {_last_line(output)}); this is a bug "
             "in lambda-wheels or in the image's pip: please report it with the output of "
             "--verbose",
-            missing_wheels,
+            missing,
         )
-    return built
+    return [wheel for wheel in wheels.values() if wheel is not None]
 
 
 def container_command(

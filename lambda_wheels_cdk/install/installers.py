@@ -546,6 +546,31 @@ class UvInstaller(_ChildRunner):
             if c.get("action") == "installed"
         ]
 
+    def build_wheel(self, plan: InstallPlan, project: str, out: Path, *, log: Log = _quiet) -> Path:
+        """Build a local project folder or sdist file into one wheel in ``out`` (made here),
+        with the host's interpreter and the plan's index settings for its build requirements.
+
+        Raises:
+            InstallError: the build failed, or gave other than one wheel.
+        """
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [self.uv, "build", "--wheel", "--no-config", "--python", self.host_python]
+        run_child(
+            [*argv, "--out-dir", str(out), project],
+            env=self.child_env(plan),
+            cwd=out,
+            secrets=secrets_of(plan.index),
+            what=f"uv (building the local project {project})",
+            log=log,
+        )
+        built = sorted(out.glob("*.whl"))
+        if len(built) != 1:
+            raise InstallError(
+                f"building the local project {project} gave {len(built)} wheels instead "
+                "of one; check its build configuration"
+            )
+        return built[0]
+
 
 #: What uv leaves out of an installed tree: its own INSTALLER/RECORD additions, and bytecode
 #: (compiled later, for the target's Python: see :mod:`lambda_wheels_cdk.build.bytecode`).

@@ -28,8 +28,6 @@ from .installers import (
     InstallPlan,
     NoFittingWheelError,
     UvInstaller,
-    run_child,
-    secrets_of,
 )
 
 _MAX_ROUNDS = 64
@@ -166,25 +164,8 @@ def build_local_projects(
     wheels: dict[str, Path] = {}
     native: list[str] = []
     for name in names:
-        out = wheelhouse / name
-        out.mkdir(parents=True, exist_ok=True)
-        argv = [uv.uv, "build", "--wheel", "--no-config", "--python", uv.host_python]
-        run_child(
-            [*argv, "--out-dir", str(out), projects[name]],
-            env=uv.child_env(plan),
-            cwd=out,
-            secrets=secrets_of(plan.index),
-            what=f"uv (building the local project {projects[name]})",
-            log=log,
-        )
-        built = sorted(out.glob("*.whl"))
-        if len(built) != 1:
-            raise InstallError(
-                f"building the local project {projects[name]} gave {len(built)} wheels instead "
-                "of one; check its build configuration"
-            )
-        wheels[name] = built[0]
-        why = _not_pure(built[0])
+        wheels[name] = uv.build_wheel(plan, projects[name], wheelhouse / name, log=log)
+        why = _not_pure(wheels[name])
         if why:
             native.append(f"{name} ({projects[name]}): {why}")
     if native:
