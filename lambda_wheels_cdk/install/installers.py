@@ -572,8 +572,8 @@ class UvInstaller(_ChildRunner):
         return built[0]
 
 
-#: What uv leaves out of an installed tree: its own INSTALLER/RECORD additions, and bytecode
-#: (compiled later, for the target's Python: see :mod:`lambda_wheels_cdk.build.bytecode`).
+#: What uv leaves out of an installed tree: its installer metadata files (``INSTALLER``,
+#: ``REQUESTED``) and bytecode (compiled later for the target's Python, when asked).
 _UV_FILES_ONLY: Final = ("--no-installer-metadata", "--no-compile-bytecode")
 
 
@@ -689,9 +689,15 @@ class PipInstaller(_ChildRunner):
         wheelhouse.mkdir(parents=True, exist_ok=True)
         with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
             argv = self._pip(
-                "wheel", "--no-deps", "--no-binary", ":all:", "--wheel-dir", str(wheelhouse)
+                "wheel",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--wheel-dir",
+                str(wheelhouse),
+                "-r",
+                str(work.req),
             )
-            argv += ["-r", str(work.req)]
             self._call(argv, plan, work, "building pure sdists", log)
         return sorted(wheelhouse.glob("*.whl"))
 
