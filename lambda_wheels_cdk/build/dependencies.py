@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from .. import tree
 from ..errors import IndexUnavailableError, InstallError, LambdaWheelsError, NeedsDockerError
 from ..events import Log, counted, emit, human_size, quiet
+from ..inputs.requirement_lines import Requirements
 from ..inputs.spec import DependencySpec, IndexSettings
 from ..install import leftovers
 from ..install.dists import Distribution, read_distributions
@@ -30,6 +31,7 @@ from ..install.installers import (
     Installer,
     InstallPlan,
     NoFittingWheelError,
+    PipInstaller,
     UvInstaller,
     make_installer,
 )
@@ -104,29 +106,9 @@ def build_dependencies(
                 log(f"dependencies for {target} from the remote cache ({key[:12]})")
                 return replace(fetched, cache="remote")
         try:
-            with cache.workdir() as work:
-                refresh = key in cache.invalidated
-                if refresh:
-                    log(
-                        f"warning: the cached dependencies for {target} (cache {key[:12]}) "
-                        f"cannot be used: {cache.invalidated[key]}; rebuilding them with fresh "
-                        "downloads"
-                    )
-                build, record = _install(
-                    spec,
-                    target,
-                    options,
-                    index,
-                    key,
-                    work,
-                    env,
-                    installer,
-                    log,
-                    refresh=refresh,
-                    page_cache=cache.pages_dir,
-                )
-                cache.invalidated.pop(key, None)
-                stored = cache.store(key, work, build, record, digests=verify)
+            stored = _install_and_store(
+                spec, target, options, index, key, cache, env, installer, log, verify=verify
+            )
             if remote is not None:
                 remote.publish("deps", key, cache.entry(key))
             return stored
@@ -140,6 +122,46 @@ def build_dependencies(
             raise tree.describe_os_error(
                 exc, f"writing the bundle cache under {cache.root}"
             ) from None
+
+
+def _install_and_store(
+    spec: DependencySpec,
+    target: Target,
+    options: BuildOptions,
+    index: IndexSettings,
+    key: str,
+    cache: BundleCache,
+    environ: Mapping[str, str],
+    installer: Installer | None,
+    log: Log,
+    *,
+    verify: bool,
+) -> DependencyBuild:
+    """Install in a fresh work folder of the cache and store the result as the entry ``key``
+    (with fresh downloads when the old entry was found changed)."""
+    with cache.workdir() as work:
+        refresh = key in cache.invalidated
+        if refresh:
+            log(
+                f"warning: the cached dependencies for {target} (cache {key[:12]}) "
+                f"cannot be used: {cache.invalidated[key]}; rebuilding them with fresh "
+                "downloads"
+            )
+        build, record = _install(
+            spec,
+            target,
+            options,
+            index,
+            key,
+            work,
+            environ,
+            installer,
+            log,
+            refresh=refresh,
+            page_cache=cache.pages_dir,
+        )
+        cache.invalidated.pop(key, None)
+        return cache.store(key, work, build, record, digests=verify)
 
 
 def _explained(
@@ -203,94 +225,43 @@ def _install(
 ) -> tuple[DependencyBuild, list[tuple[str, int, int, int]]]:
     """Install into ``work/tree``; the build and the tree's record (see :func:`tree_record`)."""
     inst = installer or make_installer(options.installer, environ=environ)
-    detail: Log = getattr(log, "detail", quiet)
-    ignored = ignored_variables(environ)
-    warnings: list[str] = []
-    if ignored and ignored not in _NOTIFIED:
-        _NOTIFIED.add(ignored)
-        log(f"ignoring host installer settings {', '.join(ignored)} (pass them explicitly)")
+    _say_ignored_settings(environ, log)
     dest = work / "tree"
     dest.mkdir()
     count = len(spec.requirements)
     emit("install-start", key=key, target=str(target), installer=inst.name)
     log(f"installing {count} requirement{'s' * (count != 1)} for {target} with {inst.name}")
     started = time.monotonic()
+    requirements = spec.install_requirements()
+    unpinned = _unpinned_names(requirements)
+    warnings: list[str] = []
     origins: dict[str, Literal["sdist-host", "sdist-docker"]] = {}
-    notes: dict[str, str] = {}
+    view: FilteringIndexView[IndexSettings] | None = None
+    pages: _NotePages | None = None
     with contextlib.ExitStack() as stack:
+        constraints = spec.constraints_txt()
         plan = InstallPlan(
-            target=target,
-            requirements=spec.requirements_txt(),
-            constraints=spec.constraints_txt(),
-            index=index,
-            link_mode=options.link_mode,
-            refresh=refresh,
+            target, requirements, constraints, index, link_mode=options.link_mode, refresh=refresh
         )
-        projects = {n: p for n, p in spec.local_paths.items() if not p.endswith(".whl")}
-        if count and projects:  # folders and sdist files: built here, like pure sdists
-            from ..install import sdists
-
-            uv = inst if isinstance(inst, UvInstaller) else UvInstaller(environ=environ)
-            plan = sdists.build_local_projects(
-                projects, plan, uv, work / "local-wheels", allow=options.allow_sdists, log=detail
-            )
-        from ..index.view import FilteringIndexView, needs_filtering_view, uv_superset_platform
-
-        view: FilteringIndexView[IndexSettings] | None = None
-        if count and inst.name == "uv" and needs_filtering_view(target, index):
-            # uv sees only the wheels Target.accepts (exact glibc ceiling, no linux_* wheels),
-            # so any superset --python-platform is safe and the newest fitting release wins
-            view = FilteringIndexView(index, target, page_cache=page_cache)
-            local = stack.enter_context(view)
-            plan = replace(plan, index=local, python_platform=uv_superset_platform(target))
-            detail(f"resolving through a filtering index view for {target}")
-        pages: _NotePages | None = None
-        unpinned = _unpinned_names(spec)
-        if count and view is None and unpinned and not (index.no_index and not index.find_links):
-            pages = _NotePages(unpinned, index, environ, page_cache)
-            stack.callback(pages.close)
         if count:
-            try:
-                _install_or_explain(inst, plan, dest, view, detail, log)
-            except NoFittingWheelError as exc:
-                plan, origins = _plan_sdists(
-                    plan, exc.names, options, work, environ, inst, log, detail, index
-                )
-                tree.remove_tree(dest)
-                dest.mkdir()
-                _install_or_explain(inst, plan, dest, view, detail, log)
-        if count and not any(dest.glob("*.dist-info")):
-            raise InstallError(
-                f"the installer reported success but installed nothing into {dest}; this is a "
-                "bug in lambda-wheels or the installer: please report it with the output above"
-            )
-        drop_console_scripts(dest)  # launchers Lambda never runs (see .scripts)
-        removed = _trim(dest, options, target, warnings, log)
-        tree.normalize_install(dest)
-        emit(
-            "install-finish",
-            key=key,
-            target=str(target),
-            installer=inst.name,
-            seconds=round(time.monotonic() - started, 3),
-        )
+            plan = _with_local_projects(plan, spec, options, inst, work, environ, log)
+            plan, view = _behind_a_view(plan, inst, stack, page_cache, log)
+            if view is None:  # behind a view, the view explains
+                pages = _prefetch_notes(unpinned, index, environ, page_cache, stack)
+            origins = _install_tree(inst, plan, dest, view, options, work, environ, log)
+        removed = _finish_tree(dest, options, target, warnings, log)
+        seconds = round(time.monotonic() - started, 3)
+        emit("install-finish", key=key, target=str(target), installer=inst.name, seconds=seconds)
         record = tree.tree_record(dest)  # one walk: sizes for the manifest and the cache
         sizes = {row[0]: row[1] for row in record}
         distributions = read_distributions(dest, target, origins, sizes=sizes)
         notes = _explain_versions(unpinned, distributions, target, view, pages)
-    distributions = tuple(
-        replace(d, note=notes.get(canonicalize_name(d.name))) for d in distributions
-    )
-    for dist in distributions:
-        if dist.note and canonicalize_name(dist.name) in unpinned:
-            warnings.append(dist.note)
-            log(f"note: {dist.note}")
     build = DependencyBuild(
         key=key,
         tree=dest,
         target=target,
         installer=inst.version(),
-        distributions=distributions,
+        distributions=_noted(distributions, notes, unpinned, warnings, log),
         warnings=tuple(warnings),
         cache="miss",
         size=sum(sizes.values()),
@@ -298,6 +269,125 @@ def _install(
     )
     _audit_dependencies(build, options, origins, log)
     return build, record
+
+
+def _say_ignored_settings(environ: Mapping[str, str], log: Log) -> None:
+    """Name the host's installer settings that are not honoured (once per process)."""
+    ignored = ignored_variables(environ)
+    if ignored and ignored not in _NOTIFIED:
+        _NOTIFIED.add(ignored)
+        log(f"ignoring host installer settings {', '.join(ignored)} (pass them explicitly)")
+
+
+def _host_uv(inst: Installer, environ: Mapping[str, str]) -> UvInstaller:
+    """The installer itself when it is uv, else uv: it resolves and builds sdists on the host."""
+    return inst if isinstance(inst, UvInstaller) else UvInstaller(environ=environ)
+
+
+def _with_local_projects(
+    plan: InstallPlan,
+    spec: DependencySpec,
+    options: BuildOptions,
+    inst: Installer,
+    work: Path,
+    environ: Mapping[str, str],
+    log: Log,
+) -> InstallPlan:
+    """Local project folders and sdist files are built here, like pure sdists: the plan then
+    points at their wheels."""
+    projects = {n: p for n, p in spec.local_paths.items() if not p.endswith(".whl")}
+    if not projects:
+        return plan
+    from ..install import sdists
+
+    uv = _host_uv(inst, environ)
+    wheels = work / "local-wheels"
+    detail: Log = getattr(log, "detail", quiet)
+    return sdists.build_local_projects(
+        projects, plan, uv, wheels, allow=options.allow_sdists, log=detail
+    )
+
+
+def _behind_a_view(
+    plan: InstallPlan,
+    inst: Installer,
+    stack: contextlib.ExitStack,
+    page_cache: Path | None,
+    log: Log,
+) -> tuple[InstallPlan, FilteringIndexView[IndexSettings] | None]:
+    """uv resolves through a filtering index view where the target needs one (open until
+    ``stack`` closes): it sees only the wheels :meth:`Target.accepts` (exact glibc ceiling, no
+    ``linux_*`` wheels), so any superset ``--python-platform`` is safe and the newest fitting
+    release wins."""
+    from ..index.view import FilteringIndexView, needs_filtering_view, uv_superset_platform
+
+    if inst.name != "uv" or not needs_filtering_view(plan.target, plan.index):
+        return plan, None
+    view = FilteringIndexView(plan.index, plan.target, page_cache=page_cache)
+    local = stack.enter_context(view)
+    getattr(log, "detail", quiet)(f"resolving through a filtering index view for {plan.target}")
+    return replace(plan, index=local, python_platform=uv_superset_platform(plan.target)), view
+
+
+def _install_tree(
+    inst: Installer,
+    plan: InstallPlan,
+    dest: Path,
+    view: FilteringIndexView[IndexSettings] | None,
+    options: BuildOptions,
+    work: Path,
+    environ: Mapping[str, str],
+    log: Log,
+) -> dict[str, Literal["sdist-host", "sdist-docker"]]:
+    """Install the plan into ``dest``; when some requirement has no fitting wheel, build the
+    sdists (:func:`_plan_sdists`) and install again. Returns where sdist-built ones came from.
+    """
+    detail: Log = getattr(log, "detail", quiet)
+    origins: dict[str, Literal["sdist-host", "sdist-docker"]] = {}
+    try:
+        _install_or_explain(inst, plan, dest, view, detail, log)
+    except NoFittingWheelError as exc:
+        # files are downloaded on this host with the configured index, not through the view
+        index = view.settings if view is not None else plan.index
+        plan, origins = _plan_sdists(plan, exc.names, options, work, environ, inst, log, index)
+        tree.remove_tree(dest)
+        dest.mkdir()
+        _install_or_explain(inst, plan, dest, view, detail, log)
+    if not any(dest.glob("*.dist-info")):
+        raise InstallError(
+            f"the installer reported success but installed nothing into {dest}; this is a "
+            "bug in lambda-wheels or the installer: please report it with the output above"
+        )
+    return origins
+
+
+def _noted(
+    distributions: Sequence[Distribution],
+    notes: Mapping[str, str],
+    unpinned: set[str],
+    warnings: list[str],
+    log: Log,
+) -> tuple[Distribution, ...]:
+    """The distributions with their "why not newer" notes; the notes of unpinned top-level
+    requirements are also said and kept as warnings."""
+    noted = tuple(replace(d, note=notes.get(canonicalize_name(d.name))) for d in distributions)
+    for dist in noted:
+        if dist.note and canonicalize_name(dist.name) in unpinned:
+            warnings.append(dist.note)
+            log(f"note: {dist.note}")
+    return noted
+
+
+def _finish_tree(
+    dest: Path, options: BuildOptions, target: Target, warnings: list[str], log: Log
+) -> dict[str, Any]:
+    """A fresh install as it is cached: without the console-script launchers Lambda never
+    runs (see :mod:`.scripts`), trimmed as opted in (:mod:`.slim`), normalized; what
+    trimming removed."""
+    drop_console_scripts(dest)
+    removed = _trim(dest, options, target, warnings, log)
+    tree.normalize_install(dest)
+    return removed
 
 
 def _trim(
@@ -346,19 +436,30 @@ def _install_or_explain(
         raise
 
 
-def _unpinned_names(spec: DependencySpec) -> set[str]:
+def _unpinned_names(requirements: Requirements) -> set[str]:
     """Top-level requirements without an exact pin (``==``/``===``): their version was chosen."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    return {
+        r.name
+        for r in requirements
+        if r.requirement.url is None
+        and not any(s.operator in ("==", "===") for s in r.requirement.specifier)
+    }
 
-    names: set[str] = set()
-    for line in spec.requirements:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if req.url is None and not any(s.operator in ("==", "===") for s in req.specifier):
-            names.add(canonicalize_name(req.name))
-    return names
+
+def _prefetch_notes(
+    unpinned: set[str],
+    index: IndexSettings,
+    environ: Mapping[str, str],
+    page_cache: Path | None,
+    stack: contextlib.ExitStack,
+) -> _NotePages | None:
+    """Start fetching the pages the "why not newer" notes of ``unpinned`` need (closed with
+    ``stack``); ``None`` when there is nothing to explain or no index to ask."""
+    if not unpinned or (index.no_index and not index.find_links):
+        return None
+    pages = _NotePages(unpinned, index, environ, page_cache)
+    stack.callback(pages.close)
+    return pages
 
 
 class _NotePages:
@@ -442,13 +543,14 @@ def _plan_sdists(
     environ: Mapping[str, str],
     inst: Installer,
     log: Log,
-    detail: Log = quiet,
-    original_index: IndexSettings | None = None,
+    index: IndexSettings,
 ) -> tuple[InstallPlan, dict[str, Literal["sdist-host", "sdist-docker"]]]:
-    """Some requirements have no fitting wheel: build pure ones here, native ones in Docker."""
+    """Some requirements have no fitting wheel: build pure ones here, native ones in Docker
+    (downloading with ``index``, the configured one). Returns the plan that installs them and
+    where each came from."""
     from ..install import sdists
-    from ..install.docker import build_wheels_in_docker
 
+    detail: Log = getattr(log, "detail", quiet)
     names = [canonicalize_name(n) for n in first]
     if not options.allow_sdists:
         raise InstallError(
@@ -456,58 +558,72 @@ def _plan_sdists(
             f"{plan.target} and building sdists is disabled (allow_sdists=False / --no-sdists); "
             "allow sdists, or pin versions that ship wheels for the target"
         )
-    uv = inst if isinstance(inst, UvInstaller) else UvInstaller(environ=environ)
+    uv = _host_uv(inst, environ)
     pins = sdists.resolve_sdist_pins(plan, uv, names, log=detail)
     log(f"no fitting wheel for {', '.join(f'{n}=={v}' for n, v in pins.items())}; building")
     pure, native = sdists.classify(pins, plan, uv, work / "sdist-check", log=detail)
     origins: dict[str, Literal["sdist-host", "sdist-docker"]] = dict.fromkeys(pure, "sdist-host")
-    wheelhouse: list[str] = []
-    built: list[Path] = []  # wheels we made from (hash-verified) sdists
+    built: dict[Path, list[Path]] = {}  # wheelhouse -> the wheels we made from (verified) sdists
     if native:
-        if not options.docker:
-            listed = "; ".join(f"{n}=={v} ({why})" for n, (v, why) in sorted(native.items()))
-            raise NeedsDockerError(
-                f"these requirements have no wheel for {plan.target} and contain native code, "
-                f"so they must be compiled in the runtime's build image: {listed}. Enable "
-                "Docker bundling (docker=True / --docker; needs a Docker engine), or pin "
-                "versions that ship manylinux wheels for the target",
-                sorted(native),
-            )
         house = work / "wheelhouse"
-        built += build_wheels_in_docker(
-            {n: v for n, (v, _) in native.items()},
-            plan,  # build requirements are resolved for its target, through its index
-            uv,
-            house,
-            # files are downloaded on this host with the configured index and its credentials
-            index=original_index or plan.index,
-            hashes=sdists.hashes_by_name(plan.requirements),  # hash-checking mode
-            environ=environ,
-            log=log,
-            detail=detail,
-            image=options.docker_image,
-            network=options.docker_network,
-        )
-        wheelhouse.append(str(house))
+        built[house] = _docker_wheels(native, plan, uv, house, options, environ, log, index)
         origins.update(dict.fromkeys(native, "sdist-docker"))
     source_build: tuple[str, ...] = tuple(sorted(pure))
-    if inst.name == "pip" and pure:
+    if isinstance(inst, PipInstaller) and pure:
         # pip refuses sdists with --platform: it gets the wheels built here instead
         house = work / "wheelhouse-pure"
-        built += sdists.build_pure_wheels_with_pip(pure, plan, inst, house, log=detail)
-        wheelhouse.append(str(house))
+        pinned = replace(plan, requirements=plan.requirements.pinned(pure))
+        built[house] = inst.build_wheels(pinned, house, log=detail)
         source_build = ()
     requirements = plan.requirements
-    if plan.require_hashes and built:
+    wheels = [wheel for made in built.values() for wheel in made]
+    if requirements.hash_checking and wheels:
         # hash-checking mode: the wheels built from verified sdists are trusted too
-        requirements = sdists.trust_built_wheels(requirements, built)
+        requirements = requirements.trusting(sdists.built_wheel_digests(wheels))
     new_plan = replace(
         plan,
         requirements=requirements,
         source_build=source_build,
-        wheelhouse=(*plan.wheelhouse, *wheelhouse),
+        wheelhouse=(*plan.wheelhouse, *map(str, built)),
     )
     return new_plan, origins
+
+
+def _docker_wheels(
+    native: Mapping[str, tuple[str, str]],
+    plan: InstallPlan,
+    uv: UvInstaller,
+    house: Path,
+    options: BuildOptions,
+    environ: Mapping[str, str],
+    log: Log,
+    index: IndexSettings,
+) -> list[Path]:
+    """Compile the native sdists (name -> (version, why native)) in the target's build image
+    into ``house``, downloading with ``index``; or say that Docker must be enabled."""
+    from ..install.docker import build_wheels_in_docker
+
+    if not options.docker:
+        listed = "; ".join(f"{n}=={v} ({why})" for n, (v, why) in sorted(native.items()))
+        raise NeedsDockerError(
+            f"these requirements have no wheel for {plan.target} and contain native code, "
+            f"so they must be compiled in the runtime's build image: {listed}. Enable "
+            "Docker bundling (docker=True / --docker; needs a Docker engine), or pin "
+            "versions that ship manylinux wheels for the target",
+            sorted(native),
+        )
+    return build_wheels_in_docker(
+        {n: v for n, (v, _) in native.items()},
+        plan,  # its target and index resolve build requirements; its hashes verify sdists
+        uv,
+        house,
+        index=index,  # files are downloaded on this host with the configured index
+        environ=environ,
+        log=log,
+        detail=getattr(log, "detail", quiet),
+        image=options.docker_image,
+        network=options.docker_network,
+    )
 
 
 def _audit_dependencies(

@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name
 from ..errors import InputError
 from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import has_drive, is_url, redact_text, redact_url, strip_credentials
+from .requirement_lines import Requirements
 
 __all__ = ["DependencySpec", "IndexSettings"]
 
@@ -302,27 +303,20 @@ class DependencySpec:
     @property
     def hash_checking(self) -> bool:
         """True when every requirement has hashes: the install runs in hash-checking mode."""
-        return bool(self.requirements) and all(
-            self.hashes.get(_line_name(line)) for line in self.requirements
-        )
+        return self.install_requirements().hash_checking
+
+    def install_requirements(self) -> Requirements:
+        """The requirements as an install runs them: each line with its ``--hash`` values when
+        :attr:`hash_checking` holds (all or nothing: pip's hash-checking mode needs every
+        requirement hashed)."""
+        return Requirements.of(self.requirements, self.hashes)
 
     def requirements_txt(self) -> str:
-        """The requirements as one text that ``uv pip install -r`` and ``pip install -r`` read.
-
-        Each requirement is on its own line, followed by its ``--hash`` options when
-        :attr:`hash_checking` holds (all or nothing: pip's hash-checking mode needs every
-        requirement hashed). There are no index lines: the installer passes index settings as
-        flags, so credentials are never written to disk.
+        """The requirements as one text that ``uv pip install -r`` and ``pip install -r`` read
+        (:meth:`Requirements.text`). There are no index lines: the installer passes index
+        settings another way, so credentials are never written to disk.
         """
-        out = []
-        hashed = self.hash_checking
-        for line in self.requirements:
-            if hashed:
-                options = [f"--hash={h}" for h in self.hashes[_line_name(line)]]
-                out.append(" \\\n    ".join([line, *options]))
-            else:
-                out.append(line)
-        return "".join(f"{line}\n" for line in out)
+        return self.install_requirements().text()
 
     def constraints_txt(self) -> str:
         """The constraints as a text for ``-c`` (empty when there are none)."""

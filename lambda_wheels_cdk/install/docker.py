@@ -38,11 +38,12 @@ from packaging.utils import canonicalize_name
 
 from ..errors import NeedsDockerError, SdistBuildError
 from ..events import Log, emit, plain_text, quiet
+from ..index.client import SimpleIndexClient
 from ..inputs.spec import IndexSettings
 from ..target.target import Target
 from .installers import InstallPlan, UvInstaller, read_output, secrets_of
 from .leftovers import popen_dying_with_parent
-from .wheelhouse import BuildInputs, fetch_build_inputs
+from .wheelhouse import BuildInputs, Fetcher
 
 #: Where the built wheels are written inside the container (CDK's bundling convention).
 CONTAINER_OUTPUT = "/asset-output"
@@ -76,7 +77,6 @@ def build_wheels_in_docker(
     wheelhouse: Path,
     *,
     index: IndexSettings,
-    hashes: Mapping[str, Sequence[str]] | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = quiet,
     detail: Log = quiet,
@@ -88,11 +88,11 @@ def build_wheels_in_docker(
 
     Args:
         pins: the distributions to build and their versions.
-        plan: the install's plan (its target; the index uv resolves build requirements with).
+        plan: the install's plan: its target, the index uv resolves build requirements with,
+            and the ``--hash`` values each sdist must match (hash-checking mode).
         uv: resolves the build requirements for the target on the host.
         wheelhouse: where the built wheels go (made here); its parent holds the fetched inputs.
         index: the index settings the host downloads with (may hold credentials).
-        hashes: ``--hash`` values by canonical name (hash-checking mode).
         environ: the host environment for the Docker CLI and the downloads.
         image: the image to build in. Default: the target's SAM build image.
         network: give the container the engine's default network instead of none.
@@ -106,31 +106,17 @@ def build_wheels_in_docker(
     host_env = dict(os.environ if environ is None else environ)
     target = plan.target
     image = image or target.build_image
-    binary = docker_binary(host_env)
     names: list[str] = sorted(canonicalize_name(n) for n in pins)
-    if shutil.which(binary) is None and not Path(binary).is_file():
-        raise NeedsDockerError(
-            f"{', '.join(names)} must be compiled for {target} but the Docker CLI "
-            f"'{binary}' was not found; install Docker (or set CDK_DOCKER), or pin versions "
-            "that ship manylinux wheels for the target",
-            names,
-        )
+    binary = _docker_cli(host_env, target, names)
     env = docker_environment(host_env)
     # the engine and the image first: a stopped engine or an unpullable image must not be
     # reported as (or hidden behind) a download problem
     ensure_image(binary, env, image, target, names, log=log, detail=detail)
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    inputs = fetch_build_inputs(
-        pins,
-        plan,
-        uv,
-        wheelhouse.parent / f"{wheelhouse.name}-inputs",
-        index=index,
-        hashes=hashes,
-        environ=host_env,
-        log=detail,
-    )
-    with contextlib.closing(inputs):
+    with SimpleIndexClient(index, environ=host_env) as client:
+        inputs = Fetcher(client, plan, uv).build_inputs(
+            pins, wheelhouse.parent / f"{wheelhouse.name}-inputs", log=detail
+        )
         return _build(
             inputs,
             pins,
@@ -144,6 +130,23 @@ def build_wheels_in_docker(
             log=log,
             detail=detail,
         )
+
+
+def _docker_cli(environ: Mapping[str, str], target: Target, names: list[str]) -> str:
+    """The Docker CLI to run (:func:`docker_binary`).
+
+    Raises:
+        NeedsDockerError: it is not installed.
+    """
+    binary = docker_binary(environ)
+    if shutil.which(binary) is None and not Path(binary).is_file():
+        raise NeedsDockerError(
+            f"{', '.join(names)} must be compiled for {target} but the Docker CLI "
+            f"'{binary}' was not found; install Docker (or set CDK_DOCKER), or pin versions "
+            "that ship manylinux wheels for the target",
+            names,
+        )
+    return binary
 
 
 def ensure_image(
@@ -279,23 +282,26 @@ def _build(
             _failure_message(failed, pins, target, image, returncode, output, missing, network),
             failed,
         )
-    built: list[Path] = []
-    missing_wheels = []
-    for name in sorted(inputs.sdists):
-        wheel = _built(out, name)
-        if wheel is None:
-            missing_wheels.append(name)
-        else:
-            built.append(wheel)
-    if missing_wheels:
+    return _built_wheels(inputs, out, image, output)
+
+
+def _built_wheels(inputs: BuildInputs, out: Path, image: str, output: str) -> list[Path]:
+    """The wheel of each sdist, after a build that succeeded.
+
+    Raises:
+        SdistBuildError: pip said it succeeded but some wheel is not there.
+    """
+    wheels = {name: _built(out, name) for name in sorted(inputs.sdists)}
+    missing = [name for name, wheel in wheels.items() if wheel is None]
+    if missing:
         raise SdistBuildError(
             f"the build in {image} finished but produced no wheel for "
-            f"{', '.join(missing_wheels)} (its last line: {_last_line(output)}); this is a bug "
+            f"{', '.join(missing)} (its last line: {_last_line(output)}); this is a bug "
             "in lambda-wheels or in the image's pip: please report it with the output of "
             "--verbose",
-            missing_wheels,
+            missing,
         )
-    return built
+    return [wheel for wheel in wheels.values() if wheel is not None]
 
 
 def container_command(

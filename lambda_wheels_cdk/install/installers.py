@@ -32,12 +32,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from ..errors import BundleError, InstallError
 from ..events import plain_text
+from ..inputs.requirement_lines import Requirements
 from ..inputs.spec import IndexSettings
 from ..target.runtimes import DATACLASS_SLOTS
 from ..target.target import Target
@@ -61,7 +62,8 @@ class InstallPlan:
 
     Attributes:
         target: where the bundle runs.
-        requirements: requirements.txt text (one requirement per line, ``--hash`` options allowed).
+        requirements: what to install (each requirement with its ``--hash`` values in
+            hash-checking mode); written as a requirements.txt only where an installer reads one.
         constraints: constraints text (may be empty).
         index: effective index settings (may hold credentials; never printed unredacted).
         wheelhouse: local folders of wheels we built (sdists), searched like ``--find-links``.
@@ -78,7 +80,7 @@ class InstallPlan:
     """
 
     target: Target
-    requirements: str
+    requirements: Requirements
     constraints: str = ""
     index: IndexSettings = field(default_factory=IndexSettings)
     wheelhouse: tuple[str, ...] = ()
@@ -92,10 +94,6 @@ class InstallPlan:
         """``--python-version X.Y --python-platform ...`` for uv."""
         platform = self.python_platform or self.target.uv_platform
         return ["--python-version", self.target.python_version, "--python-platform", platform]
-
-    @property
-    def require_hashes(self) -> bool:
-        return "--hash" in self.requirements
 
 
 class Installer(Protocol):
@@ -286,7 +284,7 @@ def _shared_args(plan: InstallPlan, con: Path | None) -> list[str]:
         args += ["-c", str(con)]
     for link in (*plan.index.find_links, *plan.wheelhouse):
         args += ["--find-links", link]
-    if plan.require_hashes:
+    if plan.requirements.hash_checking:
         args.append("--require-hashes")
     if plan.no_deps:
         args.append("--no-deps")
@@ -309,7 +307,7 @@ def _workspace(plan: InstallPlan, prefix: str) -> Iterator[_Workspace]:
     with owned_temp_dir(prefix) as work:
         env: dict[str, str] = {}
         req = _write_private(
-            work / "requirements.txt", _without_credentials(plan.requirements, env)
+            work / "requirements.txt", _without_credentials(plan.requirements.text(), env)
         )
         con: Path | None = None
         if plan.constraints.strip():
@@ -474,66 +472,55 @@ class UvInstaller(_ChildRunner):
 
         return with_no_proxy(installer_environment(self._environ, extra))
 
-    def _common(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
-        args = [
+    def _pip_install(self, work: _Workspace, into: Path, *options: str) -> list[str]:
+        """``uv pip install --target INTO`` of the plan's requirements file with the host's
+        interpreter (uv needs one to build sdists), plain output and no uv configuration, then
+        ``options``."""
+        return [
+            self.uv,
+            "pip",
+            "install",
+            "--target",
+            str(into),
             *UV_PLAIN_OUTPUT,
-            *plan.uv_target_args(),
             "--python",
             self.host_python,
             "--no-config",
             "-r",
-            str(req),
+            str(work.req),
+            *options,
         ]
-        return args + _shared_args(plan, con)
 
     def install(
         self, plan: InstallPlan, dest: Path, *, log: Log = _quiet, progress: Log = _quiet
     ) -> None:
         with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--target",
-                str(dest.resolve()),
-                *self._common(plan, work.req, work.con),
-                *_uv_binary_policy(plan),
-                "--no-installer-metadata",
-                "--no-compile-bytecode",
+            argv = self._pip_install(
+                work,
+                dest.resolve(),
+                *_for_target(plan, work),
+                *_UV_FILES_ONLY,
                 "--link-mode",
                 "clone" if plan.link_mode == "link" else "copy",
                 *(["--refresh"] if plan.refresh else []),
-            ]
+            )
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def install_host_build(self, plan: InstallPlan, dest: Path, *, log: Log = _quiet) -> None:
         """Build ``plan.source_build`` from sdists for the *host* interpreter, into ``dest``.
 
         Used to find out whether an sdist is pure; the result is inspected, never shipped.
+        Constraints, dependencies and the wheelhouse do not take part.
         """
+        alone = replace(plan, wheelhouse=(), no_deps=True)
         with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--target",
-                str(dest.resolve()),
-                *UV_PLAIN_OUTPUT,
-                "--python",
-                self.host_python,
-                "--no-config",
-                "--no-deps",
-                "-r",
-                str(work.req),
-                "--no-installer-metadata",
-                "--no-compile-bytecode",
-            ]
-            for name in plan.source_build:
-                argv += ["--no-binary", name]
-            for link in plan.index.find_links:
-                argv += ["--find-links", link]
-            if plan.require_hashes:
-                argv.append("--require-hashes")
+            argv = self._pip_install(
+                work,
+                dest.resolve(),
+                *_shared_args(alone, None),
+                *_UV_FILES_ONLY,
+                *_no_binary(plan),
+            )
             self._call(
                 argv, plan, work, f"building {', '.join(plan.source_build)} on the host", log
             )
@@ -542,18 +529,10 @@ class UvInstaller(_ChildRunner):
         import json
 
         with _workspace(plan, TEMP_PREFIXES["uv"]) as work:
-            argv = [
-                self.uv,
-                "pip",
-                "install",
-                "--dry-run",
-                "--output-format",
-                "json",
-                "--target",
-                str(work.folder / "target"),
-                *self._common(plan, work.req, work.con),
-                *_uv_binary_policy(plan),
-            ]
+            report = ["--dry-run", "--output-format", "json"]
+            argv = self._pip_install(
+                work, work.folder / "target", *report, *_for_target(plan, work)
+            )
             out = self._call(
                 argv, plan, work, f"resolving for {plan.target}", log, stdout_only=True
             )
@@ -567,16 +546,54 @@ class UvInstaller(_ChildRunner):
             if c.get("action") == "installed"
         ]
 
+    def build_wheel(self, plan: InstallPlan, project: str, out: Path, *, log: Log = _quiet) -> Path:
+        """Build a local project folder or sdist file into one wheel in ``out`` (made here),
+        with the host's interpreter and the plan's index settings for its build requirements.
+
+        Raises:
+            InstallError: the build failed, or gave other than one wheel.
+        """
+        out.mkdir(parents=True, exist_ok=True)
+        argv = [self.uv, "build", "--wheel", "--no-config", "--python", self.host_python]
+        run_child(
+            [*argv, "--out-dir", str(out), project],
+            env=self.child_env(plan),
+            cwd=out,
+            secrets=secrets_of(plan.index),
+            what=f"uv (building the local project {project})",
+            log=log,
+        )
+        built = sorted(out.glob("*.whl"))
+        if len(built) != 1:
+            raise InstallError(
+                f"building the local project {project} gave {len(built)} wheels instead "
+                "of one; check its build configuration"
+            )
+        return built[0]
+
+
+#: What uv leaves out of an installed tree: its installer metadata files (``INSTALLER``,
+#: ``REQUESTED``) and bytecode (compiled later for the target's Python, when asked).
+_UV_FILES_ONLY: Final = ("--no-installer-metadata", "--no-compile-bytecode")
+
+
+def _for_target(plan: InstallPlan, work: _Workspace) -> list[str]:
+    """Resolve for the plan's target: its Python version and platform, the shared flags, and
+    wheels only but for the named sdists."""
+    return [*plan.uv_target_args(), *_shared_args(plan, work.con), *_uv_binary_policy(plan)]
+
+
+def _no_binary(plan: InstallPlan) -> list[str]:
+    """``--no-binary NAME`` for each sdist the plan builds on the host."""
+    return [arg for name in plan.source_build for arg in ("--no-binary", name)]
+
 
 def _uv_binary_policy(plan: InstallPlan) -> list[str]:
     """Wheels only, except the named (pure) sdists we decided to build on the host.
 
     uv reads ``--only-binary :all: --no-binary NAME`` as "wheels for everything but NAME".
     """
-    args = ["--only-binary", ":all:"]
-    for name in plan.source_build:
-        args += ["--no-binary", name]
-    return args
+    return ["--only-binary", ":all:", *_no_binary(plan)]
 
 
 # -- pip ---------------------------------------------------------------------------------------
@@ -615,6 +632,10 @@ class PipInstaller(_ChildRunner):
         """The installer's environment: isolated from host config, index settings set."""
         return installer_environment(self._environ, index_environment(plan.index, "pip"))
 
+    def _pip(self, command: str, *options: str) -> list[str]:
+        """``python -m pip COMMAND --no-color OPTIONS``."""
+        return [self.python, "-m", "pip", command, "--no-color", *options]
+
     def _args(self, plan: InstallPlan, req: Path, con: Path | None) -> list[str]:
         args = [*plan.target.pip_args(), "-r", str(req)]
         if plan.wheelhouse:
@@ -627,19 +648,15 @@ class PipInstaller(_ChildRunner):
     ) -> None:
         self.version()
         with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
-            argv = [
-                self.python,
-                "-m",
-                "pip",
+            argv = self._pip(
                 "install",
                 "--target",
                 str(dest.resolve()),
                 "--no-compile",
                 "--no-warn-script-location",
                 "--disable-pip-version-check",
-                "--no-color",
                 *self._args(plan, work.req, work.con),
-            ]
+            )
             self._call(argv, plan, work, f"installing for {plan.target}", log, progress)
 
     def dry_run(self, plan: InstallPlan, *, log: Log = _quiet) -> list[tuple[str, str]]:
@@ -647,26 +664,42 @@ class PipInstaller(_ChildRunner):
 
         with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
             report = work.folder / "report.json"
-            argv = [
-                self.python,
-                "-m",
-                "pip",
+            argv = self._pip(
                 "install",
                 "--dry-run",
-                "--no-color",
                 "--ignore-installed",
                 "--report",
                 str(report),
                 "--target",
                 str(work.folder / "target"),
                 *self._args(plan, work.req, work.con),
-            ]
+            )
             self._call(argv, plan, work, f"resolving for {plan.target}", log)
             data = json.loads(report.read_text(encoding="utf-8"))
         return [
             (str(item["metadata"]["name"]), str(item["metadata"]["version"]))
             for item in data.get("install", [])
         ]
+
+    def build_wheels(self, plan: InstallPlan, wheelhouse: Path, *, log: Log = _quiet) -> list[Path]:
+        """Build the plan's requirements from their sdists into wheels in ``wheelhouse`` (made
+        here), without their dependencies: pip refuses sdists when it installs with
+        ``--platform``, so it installs these wheels instead. The plan's index settings apply,
+        and in hash-checking mode its hashes; the wheels in ``wheelhouse``, sorted."""
+        wheelhouse.mkdir(parents=True, exist_ok=True)
+        with _workspace(plan, TEMP_PREFIXES["pip"]) as work:
+            argv = self._pip(
+                "wheel",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--wheel-dir",
+                str(wheelhouse),
+                "-r",
+                str(work.req),
+            )
+            self._call(argv, plan, work, "building pure sdists", log)
+        return sorted(wheelhouse.glob("*.whl"))
 
 
 def make_installer(name: str, *, environ: Mapping[str, str] | None = None) -> Installer:

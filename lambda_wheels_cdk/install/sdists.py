@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .. import tree
@@ -26,59 +25,23 @@ from ..errors import InputError, InstallError
 from ..events import Log, quiet
 from .dists import read_distributions
 from .installers import (
-    Installer,
     InstallPlan,
     NoFittingWheelError,
     UvInstaller,
-    run_child,
-    secrets_of,
 )
 
 _MAX_ROUNDS = 64
 
 
-def _logical_lines(requirements: str) -> list[str]:
-    return [line for line in requirements.replace("\\\n", " ").splitlines() if line.strip()]
-
-
-def hashes_by_name(requirements: str) -> dict[str, list[str]]:
-    """The ``--hash`` options of each requirement of a requirements text, by canonical name."""
-    out: dict[str, list[str]] = {}
-    for line in _logical_lines(requirements):
-        requirement, _, _ = line.partition(" --hash")
-        try:
-            name = canonicalize_name(Requirement(requirement.strip()).name)
-        except InvalidRequirement:
-            continue
-        digests = [p.split("=", 1)[1] for p in line.split() if p.startswith("--hash=")]
-        if digests:
-            out[name] = digests
-    return out
-
-
-def pinned(name: str, version: str, hashes: Mapping[str, Sequence[str]]) -> str:
-    """``name==version`` with the requirement's ``--hash`` options (hash-checking mode)."""
-    return f"{name}=={version}" + "".join(f" --hash={h}" for h in hashes.get(name, ()))
-
-
-def trust_built_wheels(requirements: str, wheels: Sequence[Path]) -> str:
-    """Allow, in hash-checking mode, the wheels we built from hash-verified sdists: each
-    wheel's sha256 is added to its requirement's hashes."""
-    digests = {
-        canonicalize_name(w.name.split("-", 1)[0]): hashlib.sha256(w.read_bytes()).hexdigest()
+def built_wheel_digests(wheels: Sequence[Path]) -> dict[str, str]:
+    """``sha256:hex`` of each wheel, by the canonical name in its file name: what a wheel built
+    from a hash-verified sdist is trusted with in hash-checking mode
+    (:meth:`~lambda_wheels_cdk.inputs.requirement_lines.Requirements.trusting`)."""
+    return {
+        canonicalize_name(w.name.split("-", 1)[0]): "sha256:"
+        + hashlib.sha256(w.read_bytes()).hexdigest()
         for w in wheels
     }
-    out = []
-    for line in _logical_lines(requirements):
-        requirement = line.partition(" --hash")[0].strip()
-        try:
-            name = canonicalize_name(Requirement(requirement).name)
-        except InvalidRequirement:
-            name = None
-        if name in digests and "--hash=" in line:
-            line += f" --hash=sha256:{digests[name]}"
-        out.append(line)
-    return "".join(f"{line}\n" for line in out)
 
 
 def resolve_sdist_pins(
@@ -139,13 +102,12 @@ def classify(
     """
     pure: dict[str, str] = {}
     native: dict[str, tuple[str, str]] = {}
-    hashes = hashes_by_name(plan.requirements)  # hash-checking mode: verify what we build
     for name, version in pins.items():
         dest = scratch / name
         dest.mkdir(parents=True, exist_ok=True)
         single = replace(
             plan,
-            requirements=pinned(name, version, hashes) + "\n",
+            requirements=plan.requirements.pinned({name: version}),  # hashes: verify the build
             constraints="",
             source_build=(name,),
             no_deps=True,
@@ -165,47 +127,6 @@ def classify(
         else:
             pure[name] = version
     return pure, native
-
-
-def build_pure_wheels_with_pip(
-    pure: Mapping[str, str],
-    plan: InstallPlan,
-    pip: Installer,
-    wheelhouse: Path,
-    *,
-    log: Log = quiet,
-) -> list[Path]:
-    """pip needs wheel files (it refuses sdists with ``--platform``): build them with pip wheel."""
-    python = getattr(pip, "python", None)
-    if python is None:  # pragma: no cover - only PipInstaller reaches here
-        raise InstallError("building pure sdists for pip needs a pip installer")
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    hashes = hashes_by_name(plan.requirements)  # pip checks them: hash-checking mode
-    reqs = wheelhouse / ".pure-requirements.txt"
-    reqs.write_text("".join(pinned(n, v, hashes) + "\n" for n, v in sorted(pure.items())))
-    argv = [
-        python,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-color",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        "--wheel-dir",
-        str(wheelhouse),
-        "-r",
-        str(reqs),
-    ]
-    run_child(
-        argv,
-        env=pip.child_env(plan),
-        cwd=wheelhouse,
-        secrets=secrets_of(plan.index),
-        what="pip (building pure sdists)",
-        log=log,
-    )
-    return sorted(wheelhouse.glob("*.whl"))
 
 
 # -- local projects ----------------------------------------------------------------------------
@@ -243,25 +164,8 @@ def build_local_projects(
     wheels: dict[str, Path] = {}
     native: list[str] = []
     for name in names:
-        out = wheelhouse / name
-        out.mkdir(parents=True, exist_ok=True)
-        argv = [uv.uv, "build", "--wheel", "--no-config", "--python", uv.host_python]
-        run_child(
-            [*argv, "--out-dir", str(out), projects[name]],
-            env=uv.child_env(plan),
-            cwd=out,
-            secrets=secrets_of(plan.index),
-            what=f"uv (building the local project {projects[name]})",
-            log=log,
-        )
-        built = sorted(out.glob("*.whl"))
-        if len(built) != 1:
-            raise InstallError(
-                f"building the local project {projects[name]} gave {len(built)} wheels instead "
-                "of one; check its build configuration"
-            )
-        wheels[name] = built[0]
-        why = _not_pure(built[0])
+        wheels[name] = uv.build_wheel(plan, projects[name], wheelhouse / name, log=log)
+        why = _not_pure(wheels[name])
         if why:
             native.append(f"{name} ({projects[name]}): {why}")
     if native:
@@ -272,7 +176,7 @@ def build_local_projects(
             "folder and pass that folder with --find-links / find_links, with the project "
             "required by name"
         )
-    return replace(plan, requirements=_pointing_at(plan.requirements, wheels))
+    return replace(plan, requirements=plan.requirements.pointing_at(wheels))
 
 
 def _not_pure(wheel: Path) -> str | None:
@@ -290,26 +194,9 @@ def _not_pure(wheel: Path) -> str | None:
     return f"its wheel is tagged {', '.join(impure)}" if impure else None
 
 
-def _pointing_at(requirements: str, wheels: Mapping[str, Path]) -> str:
-    """The requirements text with each named requirement's URL replaced by its wheel's."""
-    out = []
-    for line in requirements.splitlines():
-        try:
-            req = Requirement(line.rstrip(" \\"))
-        except InvalidRequirement:  # a --hash continuation line
-            out.append(line)
-            continue
-        wheel = wheels.get(canonicalize_name(req.name))
-        if wheel is not None and req.url:
-            req.url = wheel.resolve().as_uri()
-            line = str(req) + (" \\" if line.endswith("\\") else "")
-        out.append(line)
-    return "".join(f"{line}\n" for line in out)
-
-
 __all__ = [
     "build_local_projects",
-    "build_pure_wheels_with_pip",
+    "built_wheel_digests",
     "classify",
     "has_binaries",
     "resolve_allowing_sdists",

@@ -38,7 +38,7 @@ from ..events import Log, quiet
 from ..index.client import SimpleIndexClient
 from ..index.pages import IndexFile
 from ..index.resolution import fitting_wheels
-from ..inputs.spec import IndexSettings
+from ..inputs.requirement_lines import Requirements
 from .installers import InstallPlan, UvInstaller
 from .sdists import resolve_allowing_sdists
 
@@ -118,84 +118,67 @@ class BuildInputs:
     sdists: dict[str, Path]
     sdist_dir: Path
     wheelhouse: Path
-    _fetcher: _Fetcher | None = field(default=None, repr=False)
+    _fetcher: Fetcher | None = field(default=None, repr=False)
 
     def add(self, requirements: Sequence[str], *, log: Log = quiet) -> list[str]:
-        """Fetch more build requirements (for the target) into the wheelhouse; the files added."""
-        if self._fetcher is None:  # pragma: no cover - always set by fetch_build_inputs
+        """Fetch more build requirements (for the target) into the wheelhouse; the files added
+        (the fetcher's index client must still be open)."""
+        if self._fetcher is None:  # pragma: no cover - always set by Fetcher.build_inputs
             return []
-        return self._fetcher.requirements(requirements, log=log)
-
-    def close(self) -> None:
-        """Close the index client's connections."""
-        if self._fetcher is not None:
-            self._fetcher.client.close()
+        return self._fetcher.requirements(requirements, self.wheelhouse, log=log)
 
 
-def fetch_build_inputs(
-    pins: Mapping[str, str],
-    plan: InstallPlan,
-    uv: UvInstaller,
-    dest: Path,
-    *,
-    index: IndexSettings,
-    hashes: Mapping[str, Sequence[str]] | None = None,
-    environ: Mapping[str, str] | None = None,
-    log: Log = quiet,
-) -> BuildInputs:
-    """Download the sdists of ``pins`` and their build requirements for ``plan.target``.
+class Fetcher:
+    """Resolves requirements for the target and downloads their files on this host.
 
     Args:
-        pins: ``{name: version}`` of the sdists to build.
-        plan: the install's plan: its target, and the index uv resolves through (a filtering
-            view on this host for an exact glibc ceiling).
+        client: downloads the files, with the host's index settings (credentials stay in this
+            process); the caller closes it when the build is done.
+        plan: the install's plan: its target, the index uv resolves through (a filtering
+            view on this host for an exact glibc ceiling), and the ``--hash`` values each
+            sdist must match (hash-checking mode).
         uv: resolves the build requirements for the target.
-        dest: an empty folder; ``sdists/`` and ``wheelhouse/`` are made in it.
-        index: the index settings files are downloaded with (credentials stay in this process).
-        hashes: ``--hash`` values by canonical name (hash-checking mode).
-
-    Raises:
-        InstallError: an sdist or a build requirement is not on the index, or a downloaded
-            sdist does not match its ``--hash``.
-        IndexUnavailableError: the index cannot be read.
     """
-    inputs = BuildInputs({}, dest / "sdists", dest / "wheelhouse")
-    inputs.sdist_dir.mkdir(parents=True)
-    inputs.wheelhouse.mkdir(parents=True)
-    client = SimpleIndexClient(index, environ=environ)
-    fetcher = _Fetcher(client, plan, uv, inputs.wheelhouse)
-    inputs._fetcher = fetcher
-    try:
-        for name, version in sorted(pins.items()):
-            wanted = (hashes or {}).get(canonicalize_name(name), ())
-            sdist = fetcher.sdist(name, version, inputs.sdist_dir, hashes=wanted)
-            inputs.sdists[canonicalize_name(name)] = sdist
-        for name, sdist in sorted(inputs.sdists.items()):
-            fetcher.requirements(build_requirements(sdist), log=log, needed_by=name)
-    except BaseException:
-        client.close()
-        raise
-    return inputs
 
-
-class _Fetcher:
-    """Resolves requirements for the target and downloads their files (one index client)."""
-
-    def __init__(
-        self, client: SimpleIndexClient, plan: InstallPlan, uv: UvInstaller, wheelhouse: Path
-    ) -> None:
+    def __init__(self, client: SimpleIndexClient, plan: InstallPlan, uv: UvInstaller) -> None:
         self.client = client
         self.plan = plan
         self.uv = uv
-        self.wheelhouse = wheelhouse
         self.done: set[tuple[str, str]] = set()
         self.resolved: dict[tuple[str, ...], None] = {}
 
+    def build_inputs(self, pins: Mapping[str, str], dest: Path, *, log: Log = quiet) -> BuildInputs:
+        """Download the sdists of ``pins`` (``{name: version}``) and their build requirements
+        for the target into ``dest``, an empty folder: ``sdists/`` and ``wheelhouse/`` are made
+        in it.
+
+        Raises:
+            InstallError: an sdist or a build requirement is not on the index, or a downloaded
+                sdist does not match its ``--hash``.
+            IndexUnavailableError: the index cannot be read.
+        """
+        inputs = BuildInputs({}, dest / "sdists", dest / "wheelhouse", self)
+        inputs.sdist_dir.mkdir(parents=True)
+        inputs.wheelhouse.mkdir(parents=True)
+        for name, version in sorted(pins.items()):
+            wanted = self.plan.requirements.hashes_of(name)
+            sdist = self.sdist(name, version, inputs.sdist_dir, hashes=wanted)
+            inputs.sdists[canonicalize_name(name)] = sdist
+        for name, sdist in sorted(inputs.sdists.items()):
+            self.requirements(build_requirements(sdist), inputs.wheelhouse, log=log, needed_by=name)
+        return inputs
+
     def requirements(
-        self, requirements: Iterable[str], *, log: Log = quiet, needed_by: str | None = None
+        self,
+        requirements: Iterable[str],
+        wheelhouse: Path,
+        *,
+        log: Log = quiet,
+        needed_by: str | None = None,
     ) -> list[str]:
-        """Resolve ``requirements`` for the target and download every pin's file, following the
-        build requirements of those that come as sdists. Returns the file names added."""
+        """Resolve ``requirements`` for the target and download every pin's file into
+        ``wheelhouse``, following the build requirements of those that come as sdists.
+        Returns the file names added."""
         added: list[str] = []
         queue = [(tuple(sorted(set(requirements))), needed_by)]
         while queue:
@@ -207,7 +190,7 @@ class _Fetcher:
                 _check_requirement(req, by)
             plan = replace(
                 self.plan,
-                requirements="".join(f"{r}\n" for r in wanted),
+                requirements=Requirements.of(wanted),
                 constraints="",
                 wheelhouse=(),
                 no_deps=False,
@@ -220,11 +203,11 @@ class _Fetcher:
                     continue
                 self.done.add((name, version))
                 if name in from_sdists:
-                    sdist = self.sdist(name, version, self.wheelhouse)
+                    sdist = self.sdist(name, version, wheelhouse)
                     added.append(sdist.name)
                     queue.append((tuple(sorted(build_requirements(sdist))), name))
                 else:
-                    added.append(self.wheel(name, version).name)
+                    added.append(self.wheel(name, version, wheelhouse).name)
         return added
 
     def _files(self, name: str, version: str) -> list[IndexFile]:
@@ -234,14 +217,14 @@ class _Fetcher:
             wanted = None
         return [f for f in self.client.project_files(name) if f.version == wanted]
 
-    def wheel(self, name: str, version: str) -> Path:
+    def wheel(self, name: str, version: str, dest: Path) -> Path:
         fits = fitting_wheels(self._files(name, version), self.plan.target)
         if not fits:  # uv chose it, so a wheel fits: only an index changing under us
             raise InstallError(
                 f"{name}=={version}: the resolver chose it for {self.plan.target} but the index "
                 "now lists no fitting wheel for it; retry"
             )
-        return self.client.download(fits[0], self.wheelhouse)
+        return self.client.download(fits[0], dest)
 
     def sdist(self, name: str, version: str, dest: Path, *, hashes: Sequence[str] = ()) -> Path:
         files = [f for f in self._files(name, version) if f.is_sdist]
@@ -299,4 +282,4 @@ def _where(client: SimpleIndexClient) -> str:
     return ", ".join(shown) or "no index"
 
 
-__all__ = ["LEGACY_REQUIRES", "BuildInputs", "build_requirements", "fetch_build_inputs"]
+__all__ = ["LEGACY_REQUIRES", "BuildInputs", "Fetcher", "build_requirements"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lambda_wheels_cdk.inputs.requirement_lines import Requirements
 from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.install import installers as install
 from lambda_wheels_cdk.install.installers import (
@@ -65,7 +66,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Captured:
 
 
 def _plan(target: Target, **kw: Any) -> InstallPlan:
-    return InstallPlan(target=target, requirements="numpy\npydantic>=2\n", **kw)
+    return InstallPlan(target=target, requirements=Requirements.of(["numpy", "pydantic>=2"]), **kw)
 
 
 def test_uv_command_line(captured: Captured, tmp_path: Path) -> None:
@@ -106,6 +107,64 @@ def test_uv_builds_only_the_named_sdists(captured: Captured, tmp_path: Path) -> 
     target = Target.for_runtime("python3.12", "x86_64")
     UvInstaller("uv", environ=HOST).install(_plan(target, source_build=("docopt",)), tmp_path)
     assert "--only-binary :all: --no-binary docopt" in " ".join(captured.calls[0][0])
+
+
+def test_every_uv_command_line_in_full(captured: Captured, tmp_path: Path) -> None:
+    """install and dry-run resolve for the target alike; the host build only builds the named
+    sdists for the host interpreter (no constraints, no dependencies, no wheelhouse)."""
+    target = Target.for_runtime("python3.12", "arm64")
+    hashed = Requirements.of(["six==1.17.0"], {"six": ("sha256:" + "1" * 64,)})
+    plan = InstallPlan(
+        target,
+        hashed,
+        constraints="idna<4\n",
+        index=IndexSettings(find_links=("/links",)),
+        wheelhouse=("/wh",),
+        source_build=("docopt",),
+        refresh=True,
+    )
+    uv = UvInstaller("uv", environ=HOST, host_python="/py")
+    dest = tmp_path / "dest"
+    uv.install(plan, dest)
+    uv.install_host_build(plan, dest)
+    with pytest.raises(install.InstallError, match="not JSON"):  # Captured prints no report
+        uv.dry_run(plan)
+    argvs = [" ".join(_generic(argv)) for argv, _, _ in captured.calls]
+    head = "uv pip install --target {} --color never --no-progress --python /py --no-config -r REQ"
+    for_target = (
+        "--python-version 3.12 --python-platform aarch64-manylinux_2_34 -c CON "
+        "--find-links /links --find-links /wh --require-hashes --only-binary :all: "
+        "--no-binary docopt"
+    )
+    assert argvs == [
+        f"{head.format(dest)} {for_target} --no-installer-metadata --no-compile-bytecode "
+        "--link-mode clone --refresh",
+        f"{head.format(dest)} --find-links /links --require-hashes --no-deps "
+        "--no-installer-metadata --no-compile-bytecode --no-binary docopt",
+        f"{head.format('WORK/target')} --dry-run --output-format json {for_target}",
+    ]
+
+
+def test_pip_builds_pinned_sdists_into_wheels(captured: Captured, tmp_path: Path) -> None:
+    """pip refuses sdists with --platform: the pure ones are built into wheels first, from a
+    requirements file that keeps hash-checking mode."""
+    target = Target.for_runtime("python3.12", "x86_64")
+    pins = Requirements.of(["six==1.17.0"], {"six": ("sha256:" + "1" * 64,)})
+    pip = PipInstaller("/py", environ=HOST)
+    assert pip.build_wheels(InstallPlan(target, pins), tmp_path / "house") == []
+    argv, _, reqs = captured.calls[0]
+    assert _generic(argv) == [
+        *("/py", "-m", "pip", "wheel", "--no-color", "--no-deps", "--no-binary", ":all:"),
+        *("--wheel-dir", str(tmp_path / "house"), "-r", "REQ"),
+    ]
+    assert reqs == "six==1.17.0 \\\n    --hash=sha256:" + "1" * 64 + "\n"
+
+
+def _generic(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the private temp folder's files named by role."""
+    folder = Path(argv[argv.index("-r") + 1]).parent
+    roles = {folder / "requirements.txt": "REQ", folder / "constraints.txt": "CON"}
+    return [roles.get(Path(a), a.replace(str(folder), "WORK")) for a in argv]
 
 
 def test_pip_command_line_passes_every_platform(captured: Captured, tmp_path: Path) -> None:
