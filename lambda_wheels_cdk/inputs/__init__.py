@@ -15,8 +15,10 @@ Every supported input (``requirements.txt``, ``pyproject.toml``, ``uv.lock``, ``
 ``Pipfile.lock``, PEP 751 ``pylock.toml``, an inline list) becomes the same value: the
 requirement lines to install (PEP 508, normalized by :mod:`packaging`), constraints, pinned
 hashes, index settings and the absolute paths of local path requirements. The bundle builder
-feeds :meth:`DependencySpec.requirements_txt` to ``uv pip install -r`` / ``pip install -r``
-and passes the index settings as command-line flags, so credentials never reach the disk.
+gives the installers these lines as :class:`~.requirement_lines.Requirements` (names, pins,
+hashes, markers; the ``InstallPlan``'s structured requirements), whose one renderer writes the
+file ``uv pip install -r`` / ``pip install -r`` read; index settings go as command-line flags,
+so credentials never reach the disk.
 
 Auto-detection in an entry folder (:func:`~.detect.detect`), first match wins:
 
