@@ -16,8 +16,11 @@ from typing import Any, Final
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from poetry.core.constraints.version import Version as PoetryVersion
+from poetry.core.constraints.version import VersionConstraint, parse_constraint
+from poetry.core.constraints.version.exceptions import ParseConstraintError
+from poetry.core.packages.utils.utils import create_nested_marker
+from poetry.core.version.exceptions import InvalidVersionError
 
 from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_url
@@ -55,53 +58,13 @@ class _PoetryPackage:
     hashes: list[str]
 
 
-def _poetry_version_part(text: str) -> list[int] | None:
-    if not re.fullmatch(r"\d+(?:\.\d+)*", text):
+def _poetry_constraint(constraint: str) -> VersionConstraint | None:
+    """A Poetry version constraint (``^1.2``, ``~1.2``, ``1.2.*``, ``>=1,<2 || >3``), read by
+    poetry-core as Poetry reads it; ``None`` when it cannot be read."""
+    try:
+        return parse_constraint(constraint.strip() or "*")
+    except (ParseConstraintError, ValueError):
         return None
-    return [int(p) for p in text.split(".")]
-
-
-def _poetry_single(constraint: str) -> list[str] | None:
-    """One Poetry constraint (``^1.2``, ``~1.2``, ``1.2.*``, ``>=1,<2`` part) as PEP 440."""
-    c = constraint.strip()
-    if c in ("", "*"):
-        return []
-    if c.startswith("^"):
-        parts = _poetry_version_part(c[1:].strip())
-        if not parts:
-            return None
-        first = next((i for i, p in enumerate(parts) if p != 0), len(parts) - 1)
-        upper = [*parts[: first + 1]]
-        upper[-1] += 1
-        return [f">={'.'.join(map(str, parts))}", f"<{'.'.join(map(str, upper))}"]
-    if c.startswith("~") and not c.startswith("~="):
-        parts = _poetry_version_part(c[1:].strip())
-        if not parts:
-            return None
-        upper = [parts[0], parts[1] + 1] if len(parts) >= 2 else [parts[0] + 1]
-        return [f">={'.'.join(map(str, parts))}", f"<{'.'.join(map(str, upper))}"]
-    match = re.fullmatch(r"(===|==|!=|<=|>=|~=|<|>|=)?\s*(\S+)", c)
-    if not match:
-        return None
-    op = match.group(1) or "=="
-    return [f"{'==' if op == '=' else op}{match.group(2)}"]
-
-
-def _poetry_specifiers(constraint: str) -> list[SpecifierSet] | None:
-    """A Poetry version constraint as alternatives (``||``) of PEP 440 specifier sets."""
-    out = []
-    for alternative in re.split(r"\s*\|\|?\s*", constraint.strip()):
-        specs: list[str] = []
-        for part in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", alternative.strip()):
-            converted = _poetry_single(part)
-            if converted is None:
-                return None
-            specs += converted
-        try:
-            out.append(SpecifierSet(",".join(specs)))
-        except InvalidSpecifier:
-            return None
-    return out
 
 
 def _python_marker(constraint: str) -> str | None:
@@ -110,23 +73,11 @@ def _python_marker(constraint: str) -> str | None:
     A constraint that cannot be read is treated as allowing everything (the package is then
     offered to the installer, which skips it if it does not fit the target).
     """
-    alternatives = _poetry_specifiers(constraint)
-    if not alternatives:
+    parsed = _poetry_constraint(constraint)
+    if parsed is None or parsed.is_any():
         return None
-    rendered = []
-    for spec_set in alternatives:
-        atoms = []
-        for spec in sorted(spec_set, key=str):
-            variable = "python_version" if spec.version.count(".") <= 1 else "python_full_version"
-            if "*" in spec.version:
-                variable = "python_full_version"
-            atoms.append(f"{variable} {spec.operator} {quote(spec.version)}")
-        if not atoms:
-            return None
-        rendered.append(" and ".join(atoms))
-    text = " or ".join(f"({r})" for r in rendered) if len(rendered) > 1 else rendered[0]
     try:
-        return str(Marker(text))
+        return str(Marker(create_nested_marker("python_version", parsed)))
     except InvalidMarker:
         return None
 
@@ -497,11 +448,9 @@ class _Targets:
                     "`poetry lock`"
                 )
             return candidates  # a missing transitive dependency was excluded by poetry
-        specifiers = _poetry_specifiers(dep.constraint or "*") or []
+        wanted = _poetry_constraint(dep.constraint or "*")
         versions = [self.packages[i].version for i in candidates]
-        matching = [
-            i for i, v in zip(candidates, versions) if any(_version_in(v, s) for s in specifiers)
-        ]
+        matching = [i for i, v in zip(candidates, versions) if _allows(wanted, v)]
         if len(matching) == 1:
             return matching
         self.lock.problems.add(
@@ -512,10 +461,13 @@ class _Targets:
         return []
 
 
-def _version_in(version: str, specifiers: SpecifierSet) -> bool:
+def _allows(constraint: VersionConstraint | None, version: str) -> bool:
+    """Whether a locked ``version`` meets a dependency's constraint (pre-releases included)."""
+    if constraint is None:
+        return False
     try:
-        return specifiers.contains(Version(version), prereleases=True)
-    except InvalidVersion:
+        return constraint.allows(PoetryVersion.parse(version))
+    except InvalidVersionError:
         return False
 
 

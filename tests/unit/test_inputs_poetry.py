@@ -7,9 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 
 from lambda_wheels_cdk.inputs.detect import load
-from lambda_wheels_cdk.inputs.poetry import _poetry_specifiers, _python_marker, load_poetry_lock
+from lambda_wheels_cdk.inputs.poetry import (
+    _allows,
+    _poetry_constraint,
+    _python_marker,
+    load_poetry_lock,
+)
 from tests.support.inputs import (
     FIXTURES,
     SECRET,
@@ -249,47 +255,60 @@ def test_poetry_url_and_file_sources_keep_their_hashes(tmp_path: Path) -> None:
     }
 
 
+# Poetry's documentation, "Dependency specification": caret, tilde, wildcard and multiple
+# requirements; each row lists versions the constraint allows and versions it refuses.
 @pytest.mark.parametrize(
-    ("constraint", "expected"),
+    ("constraint", "allowed", "refused"),
     [
-        ("^1.2.3", [">=1.2.3,<2"]),
-        ("^0.2.3", [">=0.2.3,<0.3"]),
-        ("^0.0.3", [">=0.0.3,<0.0.4"]),
-        ("^0", [">=0,<1"]),
-        ("^3.9", [">=3.9,<4"]),
-        ("~1.2.3", [">=1.2.3,<1.3"]),
-        ("~1", [">=1,<2"]),
-        ("1.2.*", ["==1.2.*"]),
-        ("*", [""]),
-        (">=1.5.6,<1.5.7 || >1.5.7", [">=1.5.6,<1.5.7", ">1.5.7"]),
-        (">=3.6 <4", [">=3.6,<4"]),
-        ("1.0", ["==1.0"]),
-        ("=1.0", ["==1.0"]),
-        ("^x", None),
+        ("^1.2.3", ["1.2.3", "1.9.0"], ["1.2.2", "2.0.0"]),
+        ("^0.2.3", ["0.2.3", "0.2.9"], ["0.2.2", "0.3.0"]),
+        ("^0.0.3", ["0.0.3"], ["0.0.2", "0.0.4"]),
+        ("^0", ["0.0.1", "0.9"], ["1.0.0"]),
+        ("~1.2.3", ["1.2.3", "1.2.9"], ["1.2.2", "1.3.0"]),
+        ("~1", ["1.0", "1.9"], ["0.9", "2.0"]),
+        ("1.2.*", ["1.2.0", "1.2.7"], ["1.1.9", "1.3.0"]),
+        ("*", ["0.1", "99"], []),
+        (">=1.5.6,<1.5.7 || >1.5.7", ["1.5.6", "1.6"], ["1.5.5", "1.5.7"]),
+        (">=3.6 <4", ["3.6", "3.99"], ["3.5", "4.0"]),
+        ("1.0", ["1.0"], ["1.0.1", "0.9"]),
+        ("^2.0.0b1", ["2.0.0b1", "2.1"], ["1.9", "3.0"]),
+        ("^x", [], ["1.0"]),  # unreadable: nothing is chosen by it
     ],
 )
-def test_poetry_constraints(constraint: str, expected: list[str] | None) -> None:
-    converted = _poetry_specifiers(constraint)
-    if expected is None:
-        assert converted is None
-    else:
-        assert converted is not None
-        assert [str(s) for s in converted] == [str(type(s)(e)) for s, e in zip(converted, expected)]
+def test_poetry_constraints_choose_versions_as_poetry_does(
+    constraint: str, allowed: list[str], refused: list[str]
+) -> None:
+    parsed = _poetry_constraint(constraint)
+    assert [v for v in allowed + refused if _allows(parsed, v)] == allowed
+
+
+# "python" restrictions of a dependency, as markers: evaluated for the Python versions that
+# Lambda runs (and a few around them) instead of compared as text.
+PYTHONS = ["2.7.18", "3.6.15", "3.8.0", "3.8.1", "3.9.20", "3.10.5", "3.13.1", "4.0.0"]
 
 
 @pytest.mark.parametrize(
-    ("constraint", "expected"),
+    ("constraint", "allowed"),
     [
-        ("<3.10", 'python_version < "3.10"'),
-        ("^3.8", 'python_version < "4" and python_version >= "3.8"'),
-        (">=3.8.1,<3.9", 'python_version < "3.9" and python_full_version >= "3.8.1"'),
+        ("<3.10", ["2.7.18", "3.6.15", "3.8.0", "3.8.1", "3.9.20"]),
+        ("^3.8", ["3.8.0", "3.8.1", "3.9.20", "3.10.5", "3.13.1"]),
+        (">=3.8.1,<3.9", ["3.8.1"]),
         (
             "~2.7 || >=3.6",
-            '(python_version < "2.8" and python_version >= "2.7") or python_version >= "3.6"',
+            ["2.7.18", "3.6.15", "3.8.0", "3.8.1", "3.9.20", "3.10.5", "3.13.1", "4.0.0"],
         ),
-        ("*", None),
-        ("not a constraint", None),
+        (">=2.7, !=3.0.*, !=3.1.*, <3.9", ["2.7.18", "3.6.15", "3.8.0", "3.8.1"]),
     ],
 )
-def test_poetry_python_constraints_become_markers(constraint: str, expected: str | None) -> None:
-    assert _python_marker(constraint) == expected
+def test_poetry_python_constraints_become_markers(constraint: str, allowed: list[str]) -> None:
+    marker = _python_marker(constraint)
+    assert marker is not None
+    env = [
+        {"python_version": ".".join(v.split(".")[:2]), "python_full_version": v} for v in PYTHONS
+    ]
+    assert [v for v, e in zip(PYTHONS, env) if Marker(marker).evaluate(e)] == allowed
+
+
+@pytest.mark.parametrize("constraint", ["*", "not a constraint"])
+def test_poetry_python_constraints_that_allow_everything_add_no_marker(constraint: str) -> None:
+    assert _python_marker(constraint) is None
