@@ -1,4 +1,5 @@
-"""A loopback HTTP proxy for the index client's proxy tests.
+"""A loopback HTTP proxy for the index client's proxy tests, and :class:`LoopbackServer`, the
+base of the index tests' loopback servers (``FakeIndex`` too).
 
 ``GET``/``HEAD http://127.0.0.1:PORT/...`` (absolute form) are forwarded to the loopback server
 named in the URL; ``CONNECT 127.0.0.1:PORT`` opens a tunnel (https through the proxy). Every
@@ -17,10 +18,50 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authorization", "proxy-connection"})
+
+
+_S = TypeVar("_S", bound="LoopbackServer")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # many clients at once without SYN retries
+
+
+class LoopbackServer:
+    """A threading HTTP server on ``127.0.0.1`` (any free port) for ``handler``; a context
+    manager. The base of the loopback servers of the index tests (``FakeIndex`` too)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def netloc(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.netloc}"
+
+    def __enter__(self: _S) -> _S:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 @dataclass(frozen=True)
@@ -30,7 +71,7 @@ class ProxiedRequest:
     headers: Mapping[str, str]  # lower-case names
 
 
-class LoopbackProxy:
+class LoopbackProxy(LoopbackServer):
     """Use as a context manager; :attr:`url` is ``http://127.0.0.1:PORT``.
 
     With ``auth="user:password"`` every request without that ``Proxy-Authorization`` is answered
@@ -122,29 +163,8 @@ class LoopbackProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    @property
-    def netloc(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
 
     def targets(self) -> list[str]:
         with self._lock:
             return [r.target for r in self.requests]
-
-    def __enter__(self) -> LoopbackProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()

@@ -12,7 +12,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from lambda_wheels_cdk.errors import IndexUnavailableError
 from lambda_wheels_cdk.index.pages import IndexFile
 
-from ..support.http_proxy import LoopbackProxy
+from ..support.http_proxy import LoopbackProxy, LoopbackServer
 from ..support.tls import LoopbackTls
 from .test_index import (
     JSON_TYPE,
@@ -29,6 +29,7 @@ from .test_index import (
     FakeIndex,
     assert_no_secret,
     client_for,
+    free_port,
     json_page,
     make_wheel,
 )
@@ -138,30 +139,25 @@ def test_all_proxy_is_the_fallback_and_a_socks_one_is_left_alone(
         assert len(proxy.requests) == 1 and len(fake.seen) == 2
 
 
-def test_a_socks_http_proxy_is_a_clear_error(
-    fake: FakeIndex, no_proxy_env: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("proxy", "expected"),
+    [
+        (
+            f"socks5://user:{SECRET}@127.0.0.1:9",
+            "socks5://user:***@127.0.0.1:9 (from http_proxy) is not an http:// or https:// proxy",
+        ),
+        (f"http://127.0.0.1:{free_port()}", "the proxy could not be used (connection refused"),
+    ],
+    ids=["socks", "refused"],
+)
+def test_an_unusable_proxy_is_a_clear_error(
+    fake: FakeIndex, no_proxy_env: pytest.MonkeyPatch, proxy: str, expected: str
 ) -> None:
-    no_proxy_env.setenv("http_proxy", f"socks5://user:{SECRET}@127.0.0.1:9")
+    no_proxy_env.setenv("http_proxy", proxy)
     with pytest.raises(IndexUnavailableError) as failure:
         client_for(index_url=fake.url + "/simple/").project_files("demo")
-    message = str(failure.value)
-    assert (
-        "socks5://user:***@127.0.0.1:9 (from http_proxy) is not an http:// or https://" in message
-    )
-    assert "NO_PROXY" in message
+    assert expected in str(failure.value) and "NO_PROXY" in str(failure.value)
     assert_no_secret(failure.value)
-    assert fake.seen == []
-
-
-def test_a_refused_proxy_is_named_as_the_proxy(
-    fake: FakeIndex, no_proxy_env: pytest.MonkeyPatch
-) -> None:
-    from .test_index import free_port
-
-    no_proxy_env.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(IndexUnavailableError) as failure:
-        client_for(index_url=fake.url + "/simple/").project_files("demo")
-    assert "the proxy could not be used (connection refused" in str(failure.value)
     assert fake.seen == []
 
 
@@ -216,7 +212,7 @@ def test_https_through_the_proxy_is_a_verified_tunnel(
 # -- dropped connections -------------------------------------------------------------------------
 
 
-class DroppingServer:
+class DroppingServer(LoopbackServer):
     """Answers the first request on each connection and keeps it open; a later request on the
     same connection is dropped without an answer (a server closing an idle connection just as
     the client reuses it). With ``drop_all`` every request is dropped."""
@@ -254,19 +250,7 @@ class DroppingServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> DroppingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def test_a_dropped_kept_alive_connection_is_retried_once_on_a_new_one(
