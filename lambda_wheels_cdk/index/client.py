@@ -1,4 +1,4 @@
-"""A small, dependency-free client for the package index "simple" API.
+"""A small client for the package index "simple" API.
 
 Speaks PEP 503 (HTML) and PEP 691 (JSON, preferred through the ``Accept`` header), reads
 ``--find-links`` locations (a local folder, a local HTML file, or an HTML page on the web), and
