@@ -7,8 +7,9 @@ for (on the index's own path when several credentials share a host) and never ac
 to another origin. They are never logged, never put in an exception, and never returned: every
 :attr:`~.pages.IndexFile.url` is credential-free; the store keeps the association internally.
 
-Hand-written rather than urllib's password managers: those match by URL prefix only, know
-nothing of netrc, and send a realm's secret wherever the prefix matches.
+Hand-written: urllib3 moves bytes and leaves credentials to its caller, and urllib's password
+managers match by URL prefix only, know nothing of netrc, and send a realm's secret wherever the
+prefix matches. :class:`~.http.Transport` asks :meth:`CredentialStore.for_url` on every hop.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import netrc
 import os
 import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,29 +158,7 @@ def _read_netrc(path: Path | None) -> dict[str, Credentials]:
     return found
 
 
-class AuthHandler(urllib.request.BaseHandler):
-    """Adds Basic auth to every request (redirects included) whose URL has credentials.
-
-    ``add_unredirected_header`` keeps urllib from copying the header to a redirect target; the
-    redirected request passes through here again and gets the target's own credentials, if any.
-    """
-
-    handler_order = 450
-
-    def __init__(self, store: CredentialStore) -> None:
-        self._store = store
-
-    def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
-        creds = self._store.for_url(req.full_url)
-        if creds is not None and not req.has_header("Authorization"):
-            req.add_unredirected_header("Authorization", creds.header())
-        return req
-
-    https_request = http_request
-
-
 __all__ = [
-    "AuthHandler",
     "CredentialStore",
     "Credentials",
     "Origin",

@@ -1,16 +1,17 @@
-"""A small, dependency-free client for the package index "simple" API.
+"""A small client for the package index "simple" API.
 
 Speaks PEP 503 (HTML) and PEP 691 (JSON, preferred through the ``Accept`` header), reads
 ``--find-links`` locations (a local folder, a local HTML file, or an HTML page on the web), and
-downloads files with their published hash verified. Only the standard library is used
-(``http.client`` with keep-alive connections for pages, ``urllib`` for files and proxies), so
-the core stays installable anywhere.
+downloads files with their published hash verified. HTTP goes through urllib3 (keep-alive
+connections, proxies, TLS with the system trust store); which credentials go where, redirects,
+the page cache and the messages are ours (:mod:`.http`).
 
 The parts, one idea each:
 
 * :mod:`.pages`: what a page says (``IndexFile``, PEP 503/691 parsing);
 * :mod:`.auth`: which credentials go to which URL (URL userinfo, netrc);
-* :mod:`.http`: the keep-alive connection pool and the HTTP helpers;
+* :mod:`.http`: the transport (urllib3, with our credential, redirect and proxy rules) and
+  the HTTP helpers;
 * :mod:`.cache`: the RFC 9111 page cache on disk;
 * this module: :class:`SimpleIndexClient`, which puts them together.
 
@@ -32,15 +33,12 @@ import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 import weakref
 import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
@@ -51,16 +49,16 @@ from packaging.utils import (
 from ..errors import DownloadHashMismatchError, IndexUnavailableError
 from ..target.runtimes import DATACLASS_SLOTS
 from ..urls import redact_url
-from .auth import AuthHandler, CredentialStore, netrc_path, split_credentials
+from .auth import CredentialStore, netrc_path, split_credentials
 from .cache import CachedPage, PageCache
 from .http import (
+    NETWORK_ERRORS,
     USER_AGENT,
-    ConnectionPool,
     Limited,
     Page,
     RemoteFile,
+    Transport,
     byte_range,
-    caching_headers,
     decode_body,
     describe_network_error,
     file_url_path,
@@ -153,11 +151,9 @@ class SimpleIndexClient:
         self._page_cache = None if page_cache is None else PageCache(Path(page_cache))
         self._clock = clock
         self._store = CredentialStore(netrc_path(env))
-        self._opener = urllib.request.build_opener(AuthHandler(self._store))
-        self._opener.addheaders = [("User-Agent", USER_AGENT)]
-        self._pool = ConnectionPool(self._store, timeout)
+        self._transport = Transport(self._store, timeout)
         # Idle keep-alive connections are closed by close(), or when the client is collected.
-        self._finalizer = weakref.finalize(self, self._pool.close)
+        self._finalizer = weakref.finalize(self, self._transport.close)
         self._lock = threading.Lock()
         self._pages: dict[tuple[str, str], Future[Any]] = {}
 
@@ -431,13 +427,13 @@ class SimpleIndexClient:
 
     def close(self) -> None:
         """Close idle connections. The client stays usable (it reconnects on demand)."""
-        self._pool.close()
+        self._transport.close()
 
     def prewarm(self, connections: int = 4) -> None:
         """Start opening ``connections`` keep-alive connections to each configured index in the
         background (for a server about to receive a burst of page requests)."""
         for index in self._indexes:
-            self._pool.prewarm(index.url, connections)
+            self._transport.prewarm(index.url, connections)
 
     def __enter__(self) -> SimpleIndexClient:
         return self
@@ -448,37 +444,7 @@ class SimpleIndexClient:
     def _fetch(self, url: str, extra: Mapping[str, str]) -> Page:
         headers = {"Accept": ACCEPT_SIMPLE, "Accept-Encoding": "gzip", "User-Agent": USER_AGENT}
         headers.update(extra)
-        if self._pool.handles(url):
-            return self._pool.get(url, headers)
-        # Through a proxy, urllib follows redirects and adds credentials per hop unseen: a
-        # redirected page counts as credentialed (never cached).
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                final = response.geturl()
-                return Page(
-                    response.status,
-                    str(response.reason),
-                    response.headers.get("Content-Type") or "",
-                    (response.headers.get("Content-Encoding") or "").lower(),
-                    response.read(),
-                    final,
-                    caching_headers(response.headers),
-                    final != url or self._store.has_any(url),
-                )
-        except urllib.error.HTTPError as exc:
-            page = Page(
-                exc.code,
-                str(exc.reason),
-                "",
-                "",
-                b"",
-                url,
-                caching_headers(exc.headers),
-                exc.geturl() != url or self._store.has_any(url),
-            )
-            exc.close()
-            return page
+        return self._transport.get(url, headers)
 
     def _get(
         self,
@@ -498,7 +464,7 @@ class SimpleIndexClient:
         """
         try:
             page = self._fetch(url, extra or {})
-        except (urllib.error.URLError, OSError, HTTPException, ValueError) as exc:
+        except NETWORK_ERRORS as exc:
             reason = describe_network_error(exc)
             raise IndexUnavailableError(
                 f"cannot reach {shown} (while fetching {what}): {reason}. Check the URL, your "
@@ -566,36 +532,21 @@ class SimpleIndexClient:
                 status=206,
                 headers={"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"},
             )
-        request = urllib.request.Request(url, headers=dict(headers or {}), method=method)
-        status: int | None = None
-        reason = ""
         try:
-            response = self._opener.open(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            status, reason = exc.code, str(exc.reason)
-            exc.close()
-        except (urllib.error.URLError, OSError, HTTPException, ValueError) as exc:
-            reason = describe_network_error(exc)
-        else:
-            length = response.headers.get("Content-Length")
-            kept = {
-                key: value
-                for key in ("Content-Type", "Content-Range", "Accept-Ranges")
-                if (value := response.headers.get(key))
-            }
-            return RemoteFile(
-                response,
-                int(length) if length and length.isdigit() else None,
-                status=response.status,
-                headers=kept,
-            )
-        if status is not None:
+            remote = self._transport.open(url, method, headers or {})
+        except NETWORK_ERRORS as exc:
             raise IndexUnavailableError(
-                status_message(status, reason, "the file", shown, url), url=shown, status=status
-            )
+                f"cannot download {shown}: {describe_network_error(exc)}. Check your network "
+                "and proxy settings, then retry",
+                url=shown,
+            ) from None
+        if 200 <= remote.status < 300:
+            return remote
+        remote.close()
         raise IndexUnavailableError(
-            f"cannot download {shown}: {reason}. Check your network and proxy settings, then retry",
+            status_message(remote.status, remote.reason, "the file", shown, url),
             url=shown,
+            status=remote.status,
         )
 
     def download(self, file: IndexFile, dest_dir: str | os.PathLike[str]) -> Path:
@@ -627,7 +578,7 @@ class SimpleIndexClient:
                 while True:
                     try:
                         chunk = remote.read(_CHUNK)
-                    except (OSError, HTTPException) as exc:
+                    except NETWORK_ERRORS as exc:
                         raise IndexUnavailableError(
                             f"the download of {file.filename} from {where} was interrupted "
                             f"({describe_network_error(exc)}); retry",

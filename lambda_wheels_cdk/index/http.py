@@ -1,19 +1,36 @@
-"""HTTP for the index client: keep-alive connections for pages, streamed files, and the
-helpers that turn what a server answered into a message.
+"""HTTP for the index client: one urllib3 pool manager per proxy (keep-alive connections,
+TLS, proxies), our rules on top of it, streamed files, and the helpers that turn what a server
+answered into a message.
 
-Standard library only (``http.client``; ``urllib`` when a proxy is configured). urllib3 would
-do the pooling and proxies, but switching the stack is a change of its own.
+urllib3 moves the bytes; these rules stay ours:
+
+* **Credentials per hop.** urllib3 never follows a redirect here (``redirect=False``):
+  :class:`Transport` does (at most ten hops), asking the :class:`~.auth.CredentialStore` for each
+  hop's own origin, so a secret never travels to another origin, and a response knows whether
+  credentials were sent on any hop (the page cache never stores such pages).
+* **Proxies** as :func:`urllib.request.getproxies` and :func:`urllib.request.proxy_bypass` read
+  them: ``https_proxy``/``HTTPS_PROXY`` for https URLs, ``http_proxy``/``HTTP_PROXY`` for http
+  URLs, ``all_proxy``/``ALL_PROXY`` for either when the scheme's own is unset (used only when it
+  is an ``http://`` or ``https://`` proxy: a ``socks5://`` one is ignored), ``no_proxy``/
+  ``NO_PROXY`` for hosts reached directly; on macOS and Windows the system settings when no
+  variable is set. Userinfo in a proxy URL becomes ``Proxy-Authorization``. The variables are
+  read when the client is created.
+* **TLS** verifies with :func:`ssl.create_default_context` (the system trust store, or
+  ``SSL_CERT_FILE``/``SSL_CERT_DIR``), for an ``https://`` proxy too; never without verification.
+* **Retries**: none, except once when the connection was closed or reset before the answer
+  came (a server dropping a kept-alive connection); timeouts and other failures are not retried.
+* Bodies arrive as sent (``decode_content=False``): :func:`decode_body` undoes gzip, files are
+  never decoded. Every request carries :data:`USER_AGENT`; ``timeout`` bounds each connect and
+  each read.
 """
 
 from __future__ import annotations
 
-import email.message
 import gzip
-import http.client
 import re
+import socket
 import ssl
 import threading
-import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
@@ -24,21 +41,33 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Final, Protocol
 
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
+
 from ..target.runtimes import DATACLASS_SLOTS
+from ..urls import credentials, redact_url, strip_credentials
 from .auth import CredentialStore, Origin, origin_of
 
 USER_AGENT: Final = (
     "lambda-wheels-cdk (simple-api client; +https://pypi.org/project/lambda-wheels-cdk)"
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
-_STALE_CONNECTION = (
-    http.client.RemoteDisconnected,
-    http.client.BadStatusLine,
-    ConnectionResetError,
-    ConnectionAbortedError,
-    BrokenPipeError,
-)
+_MAX_REDIRECTS: Final = 10
+#: A kept-alive connection the server closed or reset: retried once on a new connection.
+_DROPPED: Final = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+_IDLE_PER_ORIGIN: Final = 8  # idle keep-alive connections kept per origin
+_ORIGINS: Final = 16  # origins with a connection pool at once (least recently used dropped)
 
+#: What a request or a read may raise when the network or the server fails.
+NETWORK_ERRORS: Final = (OSError, HTTPException, ValueError, Urllib3Error)
 
 #: The response headers the page cache reads (lower-case names).
 CACHING_HEADERS: Final[tuple[str, ...]] = ("cache-control", "etag", "last-modified", "age", "vary")
@@ -55,162 +84,252 @@ class Page:
     body: bytes
     url: str  # after redirects
     headers: Mapping[str, str] = field(default_factory=dict)  # CACHING_HEADERS present
-    credentialed: bool = False  # credentials were (or may have been) sent on some hop
+    credentialed: bool = False  # credentials were sent on some hop
 
 
-def caching_headers(message: email.message.Message) -> dict[str, str]:
+class ProxySettingError(ValueError):
+    """A proxy variable that cannot be used (its message says which and why)."""
+
+
+class BodyReadError(OSError):
+    """A body could not be read to its end (the message says why)."""
+
+
+class TooManyRedirectsError(HTTPException):
+    """More than :data:`_MAX_REDIRECTS` redirects."""
+
+
+def caching_headers(headers: urllib3.HTTPHeaderDict) -> dict[str, str]:
     """The :data:`CACHING_HEADERS` of a response (repeated fields joined with ``", "``)."""
     found: dict[str, str] = {}
     for name in CACHING_HEADERS:
-        values = message.get_all(name)
+        values = headers.getlist(name)
         if values:
-            found[name] = ", ".join(str(value) for value in values)
+            found[name] = ", ".join(values)
     return found
 
 
-class ConnectionPool:
-    """Keep-alive connections for page requests, per origin (thread-safe).
+class Transport:
+    """GET and HEAD over keep-alive connections, with our rules (module docstring).
 
-    A new TLS connection per page costs a handshake, and several at once are slow; uv keeps its
-    connections open, and so do we. Credentials are added per request from the store (so they
-    follow the same origin rules as every other request); redirects are followed here (at most
-    five), each hop getting its own origin's credentials only. Requests that must go through an
-    HTTP proxy use urllib instead (see :meth:`handles`).
+    Thread-safe. :meth:`close` closes idle connections; the transport stays usable.
     """
-
-    _IDLE_PER_ORIGIN: Final = 8
 
     def __init__(self, store: CredentialStore, timeout: float) -> None:
         self._store = store
-        self._timeout = timeout
-        self._idle: dict[Origin, list[http.client.HTTPConnection]] = {}
-        self._lock = threading.Lock()
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._proxies = urllib.request.getproxies()
+        self._managers: dict[tuple[str, str | None], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
-        self._closed = 0  # bumped by close(): a connection made before must not be pooled
 
-    def prewarm(self, url: str, count: int) -> None:
-        """Open up to ``count`` connections to ``url``'s origin in the background, so that the
-        first burst of page requests does not wait for TCP and TLS handshakes. Best effort:
-        failures are left for the real requests to report."""
-        origin = origin_of(url)
-        if origin is None or not self.handles(url):
-            return
-        with self._lock:
-            missing = count - len(self._idle.get(origin, ()))
-            generation = self._closed
-        for _ in range(max(0, missing)):
-            threading.Thread(target=self._open_idle, args=(origin, generation), daemon=True).start()
-
-    def _open_idle(self, origin: Origin, generation: int) -> None:
-        connection = self._connect(origin)
-        try:
-            connection.connect()
-        except (OSError, HTTPException, ValueError):
-            connection.close()
-            return
-        with self._lock:
-            if generation == self._closed:
-                idle = self._idle.setdefault(origin, [])
-                if len(idle) < self._IDLE_PER_ORIGIN:
-                    idle.append(connection)
-                    return
-        connection.close()
-
-    def handles(self, url: str) -> bool:
-        origin = origin_of(url)
-        if origin is None:
-            return False
-        return origin[0] not in self._proxies or bool(urllib.request.proxy_bypass(origin[1]))
-
-    def _connect(self, origin: Origin) -> http.client.HTTPConnection:
-        scheme, host, port = origin
-        if scheme == "http":
-            return http.client.HTTPConnection(host, port, timeout=self._timeout)
-        with self._lock:
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
-            context = self._tls
-        return http.client.HTTPSConnection(host, port, timeout=self._timeout, context=context)
-
-    def _acquire(self, origin: Origin) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            idle = self._idle.get(origin)
-            if idle:
-                return idle.pop(), True
-        return self._connect(origin), False
-
-    def _release(self, origin: Origin, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(origin, [])
-            if len(idle) < self._IDLE_PER_ORIGIN:
-                idle.append(connection)
-                return
-        connection.close()
+    # -- requests ---------------------------------------------------------------------------
 
     def get(self, url: str, headers: Mapping[str, str]) -> Page:
-        """GET ``url`` (following redirects); raises ``OSError``/``HTTPException`` when the
-        server cannot be reached or does not speak HTTP."""
+        """GET a page (following redirects), its body read whole."""
+        response, final, credentialed = self._send("GET", url, headers, preload=True)
+        return Page(
+            response.status,
+            response.reason or "",
+            response.headers.get("Content-Type") or "",
+            (response.headers.get("Content-Encoding") or "").lower(),
+            response.data,
+            final,
+            caching_headers(response.headers),
+            credentialed,
+        )
+
+    def open(self, url: str, method: str, headers: Mapping[str, str]) -> RemoteFile:
+        """``method`` (GET or HEAD) ``url`` (following redirects), the body streamed."""
+        response, _, _ = self._send(method, url, {"User-Agent": USER_AGENT, **headers})
+        length = response.headers.get("Content-Length")
+        kept = {
+            key: value
+            for key in ("Content-Type", "Content-Range", "Accept-Ranges")
+            if (value := response.headers.get(key))
+        }
+        return RemoteFile(
+            _Body(response),
+            int(length) if length and length.isdigit() else None,
+            status=response.status,
+            reason=response.reason or "",
+            headers=kept,
+        )
+
+    def _send(
+        self, method: str, url: str, headers: Mapping[str, str], *, preload: bool = False
+    ) -> tuple[urllib3.BaseHTTPResponse, str, bool]:
+        """The final response, its URL, and whether credentials were sent on some hop. Each
+        hop gets its own origin's credentials only (never the previous hop's)."""
         credentialed = False
-        for _ in range(6):
+        for _ in range(_MAX_REDIRECTS + 1):
             origin = origin_of(url)
             if origin is None:
                 raise ValueError("not an http(s) URL")
-            parts = urllib.parse.urlsplit(url)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             sent = dict(headers)
             creds = self._store.for_url(url)
             if creds is not None:
                 sent["Authorization"] = creds.header()
                 credentialed = True
-            response, body = self._exchange(origin, target, sent)
-            location = response.getheader("Location")
+            response = self._exchange(origin, method, url, sent, preload)
+            location = response.headers.get("Location")
             if response.status in _REDIRECTS and location:
+                response.drain_conn()
+                response.release_conn()
                 url = urllib.parse.urljoin(url, location)
                 continue
-            return Page(
-                response.status,
-                response.reason,
-                response.getheader("Content-Type") or "",
-                (response.getheader("Content-Encoding") or "").lower(),
-                body,
-                url,
-                caching_headers(response.headers),
-                credentialed,
-            )
-        raise http.client.HTTPException("too many redirects")
+            return response, url, credentialed
+        raise TooManyRedirectsError(f"more than {_MAX_REDIRECTS} redirects")
 
     def _exchange(
-        self, origin: Origin, target: str, headers: Mapping[str, str]
-    ) -> tuple[http.client.HTTPResponse, bytes]:
+        self, origin: Origin, method: str, url: str, headers: Mapping[str, str], preload: bool
+    ) -> urllib3.BaseHTTPResponse:
+        manager = self._manager(origin)
+        retried = False
         while True:
-            connection, reused = self._acquire(origin)
             try:
-                connection.request("GET", target, headers=dict(headers))
-                response = connection.getresponse()
-                body = response.read()
-            except _STALE_CONNECTION:
-                connection.close()
-                if reused:  # the server closed an idle connection: try a fresh one
-                    continue
-                raise
-            except BaseException:
-                connection.close()
-                raise
-            if response.will_close:
-                connection.close()
-            else:
-                self._release(origin, connection)
-            return response, body
+                return manager.urlopen(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    redirect=False,
+                    retries=False,
+                    preload_content=preload,
+                    decode_content=False,
+                    timeout=self._timeout,
+                )
+            except ProtocolError as exc:
+                if retried or not isinstance(_cause(exc), _DROPPED):
+                    raise
+                retried = True  # the server dropped a kept-alive connection: a new one
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _proxy_for(self, origin: Origin) -> str | None:
+        scheme, host, _ = origin
+        proxy = self._proxies.get(scheme)
+        if not proxy:
+            fallback = self._proxies.get("all", "")
+            if "://" in fallback and not fallback.lower().startswith(("http://", "https://")):
+                return None  # a SOCKS proxy for other tools: not ours to use
+            proxy = fallback
+        if not proxy or urllib.request.proxy_bypass(host):
+            return None
+        if "://" not in proxy:
+            proxy = "http://" + proxy  # "proxy:3128", as urllib and curl read it
+        if not proxy.lower().startswith(("http://", "https://")):
+            raise ProxySettingError(
+                f"the {scheme} proxy {redact_url(proxy)} (from {scheme}_proxy) is not an "
+                "http:// or https:// proxy; set an HTTP proxy, or add the index host to NO_PROXY"
+            )
+        return proxy
+
+    def _manager(self, origin: Origin) -> urllib3.PoolManager:
+        proxy = self._proxy_for(origin)
+        key = (origin[0], proxy)
+        with self._lock:
+            manager = self._managers.get(key)
+            if manager is None:
+                manager = self._managers[key] = self._new_manager(origin[0], proxy)
+            return manager
+
+    def _new_manager(self, scheme: str, proxy: str | None) -> urllib3.PoolManager:
+        """Called with the lock held."""
+        tls = None
+        if scheme == "https" or (proxy or "").lower().startswith("https:"):
+            if self._tls is None:
+                self._tls = _tls_context()
+            tls = self._tls
+        if proxy is None:
+            return urllib3.PoolManager(
+                _ORIGINS, maxsize=_IDLE_PER_ORIGIN, block=False, ssl_context=tls
+            )
+        found = credentials(proxy)
+        proxy_headers = None
+        if found is not None:
+            proxy_headers = urllib3.make_headers(proxy_basic_auth=":".join(found))
+        return urllib3.ProxyManager(
+            strip_credentials(proxy),
+            _ORIGINS,
+            proxy_headers=proxy_headers,
+            proxy_ssl_context=tls,
+            maxsize=_IDLE_PER_ORIGIN,
+            block=False,
+            ssl_context=tls,
+        )
+
+    def prewarm(self, url: str, count: int) -> None:
+        """Open up to ``count`` connections to ``url``'s origin in the background, so that the
+        first burst of page requests does not wait for TCP and TLS handshakes. Best effort:
+        failures are left for the real requests to report; origins behind a proxy are left
+        alone."""
+        origin = origin_of(url)
+        try:
+            if origin is None or self._proxy_for(origin) is not None:
+                return
+        except ProxySettingError:
+            return
+        pool = self._manager(origin).connection_from_url(url)
+        threading.Thread(target=_fill, args=(pool, count), daemon=True).start()
 
     def close(self) -> None:
-        """Close idle connections (the pool stays usable)."""
+        """Close idle connections (the transport stays usable)."""
         with self._lock:
-            idle = [c for connections in self._idle.values() for c in connections]
-            self._idle.clear()
-            self._closed += 1
-        for connection in idle:
-            connection.close()
+            managers = list(self._managers.values())
+        for manager in managers:
+            manager.clear()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The system's trust store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set), as Python's
+    own clients verify."""
+    context = ssl.create_default_context()
+    if str(getattr(urllib3, "__version__", "")).startswith("1."):
+        # urllib3 1.26 matches the host name itself whenever the context does not (its own
+        # contexts never do), and sends no SNI to an IP address, which ssl's check refuses.
+        context.check_hostname = False
+    return context
+
+
+def _fill(pool: urllib3.HTTPConnectionPool, count: int) -> None:
+    """Connect ``count`` of ``pool``'s connections, each given back once connected. urllib3 has
+    no public call for this: ``_get_conn``/``_put_conn`` are what its ``urlopen`` does around a
+    request (the same in urllib3 1.26 and 2.x); all are taken first, so that they are distinct."""
+    try:
+        taken = [pool._get_conn() for _ in range(count)]
+    except Urllib3Error:  # the pool was closed meanwhile
+        return
+    for connection in taken:
+        threading.Thread(target=_connect, args=(pool, connection), daemon=True).start()
+
+
+def _connect(
+    pool: urllib3.HTTPConnectionPool, connection: urllib3.connection.HTTPConnection
+) -> None:
+    try:
+        if connection.sock is None:
+            connection.connect()
+    except (OSError, HTTPException, Urllib3Error):
+        connection.close()  # left for the real requests to report
+    pool._put_conn(connection)
+
+
+class _Body:
+    """A streamed response body; urllib3's failures become :class:`BodyReadError`."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._response.read(None if size < 0 else size, decode_content=False)
+        except Urllib3Error as exc:
+            raise BodyReadError(describe_network_error(exc)) from exc
+
+    def close(self) -> None:
+        # Read to the end, the connection went back to the pool; else it is closed.
+        self._response.close()
+        self._response.release_conn()
 
 
 def is_url(location: str) -> bool:
@@ -236,7 +355,8 @@ class RemoteFile:
     """An open file from an index (streamed). Use as a context manager; always closed.
 
     Attributes:
-        status: 200, or 206 when a ``Range`` request was honoured.
+        status: 200, or 206 when a ``Range`` request was honoured (from :class:`Transport`:
+            whatever the server answered, ``reason`` with it).
         length: the body's length (``Content-Length``), when known.
         headers: the response headers that matter to a proxy (``Content-Type``,
             ``Content-Range``, ``Accept-Ranges``), when present.
@@ -248,11 +368,13 @@ class RemoteFile:
         length: int | None,
         *,
         status: int = 200,
+        reason: str = "",
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._stream = stream
         self.length = length
         self.status = status
+        self.reason = reason
         self.headers: Mapping[str, str] = MappingProxyType(dict(headers or {}))
 
     def read(self, size: int = -1) -> bytes:
@@ -308,13 +430,45 @@ def decode_body(raw: bytes, encoding: str) -> bytes:
     return raw
 
 
+def _cause(exc: BaseException) -> BaseException | None:
+    """What an urllib3 exception wraps: its ``__cause__``, an exception among its arguments
+    (``ProtocolError("Connection aborted.", RemoteDisconnected(...))``), or its context."""
+    for candidate in (exc.__cause__, *exc.args, exc.__context__):
+        if isinstance(candidate, BaseException) and candidate is not exc:
+            return candidate
+    return None
+
+
 def describe_network_error(exc: BaseException) -> str:
-    reason: object = exc
-    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
-        reason = exc.reason
+    if isinstance(exc, (ProxySettingError, BodyReadError, TooManyRedirectsError)):
+        return str(exc)
+    chain = _chain(exc)
+    reason = chain[-1]
+    text = _describe(reason)
+    if not isinstance(reason, OSError) and any(isinstance(e, SSLError) for e in chain):
+        text = f"TLS verification failed: {reason}"  # urllib3 1.26's own host name check
+    if any(isinstance(e, ProxyError) for e in chain):
+        return f"the proxy could not be used ({text})"
+    return text
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps, down to the failure under urllib3's wrappers (a refused
+    connection, a reset, bad HTTP)."""
+    found = [exc]
+    while isinstance(found[-1], Urllib3Error):
+        inner = _cause(found[-1])
+        if inner is None or inner in found:
+            break
+        found.append(inner)
+    return found
+
+
+def _describe(reason: BaseException) -> str:
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused (nothing is listening there)"
-    if isinstance(reason, TimeoutError):
+    timeouts = (TimeoutError, socket.timeout, ConnectTimeoutError, ReadTimeoutError)
+    if isinstance(reason, timeouts) and not isinstance(reason, NewConnectionError):
         return "the connection timed out"
     if isinstance(reason, ConnectionResetError):
         return "the server closed the connection"
@@ -348,11 +502,15 @@ def status_message(status: int, reason: str, what: str, shown: str, url: str) ->
 
 __all__ = [
     "CACHING_HEADERS",
+    "NETWORK_ERRORS",
     "USER_AGENT",
-    "ConnectionPool",
+    "BodyReadError",
     "Limited",
     "Page",
+    "ProxySettingError",
     "RemoteFile",
+    "TooManyRedirectsError",
+    "Transport",
     "byte_range",
     "caching_headers",
     "decode_body",

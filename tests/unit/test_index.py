@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from lambda_wheels_cdk.index.client import PYPI_SIMPLE_URL, SimpleIndexClient
 from lambda_wheels_cdk.index.pages import IndexFile, parse_filename, parse_page
 from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.urls import strip_credentials
+
+from ..support.http_proxy import LoopbackServer
 
 SECRET = "s3cr3t-T0ken-value"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -57,10 +59,6 @@ class Seen:
     headers: dict[str, str]
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 64  # many clients at once without SYN retries
-
-
 def not_modified(route: Route, request_headers: Message) -> bool:
     """Whether a conditional GET matches ``route``'s ``ETag``/``Last-Modified`` (RFC 9110:
     ``If-Modified-Since`` counts only without ``If-None-Match``)."""
@@ -74,7 +72,7 @@ def not_modified(route: Route, request_headers: Message) -> bool:
     return since is not None and since == route.headers.get("Last-Modified")
 
 
-class FakeIndex:
+class FakeIndex(LoopbackServer):
     """A local HTTP server serving canned routes; records every request with its headers.
 
     With ``auth=(user, password)`` every route needs that Basic auth (401 otherwise). A route
@@ -133,19 +131,7 @@ class FakeIndex:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    @property
-    def netloc(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
 
     def add(self, path: str, body: bytes | str, content_type: str = "text/html", **kw: Any) -> None:
         self.routes[path] = Route(
@@ -155,15 +141,6 @@ class FakeIndex:
     def paths(self) -> list[str]:
         with self._lock:
             return [s.path for s in self.seen]
-
-    def __enter__(self) -> FakeIndex:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 def free_port() -> int:

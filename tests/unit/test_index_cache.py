@@ -20,11 +20,11 @@ import pytest
 from lambda_wheels_cdk.errors import UsageError
 from lambda_wheels_cdk.index.cache import freshness
 from lambda_wheels_cdk.index.client import SimpleIndexClient
-from lambda_wheels_cdk.index.http import ConnectionPool
 from lambda_wheels_cdk.index.view import FilteringIndexView
 from lambda_wheels_cdk.inputs.spec import IndexSettings
 from lambda_wheels_cdk.target.target import Target
 
+from ..support.http_proxy import LoopbackProxy
 from .test_index import JSON_TYPE, SECRET, FakeIndex, json_page
 from .test_index_proxy import page_files
 
@@ -354,17 +354,12 @@ def test_a_page_whose_links_carry_credentials_is_not_cached(
     assert_nothing_on_disk(tmp_path)
 
 
-# -- through an HTTP proxy (urllib instead of the connection pool) -----------------------------
+# -- through an HTTP proxy (http_proxy) --------------------------------------------------------
 
 
-@pytest.fixture
-def via_urllib(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Page requests take the path used when an HTTP proxy applies (urllib's opener)."""
-    monkeypatch.setattr(ConnectionPool, "handles", lambda self, url: False)
-
-
-@pytest.mark.usefixtures("via_urllib")
-def test_revalidation_through_urllib(fake: FakeIndex, tmp_path: Path, clock: Clock) -> None:
+def test_revalidation_through_a_proxy(
+    fake: FakeIndex, tmp_path: Path, clock: Clock, loopback_proxy: LoopbackProxy
+) -> None:
     serve(fake, {"Cache-Control": "max-age=60", "ETag": '"v1"'})
     index = fake.url + "/simple/"
     filenames(tmp_path, clock, index)
@@ -376,17 +371,39 @@ def test_revalidation_through_urllib(fake: FakeIndex, tmp_path: Path, clock: Clo
     clock.advance(59)
     filenames(tmp_path, clock, index)
     assert len(fake.seen) == 2
+    assert loopback_proxy.targets() == [f"{index}demo/"] * 2  # both went through the proxy
 
 
-@pytest.mark.usefixtures("via_urllib")
-def test_a_redirected_page_through_urllib_is_not_cached(
-    fake: FakeIndex, tmp_path: Path, clock: Clock
+def test_a_redirected_page_through_a_proxy_follows_the_direct_rules(
+    fake: FakeIndex,
+    fake_auth: FakeIndex,
+    tmp_path: Path,
+    clock: Clock,
+    loopback_proxy: LoopbackProxy,
 ) -> None:
-    """urllib adds credentials per hop out of our sight: any redirect counts as credentialed."""
+    """Redirects are followed hop by hop through the proxy too: a credential-free chain is
+    cached, one that reached a credentialed origin is not."""
     serve(fake, PYPI_HEADERS)
     fake.add("/old/demo/", b"", status=301, headers={"Location": "/simple/demo/"})
     assert filenames(tmp_path, clock, fake.url + "/old/") == ["demo-1.0-py3-none-any.whl"]
-    assert entries(tmp_path) == []
+    assert len(entries(tmp_path)) > 0
+    assert loopback_proxy.targets() == [f"{fake.url}/old/demo/", f"{fake.url}/simple/demo/"]
+
+    private = tmp_path / "private"
+    fake_auth.add("/simple/demo/", page(), JSON_TYPE, headers=PYPI_HEADERS)
+    fake.add(
+        "/to-private/demo/", b"", status=302, headers={"Location": f"{fake_auth.url}/simple/demo/"}
+    )
+    files = filenames(
+        private,
+        clock,
+        fake.url + "/to-private/",
+        extra_index_urls=(f"http://alice:{SECRET}@{fake_auth.netloc}/simple/",),
+    )
+    assert files == ["demo-1.0-py3-none-any.whl"]
+    assert "authorization" not in fake.seen[-1].headers
+    assert "authorization" in fake_auth.seen[0].headers
+    assert_nothing_on_disk(private)
 
 
 # -- robustness --------------------------------------------------------------------------------
