@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import re
 import subprocess
 import sys
 import tarfile
@@ -113,3 +114,8 @@ def test_runtime_dependencies_are_what_the_package_imports(dists: Dists) -> None
     assert sorted(set(declared) - used) == [], "declared but never imported"
     assert "boto3" not in declared  # provided by Lambda; the [s3] extra brings it for the cache
     assert sorted(optional) == ["boto3", "botocore"]
+    # the README's list of runtime dependencies names exactly these
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("Runtime dependencies (", 1)[1].split("`boto3` is", 1)[0]
+    named = {canonicalize_name(n) for n in re.findall(r"`([A-Za-z0-9_.-]+)`", listed)}
+    assert named == set(declared)
