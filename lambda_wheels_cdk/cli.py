@@ -309,9 +309,9 @@ def _run_build(args: argparse.Namespace) -> int:
         _check_zip(zipped, args, _excludes(args))
     shown = zipped if zipped is not None else Path(args.output)
     progress = Progress(shown.name or str(shown), verbose=args.verbose)
-    with _staging(zipped) as out:
-        manifests = _write(args, spec, targets, options, out or Path(args.output), progress)
-        if zipped is not None and out is not None:
+    with _staging(zipped, args.output) as out:
+        manifests = _write(args, spec, targets, options, out, progress)
+        if zipped is not None:
             size = write_zip(out, zipped)
             progress(f"wrote {zipped} ({human_size(size)} zipped)")
     _print_manifests(args, manifests, shown)
@@ -350,9 +350,9 @@ def _build_spec(args: argparse.Namespace) -> DependencySpec | None:
     if not (given or args.source):
         raise UsageError("nothing to build: pass REQ ..., -r FILE, --project DIR or --source DIR")
     found = given or detect(Path(args.source))
-    # one call for -r, --project and --source: the same extras, groups and --locked
     if not found:
         return None
+    # one call for -r, --project and --source: the same extras, groups and --locked
     return load(found, extras=args.extra, groups=args.group, frozen=not args.locked)
 
 
@@ -442,10 +442,12 @@ def _print_manifests(args: argparse.Namespace, manifests: Sequence[Manifest], sh
 
 
 @contextmanager
-def _staging(zipped: Path | None) -> Iterator[Path | None]:
-    """For ``--zip``: a private folder beside the zip to build in, removed afterwards."""
+def _staging(zipped: Path | None, output: str | None) -> Iterator[Path]:
+    """Where to build: ``-o OUT``, or for ``--zip`` a private folder beside the zip, removed
+    afterwards."""
     if zipped is None:
-        yield None
+        assert output is not None  # argparse: exactly one of -o and --zip
+        yield Path(output)
         return
     from . import tree
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from .. import tree
-from ..distinfo import read_record
+from ..distinfo import dist_infos, read_record
 from ..events import Log, emit, quiet
 from ..install import leftovers
 from ..smoke.interpreters import Compiler, CompilerLookup, NoCompiler, find_compiler
@@ -198,7 +198,7 @@ def groups(root: Path, files: Sequence[str]) -> dict[str, list[str]]:
     """The ``.py`` files per distribution (from each ``*.dist-info/RECORD``); files no RECORD
     names are grouped under ``""``."""
     owner: dict[str, str] = {}
-    for info in sorted(root.glob("*.dist-info")):
+    for info in dist_infos(root):
         name = info.name[: -len(".dist-info")]
         for path in read_record(info) or ():
             rel = os.path.normpath(path).replace(os.sep, "/")

@@ -37,7 +37,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .. import tree
-from ..distinfo import read_metadata, read_record
+from ..distinfo import dist_infos, read_metadata, read_record
 
 SlimRule = Literal["tests", "stubs"]
 SLIM_RULES: Final[tuple[SlimRule, ...]] = ("tests", "stubs")
@@ -89,7 +89,7 @@ def drop_runtime_provided(root: Path) -> dict[str, str]:
     installed tree ``root``. Returns ``{name: version}`` of what was removed."""
     infos: dict[str, Path] = {
         str(canonicalize_name(info.name[: -len(".dist-info")].rpartition("-")[0])): info
-        for info in root.glob("*.dist-info")
+        for info in dist_infos(root)
     }
     doomed: list[str] = [name for name in RUNTIME_PROVIDED if name in infos]
     if not doomed:

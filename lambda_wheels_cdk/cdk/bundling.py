@@ -13,6 +13,7 @@ share one install).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -169,11 +170,23 @@ class WheelAsset:
     layers: tuple[Any, ...] = ()
     hook_input: Path | None = None
 
+    @functools.cached_property
+    def inputs(self) -> tuple[str, DependencySpec | None]:
+        """The dependency input's fingerprint and, when reading it needed no subprocess, its
+        spec (:meth:`ResolvedInput.fingerprint`): read once, at construction."""
+        return self.resolved.fingerprint(self.options)
+
+    def spec(self) -> DependencySpec | None:
+        """The dependency input as a spec, for the install at synth (read at construction when
+        that needed no subprocess; a ``uv.lock`` is exported now)."""
+        _, spec = self.inputs
+        return spec if spec is not None else self.resolved.load(self.options)
+
     def fingerprint(self) -> str:
         """The custom asset hash: inputs + targets + options + tool versions + source contents
         (+ the command hooks' text, when there are hooks)."""
         options, source, targets = self.options, self.source, self.targets
-        spec_fp, spec = self.resolved.fingerprint(options)
+        spec_fp, spec = self.inputs
         index = effective_index(spec or from_list([]), options.build_options, options.environ())
         parts: dict[str, Any] = {
             "kind": self.kind,
@@ -257,7 +270,7 @@ class WheelLocalBundling:
         self._run_hooks("before_bundling", out, environ, progress)
         cache = BundleCache(options.cache_dir)
         builder = Builder(options.build_options, cache, environ, progress)
-        self.builds = builds = builder.install(asset.resolved.load(options), asset.targets)
+        self.builds = builds = builder.install(asset.spec(), asset.targets)
         if asset.kind == "function":
             builder.write_function(
                 out,
@@ -370,7 +383,7 @@ def _wheel_code(asset: WheelAsset) -> tuple[lambda_.AssetCode, WheelLocalBundlin
         asset_hash, hash_type = options.asset_hash, cdk.AssetHashType.CUSTOM
     elif options.hash_kind == "output":
         asset_hash, hash_type = None, cdk.AssetHashType.OUTPUT
-        asset.resolved.fingerprint(options)  # validate the inputs at construction all the same
+        asset.inputs  # noqa: B018  # read (and so validate) the inputs at construction all the same
     else:
         asset_hash = asset.fingerprint()
         hash_type = cdk.AssetHashType.CUSTOM

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.utils import canonicalize_name
 
-from ..distinfo import read_metadata, read_record
+from ..distinfo import dist_infos, read_metadata, read_record
 from ..target.runtimes import DATACLASS_SLOTS
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def read_distributions(
     """
     origins = origins or {}
     out: list[Distribution] = []
-    for info in sorted(root.glob("*.dist-info")):
+    for info in dist_infos(root):
         meta = read_metadata(info)
         try:
             wheel = HeaderParser().parsestr((info / "WHEEL").read_text(encoding="utf-8"))
