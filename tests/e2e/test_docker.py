@@ -159,6 +159,22 @@ def _refused(
     return caught[0]
 
 
+def _native_build_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    c_source: bytes,
+) -> BaseException:
+    """Build the native sdist ``name`` (one C file) with Docker for python3.11/x86_64 into
+    ``tmp_path/out``; the error the build ended with."""
+    links = tmp_path / "links"
+    make_sdist(links, name, native=True, c_source=c_source)
+    argv = ["build", "--docker", "--runtime", "python3.11", "--arch", "x86_64"]
+    argv += ["-o", str(tmp_path / "out"), "--find-links", str(links), name]
+    return _refused(monkeypatch, capsys, *argv)
+
+
 def _build_c_and_cpp(
     tmp_path: Path, target: Target, capsys: pytest.CaptureFixture[str]
 ) -> tuple[Path, dict[str, object]]:
@@ -284,11 +300,10 @@ def test_audit_rejects_an_extension_built_against_the_newer_glibc(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    links = tmp_path / "links"
-    make_sdist(links, "lw-fixture-memfd", native=True, c_source=NEEDS_GLIBC_2_27)
     out = tmp_path / "out"
-    argv = ["build", "--docker", "--runtime", "python3.11", "--arch", "x86_64", "-o", str(out)]
-    error = _refused(monkeypatch, capsys, *argv, "--find-links", str(links), "lw-fixture-memfd")
+    error = _native_build_refused(
+        tmp_path, monkeypatch, capsys, "lw-fixture-memfd", NEEDS_GLIBC_2_27
+    )
     assert isinstance(error, AuditError)
     message = str(error)
     assert "_native.cpython-311-x86_64-linux-gnu.so needs GLIBC_2.27" in message
@@ -382,11 +397,7 @@ def test_compile_error_names_the_package_and_shows_the_compiler(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    links = tmp_path / "links"
-    make_sdist(links, "lw-fixture-broken", native=True, c_source=BROKEN_C)
-    argv = ["build", "--docker", "--runtime", "python3.11", "--arch", "x86_64"]
-    argv += ["-o", str(tmp_path / "out"), "--find-links", str(links)]
-    error = _refused(monkeypatch, capsys, *argv, "lw-fixture-broken")
+    error = _native_build_refused(tmp_path, monkeypatch, capsys, "lw-fixture-broken", BROKEN_C)
     assert isinstance(error, SdistBuildError)
     message = str(error)
     assert error.distributions == ("lw-fixture-broken",)
